@@ -1,0 +1,1 @@
+"""Offline evaluation of model bundles on held-out real data (never imported by the service)."""

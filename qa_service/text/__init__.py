@@ -1,0 +1,1 @@
+"""Text utilities: language identification and normalisation."""
