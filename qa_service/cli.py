@@ -116,8 +116,16 @@ def serve(
         from qa_service.config import get_settings
 
         s = get_settings()
-        uvicorn.run("qa_service.api.app:create_app", factory=True, host=host or s.host, port=port or s.port,
-                    workers=workers, log_level=s.log_level, access_log=s.debug)
+        kw = dict(host=host or s.host, port=port or s.port, log_level=s.log_level, access_log=s.debug)
+        if workers > 1:
+            uvicorn.run("qa_service.api.app:create_app", factory=True, workers=workers, **kw)
+            return
+        from qa_service.api.app import create_app
+        from qa_service.services import load_sentiment_model
+
+        typer.echo("loading models...", err=True)
+        pipe = load_sentiment_model(s)  # a broken bundle stops here with one line naming the file
+        uvicorn.run(create_app(s, sentiment=pipe), **kw)
 
     _run(work)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,14 +17,23 @@ from qa_service.errors import ModelLoadError
 log = logging.getLogger("qa_service.api")
 
 
-def create_app(settings: Settings | None = None, load_models: bool = True) -> FastAPI:
-    """Build the app. ``load_models=False`` leaves it unready (tests of readiness)."""
+def create_app(settings: Settings | None = None, load_models: bool = True, sentiment: Any = None) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: defaults to the process settings.
+        load_models: load the bundles in the lifespan; ``False`` leaves the app unready.
+        sentiment: an already loaded sentiment pipeline (``qa-service serve`` loads it before binding the port,
+            so a broken bundle is a one-line error, not a server that never gets ready).
+    """
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if load_models:
+        if sentiment is not None:
+            pipe = sentiment
+        elif load_models:
             from qa_service.services import load_sentiment_model
 
             try:
@@ -33,6 +43,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True) -> Fa
                 log.error("cannot load models: %s", exc)
                 app.state.load_error = str(exc)
                 raise
+        if sentiment is not None or load_models:
             app.state.sentiment = pipe
             manifest = getattr(pipe, "manifest_", {})
             app.state.model_versions = {"sentiment": str(manifest.get("version", "unknown"))}

@@ -132,8 +132,9 @@ class SentimentPipeline:
         elif self.head == "mlp":
             from sklearn.neural_network import MLPClassifier
 
-            model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=1.0 / self.C, max_iter=300,
-                                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+            # Early stopping needs a validation slice worth the name; tiny sets train to convergence instead.
+            model = MLPClassifier(hidden_layer_sizes=(self.hidden,), alpha=1.0 / self.C, max_iter=500,
+                                  early_stopping=len(y) >= 2000, validation_fraction=0.1, n_iter_no_change=10,
                                   random_state=self.random_state)
             if sw is not None:
                 model.fit(x, y, sample_weight=sw)

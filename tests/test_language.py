@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from qa_service.text.language import get_language_identifier
+from qa_service.text.normalize import normalise_for_sentiment
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("Buenos días, le atiende Laura, ¿en qué puedo ayudarle?", "es"),
+    ("Me han cobrado dos veces la factura.", "es"),
+    ("I was charged twice for my subscription.", "en"),
+    ("Thank you for calling, have a nice day.", "en"),
+    ("Bom dia, gostaria de cancelar a minha assinatura.", "other"),
+    ("Bonjour, je voudrais annuler mon abonnement.", "other"),
+    ("12345 !!!", "other"),
+])
+def test_language(text, lang):
+    assert get_language_identifier().detect(text) == lang
+
+
+def test_default_for_undecidable_text():
+    assert get_language_identifier().detect("...", default="es") == "es"
+
+
+def test_normalise_strips_handles_and_urls():
+    out = normalise_for_sentiment("@Iberia  vuelo cancelado https://t.co/xyz   otra veeeeez")
+    assert "Iberia" not in out and "t.co" not in out
+    assert out == "@usuario vuelo cancelado http otra veeez"
