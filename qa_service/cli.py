@@ -40,6 +40,14 @@ def _run(fn):
     except BrokenPipeError:
         sys.stderr.close()
         raise typer.Exit(0)
+    except (typer.Exit, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless debugging
+        from qa_service.config import get_settings
+
+        if get_settings().debug:
+            raise
+        _fail(1, f"unexpected {type(exc).__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
 
 
 @app.command()

@@ -97,3 +97,9 @@ def test_corrupted_model_fails_start_up_naming_the_file(bundle_copy):
     with pytest.raises(ModelLoadError, match="head.npz"):
         with TestClient(app):
             pass
+
+
+def test_preloaded_model_is_served(sentiment):
+    with TestClient(create_app(Settings(), sentiment=sentiment)) as c:
+        assert c.get("/readyz").status_code == 200
+        assert c.post("/v1/sentiment", json={"text": "Gracias, todo perfecto"}).json()["label"] == "positive"

@@ -1,0 +1,146 @@
+"""Sentiment speed: live latency over HTTP on loopback vs the in-process call, and batch throughput.
+
+    python -m bench.sentiment                 # 500 timed requests after 50 warm-up, batch of 2,000 texts
+    python -m bench.sentiment --requests 1000 --batch 5000
+
+Texts are real short messages (TASS 2019 tweets from ../shared/data) so lengths are realistic.
+Targets on a 2-core machine: p99 <= 50 ms for one short comment over HTTP, serving overhead
+<= 3 ms at p50, batch >= 500 texts/s. Results print as a table and go to bench/results/sentiment.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _texts(n: int) -> list[str]:
+    try:
+        from eval.datasets import tass2019
+
+        texts = tass2019("test").texts
+    except Exception:  # noqa: BLE001 - the benchmark still runs without ../shared/data
+        texts = ["Me han cobrado dos veces la factura y nadie me responde.",
+                 "Muchas gracias, la agente fue muy amable.", "The app keeps crashing after the update."]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def _pct(xs: list[float]) -> dict[str, float]:
+    a = np.array(xs) * 1000
+    return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
+            "p99_ms": round(float(np.percentile(a, 99)), 2), "mean_ms": round(float(a.mean()), 2)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sentiment", description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=2000)
+    ap.add_argument("--model", default=None)
+    args = ap.parse_args(argv)
+
+    import httpx
+
+    from qa_service.config import get_settings
+    from qa_service.services import load_sentiment_model
+
+    settings = get_settings()
+    texts = _texts(max(args.requests + args.warmup, args.batch))
+    short = [t for t in texts if len(t) <= 140] or texts
+    pipe = load_sentiment_model(settings, args.model)
+    version = getattr(pipe, "manifest_", {}).get("version")
+
+    # In-process, one text at a time.
+    for t in short[: args.warmup]:
+        pipe.predict(t)
+    lat = []
+    for i in range(args.requests):
+        t0 = time.perf_counter()
+        pipe.predict(short[i % len(short)])
+        lat.append(time.perf_counter() - t0)
+    inproc = _pct(lat)
+
+    # In-process batch throughput.
+    batch = texts[: args.batch]
+    t0 = time.perf_counter()
+    for i in range(0, len(batch), 256):
+        pipe.predict(batch[i : i + 256])
+    inproc_tps = len(batch) / (time.perf_counter() - t0)
+
+    # Over HTTP: a real server process on loopback.
+    port = _free_port()
+    env = {**os.environ}
+    if args.model:
+        env["QA_SENTIMENT_MODEL"] = args.model
+    server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=60) as client:
+            deadline = time.time() + 180
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit("server did not become ready: " + (server.stderr.read().decode()[-500:]
+                                                                        if server.poll() is not None else "timeout"))
+                time.sleep(0.2)
+            for t in short[: args.warmup]:
+                client.post("/v1/sentiment", json={"text": t}).raise_for_status()
+            lat = []
+            for i in range(args.requests):
+                t0 = time.perf_counter()
+                r = client.post("/v1/sentiment", json={"text": short[i % len(short)]})
+                lat.append(time.perf_counter() - t0)
+                r.raise_for_status()
+            http = _pct(lat)
+            t0 = time.perf_counter()
+            for i in range(0, len(batch), 1000):
+                client.post("/v1/sentiment", json={"texts": batch[i : i + 1000]}).raise_for_status()
+            http_tps = len(batch) / (time.perf_counter() - t0)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    result = {
+        "model": f"sentiment/{version}", "cpu_count": os.cpu_count(), "requests": args.requests,
+        "batch_texts": len(batch), "mean_chars_single": round(float(np.mean([len(t) for t in short])), 1),
+        "in_process_single": inproc, "http_single": http,
+        "serving_overhead_p50_ms": round(http["p50_ms"] - inproc["p50_ms"], 2),
+        "http_over_in_process_p50": round(http["p50_ms"] / inproc["p50_ms"], 2),
+        "in_process_batch_texts_per_s": round(inproc_tps, 1), "http_batch_texts_per_s": round(http_tps, 1),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sentiment.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"model {result['model']} on {os.cpu_count()} cores; {args.requests} requests after {args.warmup} warm-up")
+    print("| measure | in-process | HTTP (loopback) |\n|---|---|---|")
+    for k in ("p50_ms", "p95_ms", "p99_ms"):
+        print(f"| single text {k[:3]} | {inproc[k]:.2f} ms | {http[k]:.2f} ms |")
+    print(f"| batch throughput | {inproc_tps:.0f} texts/s | {http_tps:.0f} texts/s |")
+    print(f"serving overhead at p50: {result['serving_overhead_p50_ms']:.2f} ms "
+          f"(HTTP/in-process = {result['http_over_in_process_p50']:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

