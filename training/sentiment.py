@@ -30,7 +30,7 @@ def source_weights(sets: list[ds.LabelledSet]) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.sentiment", description=__doc__.split("\n")[0])
     ap.add_argument("--encoder", default="use-multilingual")
-    ap.add_argument("--head", default="mlp", choices=["logreg", "mlp"])
+    ap.add_argument("--head", default="logreg", choices=["logreg", "mlp"])
     ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation (MLP: alpha = 1/C)")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--version", default="dev")
