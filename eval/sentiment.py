@@ -68,6 +68,19 @@ def baseline_use_logreg(train_limit: int | None = None) -> Callable[[ds.Labelled
     return lambda s: pipe.predict_proba_embeddings(embed_cached(enc, [norm(t) for t in s.texts], s.name))
 
 
+def _predictor(pipe) -> Callable[[ds.LabelledSet], np.ndarray]:
+    """Set -> probabilities; embedding-head bundles reuse the on-disk embedding cache (same numbers, faster)."""
+    from qa_service.pipelines.sentiment import SentimentPipeline
+
+    if isinstance(pipe, SentimentPipeline):
+        from eval.features import embed_cached
+        from qa_service.text.normalize import normalise_for_sentiment as norm
+
+        enc = pipe._encoder()
+        return lambda s: pipe.predict_proba_embeddings(embed_cached(enc, [norm(t) for t in s.texts], s.name))
+    return lambda s: pipe.predict_proba(s.texts)
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Sentiment evaluation: {report['model']}", "",
              f"Generated {report['created']} by `{report['command']}`.", "",
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": f"sentiment/{pipe.manifest_.get('version')}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m eval.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "sets": evaluate(lambda s: pipe.predict_proba(s.texts), sets),
+        "sets": evaluate(_predictor(pipe), sets),
     }
     if args.baseline:
         report["baseline"] = {k: {"macro_f1": v["macro_f1"], "ece": v["ece"]}
