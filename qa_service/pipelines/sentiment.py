@@ -224,6 +224,14 @@ class SentimentPipeline:
         pipe = cls(encoder=enc_info.get("name", "use-multilingual"), head=manifest.get("head", {}).get("type", "logreg"))
         pipe.head_ = NumpyHead.load(bundle / "head.npz")
         pipe.temperature_ = float(manifest.get("calibration", {}).get("temperature", 1.0))
+        if enc_info.get("path"):
+            # A fine-tuned encoder shipped inside the bundle (training.finetune_sentiment writes these).
+            from qa_service.config import get_settings
+            from qa_service.encoders.e5 import SentenceTransformerEncoder
+
+            pipe.encoder_ = SentenceTransformerEncoder(bundle / enc_info["path"], name=pipe.encoder,
+                                                       prefix=enc_info.get("prefix", ""),
+                                                       threads=get_settings().threads)
         enc = pipe._encoder()
         if pipe.head_.input_dim != enc.dim:
             raise ModelLoadError(f"{bundle / 'head.npz'}: head expects {pipe.head_.input_dim}-d input, encoder "
