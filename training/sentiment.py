@@ -29,7 +29,7 @@ def source_weights(sets: list[ds.LabelledSet]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.sentiment", description=__doc__.split("\n")[0])
-    ap.add_argument("--encoder", default="use-multilingual")
+    ap.add_argument("--encoder", default=None, help="encoder name, hub id or path (default: QA_ENCODER)")
     ap.add_argument("--head", default="logreg", choices=["logreg", "mlp"])
     ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation (MLP: alpha = 1/C)")
     ap.add_argument("--hidden", type=int, default=256)
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     def lim(sets: list[ds.LabelledSet]) -> list[ds.LabelledSet]:
         return [s.subset(args.limit) for s in sets] if args.limit else sets
 
+    args.encoder = args.encoder or get_settings().encoder
     try:
         enc = load_encoder(args.encoder)
     except QAServiceError as exc:

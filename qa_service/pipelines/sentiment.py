@@ -86,7 +86,41 @@ def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentRe
     )
 
 
-class SentimentPipeline:
+class _SentimentPredictor:
+    """``predict`` on top of a subclass's ``predict_proba``: validation, language, result records."""
+
+    detect_language: bool = True
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @overload
+    def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
+    @overload
+    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[SentimentResult]: ...
+
+    def predict(self, texts, ids=None):
+        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected."""
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        for i, t in enumerate(batch):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
+        probs = self.predict_proba(batch)
+        langs = self._languages(batch)
+        ids = list(ids) if ids is not None else [None] * len(batch)
+        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
+        return out[0] if single else out
+
+    def _languages(self, texts: list[str]) -> list[str]:
+        if not self.detect_language:
+            return ["other"] * len(texts)
+        from qa_service.text.language import get_language_identifier
+
+        return get_language_identifier().detect_many(texts)
+
+
+class SentimentPipeline(_SentimentPredictor):
     """Encoder + head sentiment classifier.
 
     Args:
@@ -165,31 +199,6 @@ class SentimentPipeline:
         x = self._encoder().encode([normalise_for_sentiment(t) for t in texts])
         return self.predict_proba_embeddings(x)
 
-    @overload
-    def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
-    @overload
-    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[SentimentResult]: ...
-
-    def predict(self, texts, ids=None):
-        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected."""
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
-        for i, t in enumerate(batch):
-            if not isinstance(t, str) or not t.strip():
-                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
-        probs = self.predict_proba(batch)
-        langs = self._languages(batch)
-        ids = list(ids) if ids is not None else [None] * len(batch)
-        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
-        return out[0] if single else out
-
-    def _languages(self, texts: list[str]) -> list[str]:
-        if not self.detect_language:
-            return ["other"] * len(texts)
-        from qa_service.text.language import get_language_identifier
-
-        return get_language_identifier().detect_many(texts)
-
     # ----------------------------------------------------------- persistence
     def save(self, bundle: Path, manifest_extra: dict[str, Any]) -> dict[str, Any]:
         """Write ``head.npz`` and ``manifest.json`` into ``bundle``; returns the manifest."""
@@ -243,7 +252,7 @@ class SentimentPipeline:
         return pipe
 
 
-class TransformerSentimentPipeline:
+class TransformerSentimentPipeline(_SentimentPredictor):
     """A fine-tuned sequence classifier (``transformer`` bundles, and the fine-tuning comparison in eval/)."""
 
     def __init__(self, model_dir: Path, prefix: str = "query: ", max_length: int = 128, threads: int = 2,
@@ -277,23 +286,6 @@ class TransformerSentimentPipeline:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return _softmax(self.logits(list(texts)) / self.temperature_)
-
-    def predict(self, texts, ids=None):
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
-        for i, t in enumerate(batch):
-            if not isinstance(t, str) or not t.strip():
-                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
-        probs = self.predict_proba(batch)
-        if self.detect_language:
-            from qa_service.text.language import get_language_identifier
-
-            langs = get_language_identifier().detect_many(batch)
-        else:
-            langs = ["other"] * len(batch)
-        ids = list(ids) if ids is not None else [None] * len(batch)
-        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
-        return out[0] if single else out
 
     @classmethod
     def load(cls, bundle: Path, manifest: dict[str, Any]) -> "TransformerSentimentPipeline":
