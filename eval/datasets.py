@@ -12,12 +12,12 @@ Splits:
 ========================  ==========================================  =====================
 set                       rows used                                   role
 ========================  ==========================================  =====================
-amazon_es/train           dataset_es_dev.json (5,000) minus 10% val   training (body; title as extra short text)
+amazon_es/train           dataset_es_dev.json minus test dupes, 90%   training (body; title as extra short text)
 amazon_es/val             10% of dataset_es_dev.json (seeded)         model selection, calibration
 amazon_es/test            dataset_es_test.json (5,000)                report only (in-domain reviews)
-tass2019/train            df_train_8ene.csv minus 10% val             training (short informal text)
-tass2019/val              10% of df_train_8ene.csv (seeded)           model selection, calibration
-tass2019/test             df_dev_8ene.csv (2,382; TASS test is unlabelled) report only (tweets)
+tass2019/train            df_train_8ene.csv + ES XML, deduplicated    training (short informal text)
+tass2019/val              10% of those (seeded)                       model selection, calibration
+tass2019/test             df_dev_8ene.csv deduplicated (1,884)        report only (tweets; TASS test is unlabelled)
 cuba_hotels/test          3,000 seeded rows of cuba_hotels_sentiment  report only (cross-domain: hotels)
 restmex/test              3,000 seeded rows of Rest-Mex 2021          report only (cross-domain: tourism, MX)
 cfpb/test                 complaint narratives (English)              report only (one-class check: share negative)
@@ -102,6 +102,9 @@ def amazon_es(split: str, with_titles: bool = False) -> LabelledSet:
     f = root / ("dataset_es_test.json" if split == "test" else "dataset_es_dev.json")
     rows = [json.loads(line) for line in f.open(encoding="utf-8") if line.strip()]
     if split in ("train", "val"):
+        test_file = root / "dataset_es_test.json"
+        held_out = {json.loads(line)["review_body"].lower() for line in test_file.open(encoding="utf-8") if line.strip()}
+        rows = [r for r in rows if r["review_body"].lower() not in held_out]  # 12 bodies also appear in test
         tr, va = _split(len(rows), 0.1)
         rows = _pick(rows, tr if split == "train" else va)
     texts, labels = [], []
@@ -119,17 +122,51 @@ def amazon_es(split: str, with_titles: bool = False) -> LabelledSet:
 _TASS = {"N": "negative", "P": "positive", "NEU": "neutral", "NONE": "neutral"}
 
 
-def tass2019(split: str) -> LabelledSet:
-    """TASS 2019 tweets (es, 5 countries)."""
-    root = data_root() / "tass2019_es"
-    f = root / ("df_dev_8ene.csv" if split == "test" else "df_train_8ene.csv")
+def _tass_csv(f: Path) -> list[dict]:
     with f.open(encoding="utf-8", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("polarity") in _TASS]
-    if split in ("train", "val"):
+        return [{"text": _clean(r["content"]), "label": _TASS[r["polarity"]]}
+                for r in csv.DictReader(fh) if r.get("polarity") in _TASS]
+
+
+def _tass_xml(f: Path) -> list[dict]:
+    import xml.etree.ElementTree as ET
+
+    rows = []
+    for tweet in ET.parse(f).getroot().iter("tweet"):
+        pol = (tweet.findtext("polarity") or "").strip()
+        if pol in _TASS:
+            rows.append({"text": _clean(tweet.findtext("content")), "label": _TASS[pol]})
+    return rows
+
+
+def tass2019(split: str) -> LabelledSet:
+    """TASS 2019 tweets (es; Spain, Mexico, Costa Rica, Peru, Uruguay).
+
+    train/val: ``df_train_8ene.csv`` plus the Spain-only ``TASS2019_country_ES_train.xml`` (no shared ids),
+    minus any text that also appears in the test split; test: ``df_dev_8ene.csv``.
+    """
+    root = data_root() / "tass2019_es"
+    test_file = root / "df_dev_8ene.csv"
+    if split == "test":
+        files, rows, seen = [test_file], [], set()
+        for r in _tass_csv(test_file):  # the file repeats ~500 tweets; each counts once
+            if r["text"] and r["text"].lower() not in seen:
+                seen.add(r["text"].lower())
+                rows.append(r)
+    else:
+        files = [root / "df_train_8ene.csv", root / "TASS2019_country_ES_train.xml"]
+        held_out = {r["text"].lower() for r in _tass_csv(test_file)}
+        seen: set[str] = set()
+        rows = []
+        for r in _tass_csv(files[0]) + _tass_xml(files[1]):
+            key = r["text"].lower()
+            if r["text"] and key not in held_out and key not in seen:
+                seen.add(key)
+                rows.append(r)
         tr, va = _split(len(rows), 0.1)
         rows = _pick(rows, tr if split == "train" else va)
-    return LabelledSet(f"tass2019/{split}", "es", [_clean(r["content"]) for r in rows],
-                       [_TASS[r["polarity"]] for r in rows], "TASS 2019", "research only", [f])
+    return LabelledSet(f"tass2019/{split}", "es", [r["text"] for r in rows], [r["label"] for r in rows],
+                       "TASS 2019", "research only", files)
 
 
 def cuba_hotels(n: int = 3000) -> LabelledSet:

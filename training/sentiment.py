@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.sentiment", description=__doc__.split("\n")[0])
     ap.add_argument("--encoder", default=None, help="encoder name, hub id or path (default: QA_ENCODER)")
     ap.add_argument("--head", default="logreg", choices=["logreg", "mlp"])
-    ap.add_argument("--C", type=float, default=1.0, help="inverse regularisation (MLP: alpha = 1/C)")
+    ap.add_argument("--C", default="auto",
+                    help="inverse regularisation (MLP: alpha = 1/C), or 'auto': best validation macro-F1 of 0.3, 1, 3")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--version", default="dev")
     ap.add_argument("--out", type=Path, default=None, help="bundle directory (default models/sentiment/<version>)")
@@ -67,8 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     yv = sum((s.labels for s in val), [])
     print(f"training {args.head} on {enc.name}: {len(y)} texts from {', '.join(s.name for s in train)}",
           file=sys.stderr)
-    pipe = SentimentPipeline(encoder=args.encoder, head=args.head, C=args.C, hidden=args.hidden)
-    pipe.fit_embeddings(x, y, source_weights(train), xv, yv)
+    from eval.metrics import classification_report
+
+    grid = [0.3, 1.0, 3.0] if args.C == "auto" else [float(args.C)]
+    best, best_f1, selection = None, -1.0, {}
+    yv_idx = np.array([ds.LABELS.index(lab) for lab in yv])
+    for c in grid:
+        cand = SentimentPipeline(encoder=args.encoder, head=args.head, C=c, hidden=args.hidden)
+        cand.fit_embeddings(x, y, source_weights(train), xv, yv)
+        f1 = classification_report(cand.predict_proba_embeddings(xv), yv_idx, ds.LABELS)["macro_f1"]
+        selection[str(c)] = f1
+        print(f"  C={c:<4} validation macro-F1 {f1:.3f}", file=sys.stderr)
+        if f1 > best_f1:
+            best, best_f1 = cand, f1
+    pipe = best
     pipe.encoder_ = enc
 
     metrics = {}
@@ -84,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                            "files": [str(f.relative_to(ds.data_root())) for f in s.files], "sha256": s.sha256()}
                           for s in train + val],
         "training": {"sample_weighting": "equal total weight per source", "calibrated_on": [s.name for s in val],
+                     "C_selection_validation_macro_f1": selection,
                      "limit": args.limit, "command": "python -m training.sentiment " + " ".join(argv or sys.argv[1:])},
         "metrics": metrics,
     })

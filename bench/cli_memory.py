@@ -1,0 +1,65 @@
+"""Peak memory of `qa-service sentiment` on growing files: streaming means it stays flat.
+
+    python -m bench.cli_memory                       # 5,000 and 50,000 rows
+    python -m bench.cli_memory --rows 10000 200000
+
+Each run is a separate process reading a generated CSV of real tweets (TASS 2019, repeated) and writing
+JSONL to a file; peak RSS comes from the kernel (ru_maxrss of the child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(rows: int, texts: list[str], tmp: Path) -> dict[str, float]:
+    src = tmp / f"in-{rows}.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text"])
+        for i in range(rows):
+            w.writerow([f"c{i}", texts[i % len(texts)]])
+    out = tmp / f"out-{rows}.jsonl"
+    code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(p.returncode)")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "qa_service.cli", "sentiment", str(src),
+                           "-o", str(out)], capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-1000:])
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    n_out = sum(1 for _ in out.open(encoding="utf-8"))
+    assert n_out == rows, (n_out, rows)
+    return {"rows": rows, "peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1),
+            "rows_per_s": round(rows / seconds, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.cli_memory", description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, nargs="+", default=[5000, 50000])
+    args = ap.parse_args(argv)
+    try:
+        from eval.datasets import tass2019
+
+        texts = tass2019("test").texts
+    except Exception:  # noqa: BLE001
+        texts = ["Me han cobrado dos veces la factura.", "Gracias por la ayuda.", "The app keeps crashing."]
+    with tempfile.TemporaryDirectory() as d:
+        results = [run(n, texts, Path(d)) for n in args.rows]
+    print(f"| rows | peak RSS | wall time | rows/s |  ({os.cpu_count()} cores)\n|---|---|---|---|")
+    for r in results:
+        print(f"| {r['rows']:,} | {r['peak_rss_mb']} MB | {r['seconds']} s | {r['rows_per_s']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
