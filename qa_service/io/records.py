@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Literal
 
 from qa_service.errors import InvalidInputError
+from qa_service.text.normalize import is_blank, scrub
 
 InputFormat = Literal["csv", "jsonl", "txt"]
 FORMATS: tuple[str, ...] = ("csv", "jsonl", "txt")
@@ -165,7 +166,7 @@ def _check_text(text: Any, line: int, field_name: str) -> BadRecord | None:
         return BadRecord(line, f"missing field: no '{field_name}'")
     if not isinstance(text, str):
         return BadRecord(line, f"invalid field: '{field_name}' is not a string")
-    if not text.strip():
+    if is_blank(text):
         return BadRecord(line, "empty text")
     return None
 
@@ -206,7 +207,8 @@ def _read_jsonl(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, 
             continue
         rid = obj.get(id_column)
         meta = {k: v for k, v in obj.items() if k not in (text_column, id_column)}
-        yield TextRecord(str(rid) if rid not in (None, "") else str(n), obj[text_column], n, meta)
+        # JSON escapes may carry lone surrogates, which no UTF-8 output can hold.
+        yield TextRecord(scrub(str(rid)) if rid not in (None, "") else str(n), scrub(obj[text_column]), n, meta)
 
 
 def _read_csv(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id_column: str

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa_service.errors import InvalidInputError, ModelLoadError
 from qa_service.schemas import Probabilities, SentimentResult
-from qa_service.text.normalize import normalise_for_sentiment
+from qa_service.text.normalize import is_blank, normalise_for_sentiment, scrub
 
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
 
@@ -104,8 +104,9 @@ class _SentimentPredictor:
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
         for i, t in enumerate(batch):
-            if not isinstance(t, str) or not t.strip():
+            if not isinstance(t, str) or is_blank(t):
                 raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
+        batch = [scrub(t) for t in batch]  # lone surrogates from JSON escapes break tokenisers
         probs = self.predict_proba(batch)
         langs = self._languages(batch)
         ids = list(ids) if ids is not None else [None] * len(batch)

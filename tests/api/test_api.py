@@ -58,6 +58,8 @@ def test_batch(client):
     ({"texts": "not a list"}, 422, "texts"),
     ({"texts": ["ok", 3]}, 422, "texts[1]"),
     ({"text": "hola", "lang": "es"}, 422, "lang"),
+    ({"text": "\u200b\u200b"}, 422, "text"),
+    ({"texts": ["ok", "\u0000\t"]}, 422, "texts[1]"),
     ({"texts": ["x"] * 6}, 413, "texts"),
     ({"text": "x" * 201}, 413, "text"),
     ({"texts": ["ok", "x" * 201]}, 413, "texts[1]"),
@@ -103,3 +105,10 @@ def test_preloaded_model_is_served(sentiment):
     with TestClient(create_app(Settings(), sentiment=sentiment)) as c:
         assert c.get("/readyz").status_code == 200
         assert c.post("/v1/sentiment", json={"text": "Gracias, todo perfecto"}).json()["label"] == "positive"
+
+
+@pytest.mark.parametrize("raw", [b'{"text": "hola \\ud800 mundo"}', b'{"texts": ["\\ud83d", "bien"]}',
+                                 b'{"text": "\\u0000 hola"}', '{"text": "🙂🙂"}'.encode()])
+def test_odd_but_valid_unicode_is_labelled_not_a_500(client, raw):
+    r = client.post("/v1/sentiment", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text

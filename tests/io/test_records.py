@@ -89,3 +89,12 @@ def test_unknown_suffix_and_missing_file(tmp_path):
         _read(f)
     with pytest.raises(InvalidInputError, match="not found"):
         _read(tmp_path / "missing.csv")
+
+
+def test_jsonl_lone_surrogates_are_replaced_and_output_stays_utf8(tmp_path):
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"id": "a\\ud800", "text": "mal \\udc00 servicio"}\n{"id": "b", "text": "\\u200b"}\n', encoding="utf-8")
+    good, bad, _ = _read(f)
+    assert good[0].id == "a\ufffd" and good[0].text == "mal \ufffd servicio"
+    good[0].text.encode("utf-8")
+    assert [(b.line, b.reason) for b in bad] == [(2, "empty text")]

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from qa_service.api.deps import SentimentDep, SettingsDep
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import ErrorResponse, SentimentBatchResponse, SentimentRequest, SentimentResult
+from qa_service.text.normalize import is_blank
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 
@@ -39,5 +40,5 @@ async def sentiment(body: SentimentRequest, settings: SettingsDep, pipe: Sentime
 def _check_text(text: str, field: str, limit: int) -> None:
     if len(text) > limit:
         raise LimitExceededError(f"{field} is too long: {len(text)} characters > limit {limit}", field=field)
-    if not text.strip():
+    if is_blank(text):
         raise InvalidInputError(f"{field} is empty or whitespace only", field=field)
