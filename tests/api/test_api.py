@@ -107,7 +107,7 @@ def test_preloaded_model_is_served(sentiment):
         assert c.post("/v1/sentiment", json={"text": "Gracias, todo perfecto"}).json()["label"] == "positive"
 
 
-@pytest.mark.parametrize("raw", [b'{"text": "hola \\ud800 mundo"}', b'{"texts": ["\\ud83d", "bien"]}',
+@pytest.mark.parametrize("raw", [b'{"text": "hola \\ud800 mundo"}', b'{"texts": ["\\ud83d mal", "bien"]}',
                                  b'{"text": "\\u0000 hola"}', '{"text": "🙂🙂"}'.encode()])
 def test_odd_but_valid_unicode_is_labelled_not_a_500(client, raw):
     r = client.post("/v1/sentiment", content=raw, headers={"content-type": "application/json"})
