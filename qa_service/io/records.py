@@ -14,6 +14,7 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Literal
 
@@ -107,11 +108,6 @@ def detect_format(path: str | Path, declared: str | None = None, first_line: str
     return "txt"
 
 
-def _byte_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    for raw in stream:
-        yield raw
-
-
 def read_text_records(source: str | Path, text_column: str = "text", id_column: str = "id",
                       fmt: str | None = None, stats: ReadStats | None = None,
                       stream: IO[bytes] | None = None) -> Iterator[TextRecord | BadRecord]:
@@ -133,7 +129,7 @@ def read_text_records(source: str | Path, text_column: str = "text", id_column: 
         fh = p.open("rb")
         close = True
     try:
-        lines = _byte_lines(fh)
+        lines: Iterator[bytes] = iter(fh)
         first: bytes | None = None
         if fmt is None and str(source) == "-":
             for first in lines:
@@ -142,7 +138,7 @@ def read_text_records(source: str | Path, text_column: str = "text", id_column: 
         peek = first.decode("utf-8", "replace") if first is not None else None
         kind = detect_format(source, fmt, peek)
         if first is not None:
-            lines = _chain([first], lines)
+            lines = chain([first], lines)
         decode = _LineDecoder(stats)
         reader = {"csv": _read_csv, "jsonl": _read_jsonl, "txt": _read_txt}[kind]
         for rec in reader(lines, decode, text_column, id_column):
@@ -154,11 +150,6 @@ def read_text_records(source: str | Path, text_column: str = "text", id_column: 
     finally:
         if close:
             fh.close()
-
-
-def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield from head
-    yield from rest
 
 
 def _check_text(text: Any, line: int, field_name: str) -> BadRecord | None:
@@ -231,7 +222,7 @@ def _read_csv(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id
     except StopIteration:
         return
     dialect = "excel-tab" if header_line.count("\t") > header_line.count(",") else "excel"
-    reader = csv.reader(_chain_str([header_line], gen), dialect=dialect)
+    reader = csv.reader(chain([header_line], gen), dialect=dialect)
     header = [h.strip() for h in next(reader)]
     if text_column not in header:
         raise InvalidInputError(
@@ -265,11 +256,6 @@ def _read_csv(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id
         yield TextRecord(rid or str(row_no), row[i_text], line, meta)
     while bad_lines:
         yield bad_lines.pop(0)
-
-
-def _chain_str(head: list[str], rest: Iterable[str]) -> Iterator[str]:
-    yield from head
-    yield from rest
 
 
 class RecordWriter:

@@ -12,7 +12,6 @@ fitted attributes end in ``_``, ``predict`` takes one text or a list.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence, overload
 
@@ -320,7 +319,3 @@ def load_sentiment(bundle: Path) -> SentimentPipeline | TransformerSentimentPipe
         pipe.manifest_ = manifest  # type: ignore[attr-defined]
         return pipe
     raise ModelLoadError(f"{Path(bundle) / 'manifest.json'}: unknown bundle kind {kind!r}", str(bundle))
-
-
-def manifest_summary(manifest: dict[str, Any]) -> str:
-    return json.dumps({k: manifest.get(k) for k in ("task", "version", "kind")})
