@@ -90,6 +90,8 @@ def test_latin1_file_is_read_with_a_warning(tmp_path):
     (["sentiment", "does-not-exist.csv"], 2, "input file not found"),
     (["sentiment", "{csv_no_text}"], 2, "no 'text' column"),
     (["sentiment", "{csv_ok}", "--model", "9.9.9"], 3, "not found"),
+    (["sentiment", "{csv_ok}", "-o", "/proc/no-such-dir/out.csv"], 2, "cannot write"),
+    (["sentiment", "{csv_ok}", "--format", "xml"], 2, "unknown input format"),
 ])
 def test_errors_are_one_line_with_exit_codes(tmp_path, args, code, msg):
     (tmp_path / "a.csv").write_text("id,body\n1,hola\n")

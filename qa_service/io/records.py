@@ -268,8 +268,11 @@ class RecordWriter:
                                                  line_buffering=False, write_through=True)
             self._close = False
         else:
-            Path(str(out)).parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(out, "w", encoding="utf-8", newline="")
+            try:
+                Path(str(out)).parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(out, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise InvalidInputError(f"cannot write {out}: {exc.strerror or exc}", "output") from exc
             self._close = True
         self._csv = None
         self._columns = csv_columns
