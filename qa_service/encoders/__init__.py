@@ -36,13 +36,14 @@ def load_encoder(name: str, settings: Settings | None = None) -> Encoder:
     elif name == "e5-small":
         from qa_service.encoders.e5 import SentenceTransformerEncoder
 
-        src = settings.e5_model
+        src, known = settings.e5_model, None
         if src == "e5-small-converted":
             from qa_service.encoders.e5_convert import verify
 
-            verify(settings.e5_converted_dir)
+            known = verify(settings.e5_converted_dir)["weights_sha256"]  # hashes the weights once
             src = str(settings.e5_converted_dir)
-        enc = SentenceTransformerEncoder(src, name="e5-small", prefix="query: ", threads=settings.threads)
+        enc = SentenceTransformerEncoder(src, name="e5-small", prefix="query: ", threads=settings.threads,
+                                         fingerprint=known)
     else:
         from qa_service.encoders.e5 import SentenceTransformerEncoder
 

