@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qa_service.errors import ModelLoadError
+from qa_service.errors import InvalidInputError, ModelLoadError
 from qa_service.models import current_version, list_versions, read_manifest, resolve_bundle, set_current
 from qa_service.pipelines.sentiment import load_sentiment
 
@@ -70,3 +70,32 @@ def test_promote_and_rollback(bundle_copy):
         set_current(bundle_copy, "sentiment", "9.9.9")
     with pytest.raises(ModelLoadError, match="not found"):
         resolve_bundle(bundle_copy, "sentiment", "9.9.9")
+
+
+def test_transformer_bundle_kind_loads_and_predicts(tmp_path, settings):
+    """A fine-tuned HF sequence classifier (e.g. brought from a hub) is served through a 'transformer' bundle."""
+    import shutil
+
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from qa_service.models import write_manifest
+
+    model_dir = tmp_path / "b" / "model"
+    tok = AutoTokenizer.from_pretrained(str(settings.e5_converted_dir))
+    cfg = BertConfig(vocab_size=tok.vocab_size + 40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, num_labels=3)
+    BertForSequenceClassification(cfg).save_pretrained(str(model_dir))
+    tok.save_pretrained(str(model_dir))
+    files = sorted(str(p.relative_to(tmp_path / "b")) for p in model_dir.rglob("*") if p.is_file())
+    write_manifest(tmp_path / "b", {"task": "sentiment", "kind": "transformer", "version": "t", "prefix": "",
+                                    "labels": ["negative", "neutral", "positive"], "artifacts": {f: "" for f in files},
+                                    "training_data": [], "metrics": {}})
+    pipe = load_sentiment(tmp_path / "b")
+    out = pipe.predict(["hola", "adiós"], ids=["a", "b"])
+    assert [r.id for r in out] == ["a", "b"]
+    assert all(abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3 for r in out)
+    with pytest.raises(InvalidInputError):
+        pipe.predict("  ")
+    shutil.rmtree(model_dir)
+    with pytest.raises(ModelLoadError):
+        load_sentiment(tmp_path / "b")
