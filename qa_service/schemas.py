@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 LanguageCode = Literal["es", "en", "other"]
@@ -63,3 +64,40 @@ class ErrorResponse(BaseModel):
 
     error: str
     detail: list[ErrorDetail]
+
+
+# --------------------------------------------------------------------------- transcripts
+Speaker = Literal["agent", "customer", "system"]
+
+
+class Turn(BaseModel):
+    """One turn of a call or chat. ``start``/``end`` are seconds from the start (calls); chats may give ``at``."""
+
+    speaker: Speaker
+    text: str
+    start: float | None = Field(default=None, ge=0)
+    end: float | None = Field(default=None, ge=0)
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> "Turn":
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class AgentInfo(BaseModel):
+    id: str | None = None
+    team: str | None = None
+
+
+class Transcript(BaseModel):
+    """A call or chat transcript (the JSON contract in ARCHITECTURE.md)."""
+
+    id: str = Field(min_length=1)
+    channel: Literal["call", "chat", "email", "other"] = "call"
+    language: LanguageCode | None = None
+    started_at: datetime | None = None
+    agent: AgentInfo = Field(default_factory=AgentInfo)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    turns: list[Turn] = Field(min_length=1)
