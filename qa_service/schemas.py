@@ -218,3 +218,32 @@ class Rubric(BaseModel):
                     raise ValueError(f"criterion id {c.id!r} is used twice")
                 seen.add(c.id)
         return self
+
+
+class Evidence(BaseModel):
+    """Where in the transcript a criterion's result comes from; ``text == turns[turn].text[start_char:end_char]``."""
+
+    turn: int = Field(ge=0)
+    speaker: Speaker
+    start_char: int = Field(ge=0)
+    end_char: int = Field(ge=0)
+    text: str
+    detector: DetectorType
+    similarity: float | None = None
+    label: str | None = Field(default=None, description="what was found, e.g. card_number")
+
+
+class ConversationMetrics(BaseModel):
+    """Timing metrics from turn timestamps (calls: seconds; chats: ``at``); None where the input lacks times."""
+
+    turns: int
+    agent_turns: int
+    customer_turns: int
+    handle_time_seconds: float | None = None
+    agent_talk_ratio: float | None = Field(default=None, description="agent speech time / all speech time")
+    longest_silence_seconds: float | None = None
+    holds: int | None = Field(default=None, description="gaps of at least the hold threshold")
+    overlaps: int | None = Field(default=None, description="turns that start before the previous speaker ended")
+    first_response_seconds: float | None = Field(default=None, description="chat: first customer -> first agent reply")
+    longest_agent_gap_seconds: float | None = Field(default=None,
+                                                    description="chat: longest wait for an agent reply")
