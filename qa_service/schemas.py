@@ -247,3 +247,51 @@ class ConversationMetrics(BaseModel):
     first_response_seconds: float | None = Field(default=None, description="chat: first customer -> first agent reply")
     longest_agent_gap_seconds: float | None = Field(default=None,
                                                     description="chat: longest wait for an agent reply")
+
+
+class CriterionResult(BaseModel):
+    id: str
+    section: str
+    result: Literal["pass", "fail", "na"]
+    score: float | None = Field(default=None, ge=0, le=1, description="1 pass, 0 fail (scale: 0..1); null when na")
+    confidence: float = Field(ge=0, le=1)
+    needs_review: bool = False
+    critical: bool = False
+    evidence: list[Evidence] = Field(default_factory=list)
+    rationale: str
+
+
+class SectionScore(BaseModel):
+    id: str
+    name: str
+    score: float | None = Field(default=None, description="0-100, N/A criteria excluded; null if all N/A")
+    weight: float
+
+
+class SentimentTrajectory(BaseModel):
+    start: SentimentLabel | None = None
+    end: SentimentLabel | None = None
+    start_score: float | None = None
+    end_score: float | None = None
+    trajectory: Literal["improved", "worsened", "unchanged", "unknown"] = "unknown"
+
+
+class RubricRef(BaseModel):
+    id: str
+    version: str
+
+
+class ScoreResult(BaseModel):
+    """One scored transcript."""
+
+    id: str
+    rubric: RubricRef
+    total: float | None = Field(description="0-100: weighted, N/A excluded from the denominator")
+    auto_fail: bool
+    auto_fail_reasons: list[str] = Field(default_factory=list)
+    needs_review: bool
+    sections: list[SectionScore]
+    criteria: list[CriterionResult]
+    metrics: ConversationMetrics
+    sentiment: SentimentTrajectory
+    language: LanguageCode

@@ -1,0 +1,285 @@
+"""Score transcripts against a rubric: every criterion with evidence, confidence, N/A and auto-fail.
+
+Detectors (see the rubric format): ``pattern`` and ``pii`` (deterministic, ``pipelines/detectors.py``),
+``metric`` (conversation timing), ``semantic`` (similarity between turns in scope and the criterion's
+example phrases, cross-lingual through the multilingual encoder) and ``sentiment`` (customer start vs end).
+
+Rules:
+* a criterion with ``expect: absent`` detectors fails when any of them finds something;
+* a ``metric`` detector fails the criterion when the metric is beyond its bound;
+* otherwise the criterion passes when any ``present`` detector finds evidence, and fails if none does;
+* N/A conditions are checked first; N/A criteria are left out of every denominator;
+* a failed ``critical`` criterion sets ``auto_fail``;
+* evidence is verified against the transcript text at its offsets; a criterion with unverifiable
+  evidence or low confidence is flagged ``needs_review`` instead of being trusted.
+
+Semantic thresholds are uncalibrated defaults until ``eval/`` fits them on labelled transcripts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from qa_service.pipelines.detectors import conversation_metrics, pattern_evidence, pii_evidence
+from qa_service.text.sentences import sentence_spans
+from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
+                                ScoreResult, SectionScore, SentimentTrajectory, Transcript)
+
+DEFAULT_SEMANTIC_THRESHOLD = 0.55
+
+_ESCALATION_REQUEST = re.compile(
+    r"\b(supervisor|supervisora|responsable|encargad[oa]|jefe|jefa|manager|gerente|superior)\b|"
+    r"hablar con (alguien|otra persona)|speak (to|with) (someone|somebody) else|escalat", re.IGNORECASE)
+_HOLD_WORDS = re.compile(r"\b(espera|esperar|hold|holding|un momento|one moment)\b", re.IGNORECASE)
+
+_TEXT = {
+    "es": {"pass": "Cumple", "fail": "No cumple", "na": "No aplica", "turn": "turno",
+           "no_evidence": "no se encontró evidencia en los turnos evaluados",
+           "customer_never_negative": "el cliente no muestra sentimiento negativo",
+           "no_hold": "no hay espera en la conversación", "no_escalation_request": "el cliente no pide escalado",
+           "chat_channel": "es un chat", "call_channel": "es una llamada",
+           "found_absent": "se encontró lo que no debe aparecer", "metric": "métrica fuera de rango",
+           "review": "requiere revisión"},
+    "en": {"pass": "Pass", "fail": "Fail", "na": "N/A", "turn": "turn",
+           "no_evidence": "no evidence found in the turns in scope",
+           "customer_never_negative": "the customer never shows negative sentiment",
+           "no_hold": "there is no hold in the conversation", "no_escalation_request": "no escalation was requested",
+           "chat_channel": "this is a chat", "call_channel": "this is a call",
+           "found_absent": "found what must not appear", "metric": "metric out of range",
+           "review": "needs review"},
+}
+
+
+class RubricScorer:
+    """Scores transcripts against one rubric.
+
+    Args:
+        rubric: the validated rubric.
+        encoder: sentence encoder for ``semantic`` detectors (None: they abstain).
+        sentiment: sentiment pipeline for N/A conditions and the sentiment trajectory (None: unknown).
+        min_confidence: below this a criterion is flagged ``needs_review``.
+        hold_seconds: a gap at least this long counts as a hold.
+        thresholds: calibrated semantic thresholds by criterion id (defaults otherwise).
+    """
+
+    def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
+                 hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None) -> None:
+        self.rubric = rubric
+        self.encoder = encoder
+        self.sentiment = sentiment
+        self.min_confidence = min_confidence
+        self.hold_seconds = hold_seconds
+        self.thresholds = thresholds or {}
+        self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _example_vectors(self, c: Criterion) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of the pass and fail examples, computed once per rubric version."""
+        if c.id not in self._examples:
+            dim = getattr(self.encoder, "dim", 1)
+            p = self.encoder.encode(c.examples.pass_) if c.examples.pass_ else np.zeros((0, dim), np.float32)
+            f = self.encoder.encode(c.examples.fail) if c.examples.fail else np.zeros((0, dim), np.float32)
+            self._examples[c.id] = (p, f)
+        return self._examples[c.id]
+
+    @staticmethod
+    def scope_turns(t: Transcript, c: Criterion) -> list[int]:
+        idx = [i for i, turn in enumerate(t.turns) if c.scope.speaker in ("any", turn.speaker)]
+        if c.scope.position == "first":
+            return idx[: c.scope.n]
+        if c.scope.position == "last":
+            return idx[-c.scope.n :] if c.scope.n else idx
+        return idx
+
+    def _na_reason(self, t: Transcript, c: Criterion, metrics: ConversationMetrics,
+                   customer_labels: list[str] | None) -> str | None:
+        for cond in c.na_when:
+            if cond == "chat_channel" and t.channel == "chat":
+                return cond
+            if cond == "call_channel" and t.channel == "call":
+                return cond
+            if cond == "customer_never_negative" and customer_labels is not None and "negative" not in customer_labels:
+                return cond
+            if cond == "no_escalation_request" and not any(
+                    _ESCALATION_REQUEST.search(turn.text) for turn in t.turns if turn.speaker == "customer"):
+                return cond
+            if cond == "no_hold":
+                if metrics.holds is not None:
+                    if metrics.holds == 0:
+                        return cond
+                elif not any(_HOLD_WORDS.search(turn.text) for turn in t.turns if turn.speaker == "agent"):
+                    return cond
+        return None
+
+    # ------------------------------------------------------------------- scoring
+    def score(self, transcript: Transcript) -> ScoreResult:
+        """Score one transcript."""
+        return self.score_many([transcript])[0]
+
+    def score_many(self, transcripts: Sequence[Transcript]) -> list[ScoreResult]:
+        """Score several transcripts, batching the encoder and the sentiment model over all their turns."""
+        # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
+        sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
+        sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
+        if self.encoder is not None and any(d.type == "semantic" for s in self.rubric.sections
+                                            for c in s.criteria for d in c.detectors):
+            texts: list[str] = []
+            for i, t in enumerate(transcripts):
+                spans = [(j, a, b) for j, turn in enumerate(t.turns) for a, b in sentence_spans(turn.text)]
+                sent_index[i] = spans
+                texts += [t.turns[j].text[a:b] for j, a, b in spans]
+            vecs = self.encoder.encode(texts) if texts else np.zeros((0, 1), np.float32)
+            k = 0
+            for i in range(len(transcripts)):
+                n = len(sent_index[i] or [])
+                sent_vecs[i] = vecs[k : k + n]
+                k += n
+        sentiments: list[list | None] = [None] * len(transcripts)
+        if self.sentiment is not None:
+            cust = [(i, j) for i, t in enumerate(transcripts) for j, turn in enumerate(t.turns)
+                    if turn.speaker == "customer" and turn.text.strip()]
+            results = self.sentiment.predict([transcripts[i].turns[j].text for i, j in cust]) if cust else []
+            per: dict[int, list] = {}
+            for (i, _j), r in zip(cust, results):
+                per.setdefault(i, []).append(r)
+            sentiments = [per.get(i, []) for i in range(len(transcripts))]
+        return [self._score_one(t, (sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None,
+                                sentiments[i]) for i, t in enumerate(transcripts)]
+
+    def _score_one(self, t: Transcript, vecs: tuple | None, cust_sent: list | None) -> ScoreResult:
+        lang = self.rubric.language
+        words = _TEXT[lang]
+        metrics = conversation_metrics(t, self.hold_seconds)
+        customer_labels = [r.label for r in cust_sent] if cust_sent is not None else None
+        results: list[CriterionResult] = []
+        for s in self.rubric.sections:
+            for c in s.criteria:
+                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words))
+        sections = []
+        weighted, weights = 0.0, 0.0
+        for s in self.rubric.sections:
+            rs = [(r, c.weight) for r, c in zip([r for r in results if r.section == s.id], s.criteria)
+                  if r.result != "na"]
+            if rs:
+                sc = sum(r.score * w for r, w in rs) / sum(w for _, w in rs)
+                sections.append(SectionScore(id=s.id, name=s.name, score=round(100 * sc, 2), weight=s.weight))
+                weighted += sc * s.weight
+                weights += s.weight
+            else:
+                sections.append(SectionScore(id=s.id, name=s.name, score=None, weight=s.weight))
+        auto_fail_reasons = [f"{r.id}: {r.rationale}" for r in results if r.critical and r.result == "fail"]
+        return ScoreResult(
+            id=t.id, rubric=RubricRef(id=self.rubric.id, version=self.rubric.version),
+            total=round(100 * weighted / weights, 2) if weights else None,
+            auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
+            needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
+            metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang)
+
+    def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
+                   metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict) -> CriterionResult:
+        na = self._na_reason(t, c, metrics, customer_labels)
+        if na:
+            return CriterionResult(id=c.id, section=section, result="na", score=None, confidence=0.9,
+                                   critical=c.critical, rationale=f"{words['na']}: {words[na]}")
+        scope = self.scope_turns(t, c)
+        present: list[Evidence] = []
+        absent_hits: list[Evidence] = []
+        confidences: list[float] = []
+        metric_fail: str | None = None
+        abstained = False
+        for d in c.detectors:
+            if d.type == "pattern":
+                ev = pattern_evidence(t, scope, d.patterns)
+                conf = 0.95 if ev else 0.6
+            elif d.type == "pii":
+                ev = pii_evidence(t, scope, d.entities or ["card_number", "dni_nie", "iban", "us_ssn"])
+                conf = 0.95
+            elif d.type == "semantic":
+                if vecs is None:
+                    abstained = True
+                    continue
+                ev, conf = self._semantic(t, c, d.threshold, scope, vecs, d.expect)
+            elif d.type == "metric":
+                value = getattr(metrics, d.metric or "", None)
+                if value is None:
+                    continue  # no timing data: the metric cannot decide
+                if (d.max is not None and value > d.max) or (d.min is not None and value < d.min):
+                    metric_fail = f"{d.metric}={value}"
+                confidences.append(0.95)
+                continue
+            else:  # sentiment: the customer's mood must not end worse than it started
+                if customer_labels is None:
+                    abstained = True
+                    continue
+                ev, conf = [], 0.7
+                if len(customer_labels) >= 2 and _rank(customer_labels[-1]) < _rank(customer_labels[0]):
+                    metric_fail = f"sentiment {customer_labels[0]} -> {customer_labels[-1]}"
+            confidences.append(conf)
+            (absent_hits if d.expect == "absent" else present).extend(ev)
+        has_present_detectors = any(d.expect == "present" and d.type in ("pattern", "pii", "semantic")
+                                    for d in c.detectors)
+        if absent_hits:
+            result, evidence, why = "fail", absent_hits, words["found_absent"]
+        elif metric_fail:
+            result, evidence, why = "fail", present, f"{words['metric']} ({metric_fail})"
+        elif present or not has_present_detectors:
+            result, evidence, why = "pass", present, ""
+        else:
+            result, evidence, why = "fail", [], words["no_evidence"]
+        verified = all(0 <= e.turn < len(t.turns) and t.turns[e.turn].text[e.start_char:e.end_char] == e.text
+                       for e in evidence)
+        confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
+        if abstained and not confidences:
+            confidence = 0.0
+        needs_review = confidence < self.min_confidence or not verified
+        rationale = words[result]
+        if evidence:
+            e = evidence[0]
+            rationale += f": «{e.text}» ({words['turn']} {e.turn})"
+        elif why:
+            rationale += f": {why}"
+        if needs_review:
+            rationale += f" [{words['review']}]"
+        return CriterionResult(id=c.id, section=section, result=result, score=1.0 if result == "pass" else 0.0,
+                               confidence=round(float(confidence), 3), needs_review=needs_review,
+                               critical=c.critical, evidence=evidence[:5], rationale=rationale)
+
+    def _semantic(self, t: Transcript, c: Criterion, threshold: float | None, scope: list[int], vecs: tuple,
+                  expect: str) -> tuple[list[Evidence], float]:
+        thr = self.thresholds.get(c.id, threshold if threshold is not None else DEFAULT_SEMANTIC_THRESHOLD)
+        pass_v, fail_v = self._example_vectors(c)
+        targets = fail_v if expect == "absent" else pass_v
+        spans, sv = vecs
+        in_scope = set(scope)
+        rows = [k for k, (j, _a, _b) in enumerate(spans) if j in in_scope]
+        if not rows or len(targets) == 0:
+            return [], 0.5
+        best = (sv[rows] @ targets.T).max(axis=1)
+        ev = []
+        for k in np.argsort(-best):
+            if best[k] < thr:
+                break
+            j, a, b = spans[rows[k]]
+            ev.append(Evidence(turn=j, speaker=t.turns[j].speaker, start_char=a, end_char=b,
+                               text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
+        margin = abs(float(best.max()) - thr)
+        return ev, min(0.99, 0.5 + 2.5 * margin)
+
+
+def _rank(label: str) -> int:
+    return {"negative": 0, "neutral": 1, "positive": 2}[label]
+
+
+def _trajectory(results: list | None) -> SentimentTrajectory:
+    if not results:
+        return SentimentTrajectory()
+    a, b = results[0], results[-1]
+    traj = "unchanged"
+    if b.score - a.score > 0.2:
+        traj = "improved"
+    elif a.score - b.score > 0.2:
+        traj = "worsened"
+    return SentimentTrajectory(start=a.label, end=b.label, start_score=a.score, end_score=b.score, trajectory=traj)
