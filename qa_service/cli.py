@@ -113,6 +113,83 @@ def _flush(pipe, batch, writer) -> int:
 
 
 @app.command()
+def score(
+    input: Annotated[str, typer.Argument(help="Transcripts: .json, .jsonl, .txt, .vtt, .srt or .csv (one row per turn).")],
+    rubric: Annotated[str, typer.Option(help="Rubric name (default-es, default-en) or a YAML path.")] = "default-es",
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output .jsonl (stdout if omitted).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Transcript format when the suffix does not say.")] = None,
+    speaker: Annotated[Optional[list[str]], typer.Option(help="Map a speaker label to a role: 'Laura=agent' (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Transcripts per model call.")] = 16,
+) -> None:
+    """Score each transcript against a rubric: per-criterion result, evidence, confidence, N/A and auto-fail."""
+
+    def work() -> None:
+        from tqdm import tqdm
+
+        from qa_service.config import get_settings
+        from qa_service.io.records import BadRecord, ReadStats, RecordWriter
+        from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
+        from qa_service.services import build_scorer
+
+        settings = get_settings()
+        speakers = SpeakerMap(parse_speaker_map(speaker or []))
+        if not Path(input).exists():
+            raise InvalidInputError(f"input file not found: {input}", "input")
+        scorer = build_scorer(settings, rubric)
+        stats = ReadStats()
+        results = []
+        with RecordWriter(output) as writer, tqdm(desc="score", unit=" transcripts", file=sys.stderr,
+                                                  disable=None) as bar:
+            batch = []
+            for rec in read_transcripts(input, fmt, speakers, stats):
+                if isinstance(rec, BadRecord):
+                    typer.echo(f"skipped record at line {rec.line}: {rec.reason}", err=True)
+                    continue
+                batch.append(rec)
+                if len(batch) >= batch_size:
+                    results += _score_batch(scorer, batch, writer)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                results += _score_batch(scorer, batch, writer)
+                bar.update(len(batch))
+        _summary(results, stats)
+
+    _run(work)
+
+
+def _score_batch(scorer, batch, writer) -> list:
+    out = scorer.score_many(batch)
+    for r in out:
+        writer.write(r.model_dump(mode="json"))
+    # keep only what the summary needs, so memory stays flat on large files
+    return [(r.total, r.auto_fail, r.needs_review, [(c.id, c.result) for c in r.criteria]) for r in out]
+
+
+def _summary(results: list, stats) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    totals = [t for t, *_ in results if t is not None]
+    table = Table(title=f"{len(results)} transcript(s) scored, {stats.skipped_total} skipped")
+    table.add_column("criterion")
+    table.add_column("pass rate", justify="right")
+    table.add_column("pass / fail / N/A", justify="right")
+    counts: dict[str, list[int]] = {}
+    for *_, crit in results:
+        for cid, res in crit:
+            c = counts.setdefault(cid, [0, 0, 0])
+            c[("pass", "fail", "na").index(res)] += 1
+    for cid, (p, f, na) in counts.items():
+        table.add_row(cid, f"{100 * p / (p + f):.0f}%" if p + f else "-", f"{p} / {f} / {na}")
+    console.print(table)
+    console.print(f"mean total {sum(totals) / len(totals):.1f}" if totals else "mean total -",
+                  f"| auto-fails {sum(1 for _, a, *_ in results if a)}",
+                  f"| needs review {sum(1 for _, _, n, _ in results if n)}")
+
+
+@app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1, QA_HOST).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default 8000, QA_PORT).")] = None,

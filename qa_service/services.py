@@ -19,3 +19,14 @@ def load_sentiment_model(settings: Settings, ref: str | None = None):
 
     get_language_identifier()
     return pipe
+
+
+def build_scorer(settings: Settings, rubric_ref: str, sentiment=None):
+    """A :class:`RubricScorer` for a rubric name or path, with the configured encoder and sentiment model."""
+    from qa_service.encoders import load_encoder
+    from qa_service.pipelines.rubric import RubricScorer
+    from qa_service.rubrics import load_rubric
+
+    rubric = load_rubric(rubric_ref, settings.rubrics_dir)
+    return RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings),
+                        sentiment=sentiment if sentiment is not None else load_sentiment_model(settings))

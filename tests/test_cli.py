@@ -129,3 +129,19 @@ def test_serve_with_corrupted_bundle_exits_with_one_line(bundle_copy):
     assert proc.returncode == 3
     assert "head.npz" in err and "checksum" in err
     assert "Traceback" not in err
+
+
+def test_score_command_streams_results_and_summary(tmp_path):
+    from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
+
+    f = tmp_path / "calls.jsonl"
+    f.write_text(json.dumps(GOOD_ES, ensure_ascii=False) + "\n{broken\n" + json.dumps(BAD_EN) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["score", str(f), "--rubric", "default-en"])
+    assert res.exit_code == 0, res.output
+    out = _jsonl(res.stdout)
+    assert [o["id"] for o in out] == ["es-good", "en-bad"]
+    assert out[1]["auto_fail"] is True
+    assert "skipped record at line 2: broken JSON" in res.stderr
+    assert "auto-fails 1" in res.stderr and "pass rate" in res.stderr
+    res = runner.invoke(app, ["score", str(f), "--rubric", "nope"])
+    assert res.exit_code == 2 and "not found" in res.stderr

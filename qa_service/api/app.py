@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from qa_service import __version__
 from qa_service.api.errors import install_error_handlers
 from qa_service.api.routes import health
+from qa_service.api.routes import scoring
 from qa_service.api.routes import sentiment as sentiment_routes
 from qa_service.config import Settings, get_settings
 from qa_service.errors import ModelLoadError
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sentiment_routes.router)
+    app.include_router(scoring.router)
     return app
