@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
     max_text_chars: int = Field(default=10_000, ge=1, description="Longest text, in characters.")
 
+    # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
+    min_kappa: float = Field(default=0.6, ge=-1, le=1)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

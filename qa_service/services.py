@@ -28,5 +28,27 @@ def build_scorer(settings: Settings, rubric_ref: str, sentiment=None):
     from qa_service.rubrics import load_rubric
 
     rubric = load_rubric(rubric_ref, settings.rubrics_dir)
+    cal = load_calibration(settings, rubric)
     return RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings),
-                        sentiment=sentiment if sentiment is not None else load_sentiment_model(settings))
+                        sentiment=sentiment if sentiment is not None else load_sentiment_model(settings),
+                        thresholds=cal.get("thresholds"), kappa=cal.get("kappa"), min_kappa=settings.min_kappa)
+
+
+def load_calibration(settings: Settings, rubric) -> dict:
+    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any."""
+    import json
+    import logging
+
+    f = settings.rubrics_dir / f"{rubric.id}.calibration.json"
+    if not f.exists():
+        return {}
+    try:
+        cal = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logging.getLogger("qa_service").warning("ignoring unreadable calibration %s", f)
+        return {}
+    if cal.get("rubric", {}).get("version") != rubric.version:
+        logging.getLogger("qa_service").warning("ignoring %s: it is for version %s, the rubric is %s", f,
+                                                cal.get("rubric", {}).get("version"), rubric.version)
+        return {}
+    return cal

@@ -63,16 +63,21 @@ class RubricScorer:
         min_confidence: below this a criterion is flagged ``needs_review``.
         hold_seconds: a gap at least this long counts as a hold.
         thresholds: calibrated semantic thresholds by criterion id (defaults otherwise).
+        kappa: measured agreement with human labels by criterion id; criteria below ``min_kappa`` are
+            flagged ``needs_review`` so analysts see which criteria the machine can be trusted on.
     """
 
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
-                 hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None) -> None:
+                 hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
+                 kappa: dict[str, float] | None = None, min_kappa: float = 0.6) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
         self.min_confidence = min_confidence
         self.hold_seconds = hold_seconds
         self.thresholds = thresholds or {}
+        self.kappa = kappa or {}
+        self.min_kappa = min_kappa
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -234,7 +239,8 @@ class RubricScorer:
         confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
         if abstained and not confidences:
             confidence = 0.0
-        needs_review = confidence < self.min_confidence or not verified
+        untrusted = c.id in self.kappa and self.kappa[c.id] < self.min_kappa
+        needs_review = confidence < self.min_confidence or not verified or untrusted
         rationale = words[result]
         if evidence:
             e = evidence[0]

@@ -126,3 +126,12 @@ def test_score_many_equals_score(settings, use_encoder):
     t1, t2 = Transcript.model_validate(GOOD_ES), Transcript.model_validate({**BAD_EN, "id": "b"})
     many = sc.score_many([t1, t2])
     assert [m.total for m in many] == [sc.score(t1).total, sc.score(t2).total]
+
+
+def test_low_kappa_criteria_are_flagged_for_review():
+    t = _t("Hello, my name is Sam.")
+    trusted = RubricScorer(ARITH, kappa={"hello": 0.9}).score(t)
+    untrusted = RubricScorer(ARITH, kappa={"hello": 0.3}, min_kappa=0.6).score(t)
+    assert not next(c for c in trusted.criteria if c.id == "hello").needs_review
+    hello = next(c for c in untrusted.criteria if c.id == "hello")
+    assert hello.result == "pass" and hello.needs_review and untrusted.needs_review

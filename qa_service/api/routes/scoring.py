@@ -41,7 +41,12 @@ def _scorer(request: Request, settings, sentiment, rubric: Rubric):
     if key not in cache:
         if len(cache) > 32:  # inline rubrics could grow this without bound
             cache.clear()
-        cache[key] = RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings), sentiment=sentiment)
+        from qa_service.services import load_calibration
+
+        cal = load_calibration(settings, rubric)
+        cache[key] = RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings), sentiment=sentiment,
+                                  thresholds=cal.get("thresholds"), kappa=cal.get("kappa"),
+                                  min_kappa=settings.min_kappa)
     return cache[key]
 
 

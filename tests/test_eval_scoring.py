@@ -1,0 +1,36 @@
+"""The rubric evaluation harness on the labelled seed set (no calibration, one rubric: quick)."""
+
+from __future__ import annotations
+
+from eval.scoring import evaluate_rubric, labelled_total, load_labelled
+from qa_service.rubrics import load_rubric
+
+
+def test_labelled_set_is_consistent_with_the_rubrics(settings):
+    rows = load_labelled()
+    assert {r["split"] for r in rows} == {"tune", "report"}
+    for r in rows:
+        rubric = load_rubric(r["rubric"], settings.rubrics_dir)
+        ids = {c.id for s in rubric.sections for c in s.criteria}
+        assert set(r["labels"]) == ids, r["id"]
+        for s in rubric.sections:
+            for c in s.criteria:
+                if r["labels"][c.id] == "na":
+                    assert c.na_when, f"{r['id']}: {c.id} labelled na but the rubric has no N/A rule"
+
+
+def test_labelled_total_arithmetic(settings):
+    rubric = load_rubric("default-en", settings.rubrics_dir)
+    labels = {c.id: "pass" for s in rubric.sections for c in s.criteria}
+    assert labelled_total(rubric, labels) == 100
+    labels["no_sensitive_data"] = "fail"  # one of two equally weighted criteria in a weight-10 section of 100
+    assert abs(labelled_total(rubric, labels) - 95) < 1e-9
+
+
+def test_evaluate_rubric_reports_every_metric():
+    rows = [r for r in load_labelled() if r["rubric"] == "default-en"]
+    rep = evaluate_rubric("default-en", rows, calibrate=False)
+    assert rep["n_report"] == sum(r["split"] == "report" for r in rows)
+    assert set(rep["criteria"]) >= {"greeting", "empathy", "no_sensitive_data"}
+    assert rep["auto_fail_recall"] == 1.0  # the card read back in en-04 is caught
+    assert rep["total_mae"] is not None and -1 <= rep["mean_kappa"] <= 1
