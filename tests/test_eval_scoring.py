@@ -34,3 +34,23 @@ def test_evaluate_rubric_reports_every_metric():
     assert set(rep["criteria"]) >= {"greeting", "empathy", "no_sensitive_data"}
     assert rep["auto_fail_recall"] == 1.0  # the card read back in en-04 is caught
     assert rep["total_mae"] is not None and -1 <= rep["mean_kappa"] <= 1
+
+
+def test_shipped_calibration_is_loaded_and_version_checked(tmp_path, settings):
+    import json
+    import shutil
+
+    from qa_service.config import Settings
+    from qa_service.services import load_calibration
+
+    rubric = load_rubric("default-es", settings.rubrics_dir)
+    cal = load_calibration(settings, rubric)
+    assert cal["rubric"]["version"] == rubric.version
+    assert set(cal["kappa"]) == {c.id for s in rubric.sections for c in s.criteria}
+    models = tmp_path / "models"
+    shutil.copytree(settings.rubrics_dir, models / "rubrics")
+    f = models / "rubrics" / "default-es.calibration.json"
+    data = json.loads(f.read_text())
+    data["rubric"]["version"] = "0.0.1"
+    f.write_text(json.dumps(data))
+    assert load_calibration(Settings(models_dir=models), rubric) == {}
