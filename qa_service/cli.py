@@ -66,7 +66,7 @@ def sentiment(
 
     def work() -> None:
         from qa_service.config import get_settings
-        from qa_service.io.records import BadRecord, ReadStats, RecordWriter, read_text_records
+        from qa_service.io.records import ReadStats, RecordWriter, read_text_records
         from qa_service.services import load_sentiment_model
 
         settings = get_settings()
@@ -82,17 +82,7 @@ def sentiment(
         written = 0
         with RecordWriter(output, csv_columns=columns) as writer, \
                 tqdm(desc="sentiment", unit=" rows", file=sys.stderr, disable=None, mininterval=0.5) as bar:
-            batch = []
-            for rec in records:
-                if isinstance(rec, BadRecord):
-                    typer.echo(f"skipped line {rec.line}: {rec.reason}", err=True)
-                    continue
-                batch.append(rec)
-                if len(batch) >= batch_size:
-                    written += _flush(pipe, batch, writer)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
+            for batch in _batches(records, batch_size, "line"):
                 written += _flush(pipe, batch, writer)
                 bar.update(len(batch))
         if stats.latin1_lines:
@@ -103,6 +93,23 @@ def sentiment(
                    + (f" ({reasons})" if reasons else ""), err=True)
 
     _run(work)
+
+
+def _batches(records, size: int, where: str):
+    """Group good records into lists of ``size``; report each bad one on stderr as it is met."""
+    from qa_service.io.records import BadRecord
+
+    batch = []
+    for rec in records:
+        if isinstance(rec, BadRecord):
+            typer.echo(f"skipped {where} {rec.line}: {rec.reason}", err=True)
+            continue
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _flush(pipe, batch, writer) -> int:
@@ -127,7 +134,7 @@ def score(
         from tqdm import tqdm
 
         from qa_service.config import get_settings
-        from qa_service.io.records import BadRecord, ReadStats, RecordWriter
+        from qa_service.io.records import ReadStats, RecordWriter
         from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
         from qa_service.services import build_scorer
 
@@ -140,17 +147,7 @@ def score(
         results = []
         with RecordWriter(output) as writer, tqdm(desc="score", unit=" transcripts", file=sys.stderr,
                                                   disable=None) as bar:
-            batch = []
-            for rec in read_transcripts(input, fmt, speakers, stats):
-                if isinstance(rec, BadRecord):
-                    typer.echo(f"skipped record at line {rec.line}: {rec.reason}", err=True)
-                    continue
-                batch.append(rec)
-                if len(batch) >= batch_size:
-                    results += _score_batch(scorer, batch, writer)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
+            for batch in _batches(read_transcripts(input, fmt, speakers, stats), batch_size, "record at line"):
                 results += _score_batch(scorer, batch, writer)
                 bar.update(len(batch))
         _summary(results, stats)
