@@ -1,0 +1,180 @@
+"""Topics over time: share of each topic per day / week / month, change against the previous period with a
+significance test, and emerging topics (new, or growing significantly).
+
+Pure functions over (timestamp, topic) pairs, independent of how topics were assigned, so the same code
+serves survey comments, transcripts and complaint clusters.
+
+Statistics: for each topic and each period after the first, a two-sided two-proportion z-test compares the
+topic's share in the period with its share in the previous period (Fisher's exact test when an expected count
+is below 5). P-values within a period are adjusted with Benjamini-Hochberg across topics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Hashable, Iterable, Literal
+
+from qa_service.errors import InvalidInputError
+
+Freq = Literal["day", "week", "month"]
+
+
+def parse_time(value: object) -> datetime:
+    """An ISO date or datetime (``2026-11-02``, ``2026-11-02T10:15:00Z``) or a datetime/date object."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"not a date: {value!r}", "created_at")
+    v = value.strip().replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(v)
+    except ValueError:
+        pass
+    for fmt in ("%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%d/%m/%Y %H:%M"):
+        try:
+            return datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+    raise InvalidInputError(f"not a date: {value!r} (use ISO 8601, e.g. 2026-11-02 or 2026-11-02T10:15:00Z)",
+                            "created_at")
+
+
+def period_start(ts: datetime, freq: Freq) -> date:
+    """The first day of the period containing ``ts`` (weeks start on Monday, ISO)."""
+    d = ts.date()
+    if freq == "day":
+        return d
+    if freq == "week":
+        return d - timedelta(days=d.weekday())
+    if freq == "month":
+        return d.replace(day=1)
+    raise InvalidInputError(f"unknown period {freq!r}: use day, week or month", "freq")
+
+
+def _next_period(p: date, freq: Freq) -> date:
+    if freq == "day":
+        return p + timedelta(days=1)
+    if freq == "week":
+        return p + timedelta(days=7)
+    return (p.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _norm_sf(z: float) -> float:
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value that k1/n1 and k2/n2 come from the same proportion."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    pooled = (k1 + k2) / (n1 + n2)
+    expected = [n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled)]
+    if min(expected) < 5:
+        from scipy.stats import fisher_exact
+
+        return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1])
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    z = abs(k1 / n1 - k2 / n2) / se
+    return min(1.0, 2 * _norm_sf(z))
+
+
+def benjamini_hochberg(pvalues: list[float]) -> list[float]:
+    """BH-adjusted p-values (same order as given)."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, pvalues[i] * m / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass
+class TopicTrend:
+    """One topic in one period."""
+
+    topic: Hashable
+    period: date
+    count: int
+    total: int
+    share: float
+    previous_share: float | None
+    change: float | None
+    p_value: float | None
+    significant: bool
+    emerging: bool
+    new: bool
+
+
+def topic_trends(items: Iterable[tuple[object, Hashable]], freq: Freq = "week", alpha: float = 0.05,
+                 min_count: int = 5, ignore: Iterable[Hashable] = ()) -> list[TopicTrend]:
+    """Shares per period and their changes.
+
+    Args:
+        items: (timestamp, topic) pairs; timestamps as accepted by :func:`parse_time`.
+        freq: day, week or month.
+        alpha: significance level after Benjamini-Hochberg adjustment within each period.
+        min_count: a topic must have at least this many items in a period to be flagged emerging.
+        ignore: topics left out of the flags (e.g. -1, the outliers) but kept in the denominators.
+
+    Returns:
+        One :class:`TopicTrend` per topic and period, periods in order, including empty periods in between.
+        A topic is *new* in the first period it appears after the first period; it is *emerging* when it is new
+        with at least ``min_count`` items, or its share grew significantly.
+    """
+    counts: dict[date, Counter] = defaultdict(Counter)
+    for ts, topic in items:
+        counts[period_start(parse_time(ts), freq)][topic] += 1
+    if not counts:
+        return []
+    periods = []
+    p, last = min(counts), max(counts)
+    while p <= last:
+        periods.append(p)
+        p = _next_period(p, freq)
+    topics = sorted({t for c in counts.values() for t in c}, key=str)
+    skip = set(ignore)
+    seen: set = set()
+    out: list[TopicTrend] = []
+    prev: Counter | None = None
+    for i, per in enumerate(periods):
+        cur = counts.get(per, Counter())
+        n = sum(cur.values())
+        n_prev = sum(prev.values()) if prev is not None else 0
+        rows, pvals = [], []
+        for t in topics:
+            k = cur.get(t, 0)
+            share = k / n if n else 0.0
+            if prev is not None and n_prev and n:
+                k0 = prev.get(t, 0)
+                prev_share = k0 / n_prev
+                pv = two_proportion_p(k, n, k0, n_prev)
+            else:
+                prev_share, pv = (None, None)
+            rows.append((t, k, share, prev_share, pv))
+            if pv is not None and t not in skip:
+                pvals.append(pv)
+        adjusted = iter(benjamini_hochberg(pvals)) if pvals else iter(())
+        for t, k, share, prev_share, pv in rows:
+            adj = next(adjusted) if pv is not None and t not in skip else pv
+            is_new = i > 0 and k > 0 and t not in seen
+            significant = adj is not None and adj < alpha and t not in skip
+            grew = significant and prev_share is not None and share > prev_share
+            emerging = t not in skip and k >= min_count and (is_new or grew)
+            out.append(TopicTrend(topic=t, period=per, count=k, total=n, share=round(share, 4),
+                                  previous_share=None if prev_share is None else round(prev_share, 4),
+                                  change=None if prev_share is None else round(share - prev_share, 4),
+                                  p_value=None if adj is None else round(adj, 6), significant=significant,
+                                  emerging=emerging, new=is_new))
+        seen |= {t for t, k, *_ in rows if k > 0}
+        prev = cur
+    return out

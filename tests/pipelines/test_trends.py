@@ -1,0 +1,84 @@
+"""Time bucketing and trend statistics on constructed counts with known answers."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import pytest
+
+from qa_service.errors import InvalidInputError
+from qa_service.pipelines.trends import (benjamini_hochberg, parse_time, period_start, topic_trends,
+                                         two_proportion_p)
+
+
+@pytest.mark.parametrize("ts,freq,expected", [
+    ("2026-11-04T10:15:00Z", "day", date(2026, 11, 4)),
+    ("2026-11-04", "week", date(2026, 11, 2)),           # Wednesday -> Monday
+    ("2026-11-08T23:59:59", "week", date(2026, 11, 2)),  # Sunday stays in the same ISO week
+    ("2026-11-09", "week", date(2026, 11, 9)),
+    ("2026-12-31", "month", date(2026, 12, 1)),
+    ("04/11/2026", "month", date(2026, 11, 1)),          # dd/mm/yyyy, common in Spanish exports
+])
+def test_period_start(ts, freq, expected):
+    assert period_start(parse_time(ts), freq) == expected
+
+
+def test_bad_dates_and_periods():
+    with pytest.raises(InvalidInputError, match="not a date"):
+        parse_time("next tuesday")
+    with pytest.raises(InvalidInputError, match="unknown period"):
+        period_start(datetime(2026, 1, 1), "year")  # type: ignore[arg-type]
+
+
+def test_two_proportion_z_test_matches_the_formula():
+    # 60/200 vs 30/200: pooled 0.225, se = sqrt(.225*.775*(2/200)) = 0.041758..., z = 0.15/se = 3.5921...
+    z = 0.15 / math.sqrt(0.225 * 0.775 * 0.01)
+    assert two_proportion_p(60, 200, 30, 200) == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-9)
+    assert two_proportion_p(60, 200, 30, 200) < 0.001
+    assert two_proportion_p(20, 100, 20, 100) == pytest.approx(1.0)
+
+
+def test_small_counts_use_fisher_exact():
+    from scipy.stats import fisher_exact
+
+    assert two_proportion_p(3, 10, 0, 10) == pytest.approx(fisher_exact([[3, 7], [0, 10]])[1])
+
+
+def test_benjamini_hochberg_known_values():
+    # p = [0.01, 0.04, 0.03, 0.20], m = 4: sorted 0.01*4/1=0.04, 0.03*4/2=0.06, 0.04*4/3=0.0533 -> 0.0533 (monotone), 0.2
+    adj = benjamini_hochberg([0.01, 0.04, 0.03, 0.20])
+    assert adj == pytest.approx([0.04, 0.053333, 0.053333, 0.20], rel=1e-4)
+
+
+def _items(period: str, counts: dict[str, int]):
+    return [(period, topic) for topic, n in counts.items() for _ in range(n)]
+
+
+def test_topic_trends_flags_growth_new_topics_and_fills_gaps():
+    items = (_items("2026-11-02", {"billing": 30, "delivery": 60, "app": 10})
+             + _items("2026-11-09", {"billing": 60, "delivery": 30, "app": 10})
+             + _items("2026-11-23", {"billing": 30, "delivery": 30, "app": 10, "refund": 30, -1: 5}))
+    rows = topic_trends(items, freq="week", ignore=[-1])
+    by = {(r.topic, r.period): r for r in rows}
+    w1, w2, w3, w4 = date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)
+    assert {r.period for r in rows} == {w1, w2, w3, w4}  # the empty week is kept
+    assert by[("billing", w1)].share == 0.3 and by[("billing", w1)].p_value is None
+    b2 = by[("billing", w2)]
+    assert b2.share == 0.6 and b2.change == pytest.approx(0.3) and b2.significant and b2.emerging
+    d2 = by[("delivery", w2)]
+    assert d2.significant and not d2.emerging  # significant, but falling
+    assert not by[("app", w2)].significant
+    assert by[("billing", w3)].total == 0 and by[("billing", w3)].p_value is None
+    r4 = by[("refund", w4)]
+    assert r4.new and r4.emerging and r4.count == 30
+    out4 = by[(-1, w4)]
+    assert out4.new and not out4.emerging and out4.p_value is None  # outliers never flagged
+    assert by[("billing", w4)].total == 105  # outliers stay in the denominator
+
+
+def test_new_but_tiny_topics_are_not_emerging():
+    items = _items("2026-11-01", {"a": 50}) + _items("2026-12-01", {"a": 50, "b": 2})
+    rows = {(r.topic, r.period): r for r in topic_trends(items, freq="month", min_count=5)}
+    b = rows[("b", date(2026, 12, 1))]
+    assert b.new and not b.emerging
