@@ -295,3 +295,16 @@ class ScoreResult(BaseModel):
     metrics: ConversationMetrics
     sentiment: SentimentTrajectory
     language: LanguageCode
+
+
+class Comment(BaseModel):
+    """A survey comment (CSAT/NPS verbatim) or message; other input columns are kept in ``metadata``."""
+
+    id: str
+    text: str
+    created_at: datetime | None = None
+    score: float | None = Field(default=None, ge=0, le=10, description="CSAT 1-5 or NPS 0-10")
+    channel: str | None = None
+    agent_id: str | None = None
+    team: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
