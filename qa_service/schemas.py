@@ -254,6 +254,7 @@ class CriterionResult(BaseModel):
     section: str
     result: Literal["pass", "fail", "na"]
     score: float | None = Field(default=None, ge=0, le=1, description="1 pass, 0 fail (scale: 0..1); null when na")
+    scale_score: int | None = Field(default=None, ge=1, le=5, description="scale criteria: 1-5")
     confidence: float = Field(ge=0, le=1)
     needs_review: bool = False
     critical: bool = False

@@ -249,8 +249,11 @@ class RubricScorer:
             rationale += f": {why}"
         if needs_review:
             rationale += f" [{words['review']}]"
-        return CriterionResult(id=c.id, section=section, result=result, score=1.0 if result == "pass" else 0.0,
-                               confidence=round(float(confidence), 3), needs_review=needs_review,
+        scale = _scale_score(result, evidence, self.thresholds.get(c.id, DEFAULT_SEMANTIC_THRESHOLD)) \
+            if c.kind == "scale" else None
+        return CriterionResult(id=c.id, section=section, result=result,
+                               score=(scale - 1) / 4 if scale is not None else (1.0 if result == "pass" else 0.0),
+                               scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
                                critical=c.critical, evidence=evidence[:5], rationale=rationale)
 
     def _semantic(self, t: Transcript, c: Criterion, threshold: float | None, scope: list[int], vecs: tuple,
@@ -273,6 +276,17 @@ class RubricScorer:
                                text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
         margin = abs(float(best.max()) - thr)
         return ev, min(0.99, 0.5 + 2.5 * margin)
+
+
+def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int:
+    """1-5 for ``scale`` criteria: 1 on a fail; on a pass, 5 for a pattern/PII hit, else from how far the best
+    semantic similarity clears the threshold (threshold -> 3, threshold + 0.3 or more -> 5)."""
+    if result != "pass":
+        return 1
+    if not evidence or any(e.detector in ("pattern", "pii") for e in evidence):
+        return 5
+    best = max(e.similarity or 0.0 for e in evidence)
+    return int(min(5, 3 + round((best - threshold) / 0.15)))
 
 
 def _rank(label: str) -> int:

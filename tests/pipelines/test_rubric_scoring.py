@@ -135,3 +135,16 @@ def test_low_kappa_criteria_are_flagged_for_review():
     assert not next(c for c in trusted.criteria if c.id == "hello").needs_review
     hello = next(c for c in untrusted.criteria if c.id == "hello")
     assert hello.result == "pass" and hello.needs_review and untrusted.needs_review
+
+
+def test_scale_criteria_score_1_to_5(use_encoder):
+    rubric = parse_rubric({
+        "id": "scale", "version": "1", "language": "es", "sections": [{"id": "s", "name": "S", "weight": 1, "criteria": [
+            {"id": "empatia", "question": "¿Empatía?", "weight": 1, "kind": "scale",
+             "detectors": [{"type": "semantic", "threshold": 0.5}],
+             "examples": {"pass": ["Entiendo lo frustrante que debe ser esto para usted."]}}]}]})
+    sc = RubricScorer(rubric, encoder=use_encoder)
+    strong = sc.score(_t("Entiendo lo frustrante que debe ser esto para usted.")).criteria[0]
+    none = sc.score(_t("Su número de pedido es el 4411.")).criteria[0]
+    assert strong.result == "pass" and strong.scale_score == 5 and strong.score == 1.0
+    assert none.result == "fail" and none.scale_score == 1 and none.score == 0.0
