@@ -32,14 +32,10 @@ def load_labelled(path: Path = DATA) -> list[dict]:
 
 
 def labelled_total(rubric, labels: dict[str, str]) -> float | None:
-    """The total the labels imply, with the rubric's arithmetic (N/A excluded)."""
-    weighted = weights = 0.0
-    for s in rubric.sections:
-        rs = [(1.0 if labels[c.id] == "pass" else 0.0, c.weight) for c in s.criteria if labels[c.id] != "na"]
-        if rs:
-            weighted += s.weight * sum(v * w for v, w in rs) / sum(w for _, w in rs)
-            weights += s.weight
-    return 100 * weighted / weights if weights else None
+    """The total the labels imply, with the rubric's own arithmetic (N/A excluded)."""
+    from qa_service.pipelines.rubric import rubric_totals
+
+    return rubric_totals(rubric, {k: None if v == "na" else float(v == "pass") for k, v in labels.items()})[1]
 
 
 def _kappa(gold: list[str], pred: list[str]) -> float:
@@ -75,7 +71,6 @@ def evaluate_rubric(rubric_id: str, rows: list[dict], calibrate: bool) -> dict[s
             # ties (common on small tune sets) go to the threshold nearest the rubric's own
             for thr in sorted(GRID, key=lambda x: abs(x - default_thr[cid])):
                 scorer.thresholds = {**thresholds, cid: thr}
-                scorer._examples.clear()
                 res = scorer.score_many(tune_t)
                 acc = np.mean([next(c for c in x.criteria if c.id == cid).result == r["labels"][cid]
                                for x, r in zip(res, tune)])

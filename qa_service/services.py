@@ -23,14 +23,19 @@ def load_sentiment_model(settings: Settings, ref: str | None = None):
 
 def build_scorer(settings: Settings, rubric_ref: str, sentiment=None):
     """A :class:`RubricScorer` for a rubric name or path, with the configured encoder and sentiment model."""
-    from qa_service.encoders import load_encoder
-    from qa_service.pipelines.rubric import RubricScorer
     from qa_service.rubrics import load_rubric
 
     rubric = load_rubric(rubric_ref, settings.rubrics_dir)
+    return make_scorer(settings, rubric, sentiment if sentiment is not None else load_sentiment_model(settings))
+
+
+def make_scorer(settings: Settings, rubric, sentiment):
+    """A :class:`RubricScorer` for a validated rubric, with its calibration (if any) and the configured encoder."""
+    from qa_service.encoders import load_encoder
+    from qa_service.pipelines.rubric import RubricScorer
+
     cal = load_calibration(settings, rubric)
-    return RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings),
-                        sentiment=sentiment if sentiment is not None else load_sentiment_model(settings),
+    return RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings), sentiment=sentiment,
                         thresholds=cal.get("thresholds"), kappa=cal.get("kappa"), min_kappa=settings.min_kappa)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qa_service.pipelines.detectors import conversation_metrics, pattern_evidence, pii_evidence
+from qa_service.text.normalize import is_blank
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
                                 ScoreResult, SectionScore, SentimentTrajectory, Transcript)
@@ -145,7 +146,7 @@ class RubricScorer:
         sentiments: list[list | None] = [None] * len(transcripts)
         if self.sentiment is not None:
             cust = [(i, j) for i, t in enumerate(transcripts) for j, turn in enumerate(t.turns)
-                    if turn.speaker == "customer" and turn.text.strip()]
+                    if turn.speaker == "customer" and not is_blank(turn.text)]
             results = self.sentiment.predict([transcripts[i].turns[j].text for i, j in cust]) if cust else []
             per: dict[int, list] = {}
             for (i, _j), r in zip(cust, results):
@@ -163,22 +164,13 @@ class RubricScorer:
         for s in self.rubric.sections:
             for c in s.criteria:
                 results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words))
-        sections = []
-        weighted, weights = 0.0, 0.0
-        for s in self.rubric.sections:
-            rs = [(r, c.weight) for r, c in zip([r for r in results if r.section == s.id], s.criteria)
-                  if r.result != "na"]
-            if rs:
-                sc = sum(r.score * w for r, w in rs) / sum(w for _, w in rs)
-                sections.append(SectionScore(id=s.id, name=s.name, score=round(100 * sc, 2), weight=s.weight))
-                weighted += sc * s.weight
-                weights += s.weight
-            else:
-                sections.append(SectionScore(id=s.id, name=s.name, score=None, weight=s.weight))
+        section_scores, total = rubric_totals(self.rubric, {r.id: r.score for r in results})
+        sections = [SectionScore(id=s.id, name=s.name, score=None if sc is None else round(sc, 2), weight=s.weight)
+                    for s, sc in zip(self.rubric.sections, section_scores)]
         auto_fail_reasons = [f"{r.id}: {r.rationale}" for r in results if r.critical and r.result == "fail"]
         return ScoreResult(
             id=t.id, rubric=RubricRef(id=self.rubric.id, version=self.rubric.version),
-            total=round(100 * weighted / weights, 2) if weights else None,
+            total=None if total is None else round(total, 2),
             auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
             needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
             metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang)
@@ -276,6 +268,23 @@ class RubricScorer:
                                text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
         margin = abs(float(best.max()) - thr)
         return ev, min(0.99, 0.5 + 2.5 * margin)
+
+
+def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:
+    """Section scores and the total (0-100) from criterion scores (0..1, None = N/A), N/A left out of every
+    denominator and sections with only N/A criteria left out of the total."""
+    section_scores: list[float | None] = []
+    weighted = weights = 0.0
+    for s in rubric.sections:
+        rs = [(scores[c.id], c.weight) for c in s.criteria if scores.get(c.id) is not None]
+        if not rs:
+            section_scores.append(None)
+            continue
+        sc = sum(v * w for v, w in rs) / sum(w for _, w in rs)
+        section_scores.append(100 * sc)
+        weighted += sc * s.weight
+        weights += s.weight
+    return section_scores, (100 * weighted / weights if weights else None)
 
 
 def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int:

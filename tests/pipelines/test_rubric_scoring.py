@@ -148,3 +148,10 @@ def test_scale_criteria_score_1_to_5(use_encoder):
     none = sc.score(_t("Su número de pedido es el 4411.")).criteria[0]
     assert strong.result == "pass" and strong.scale_score == 5 and strong.score == 1.0
     assert none.result == "fail" and none.scale_score == 1 and none.score == 0.0
+
+
+def test_blank_customer_turns_do_not_break_sentiment(use_encoder, sentiment):
+    t = Transcript(id="b", turns=[{"speaker": "agent", "text": "Hello, my name is Sam."},
+                                  {"speaker": "customer", "text": "\u200b"}])
+    r = RubricScorer(ARITH, encoder=use_encoder, sentiment=sentiment).score(t)
+    assert r.sentiment.trajectory == "unknown"

@@ -33,20 +33,15 @@ class RubricSummary(BaseModel):
 
 
 def _scorer(request: Request, settings, sentiment, rubric: Rubric):
-    from qa_service.encoders import load_encoder
-    from qa_service.pipelines.rubric import RubricScorer
+    """One scorer per rubric content, built once (example embeddings are cached inside it)."""
+    from qa_service.services import make_scorer
 
     cache: dict = request.app.state.__dict__.setdefault("scorers", {})
-    key = (rubric.id, rubric.version, rubric.model_dump_json())
+    key = rubric.model_dump_json()
     if key not in cache:
         if len(cache) > 32:  # inline rubrics could grow this without bound
             cache.clear()
-        from qa_service.services import load_calibration
-
-        cal = load_calibration(settings, rubric)
-        cache[key] = RubricScorer(rubric, encoder=load_encoder(settings.encoder, settings), sentiment=sentiment,
-                                  thresholds=cal.get("thresholds"), kappa=cal.get("kappa"),
-                                  min_kappa=settings.min_kappa)
+        cache[key] = make_scorer(settings, rubric, sentiment)
     return cache[key]
 
 
