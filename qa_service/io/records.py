@@ -58,7 +58,7 @@ class ReadStats:
         return sum(self.skipped.values())
 
 
-class _LineDecoder:
+class LineDecoder:
     """Decode byte lines as UTF-8, falling back to cp1252/latin-1; counts fallbacks."""
 
     def __init__(self, stats: ReadStats) -> None:
@@ -139,7 +139,7 @@ def read_text_records(source: str | Path, text_column: str = "text", id_column: 
         kind = detect_format(source, fmt, peek)
         if first is not None:
             lines = chain([first], lines)
-        decode = _LineDecoder(stats)
+        decode = LineDecoder(stats)
         reader = {"csv": _read_csv, "jsonl": _read_jsonl, "txt": _read_txt}[kind]
         for rec in reader(lines, decode, text_column, id_column):
             if isinstance(rec, BadRecord):
@@ -162,7 +162,7 @@ def _check_text(text: Any, line: int, field_name: str) -> BadRecord | None:
     return None
 
 
-def _read_txt(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id_column: str
+def _read_txt(lines: Iterable[bytes], decode: LineDecoder, text_column: str, id_column: str
               ) -> Iterator[TextRecord | BadRecord]:
     n = 0
     for n, raw in enumerate(lines, start=1):
@@ -175,7 +175,7 @@ def _read_txt(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id
         yield bad if bad else TextRecord(str(n), text, n)
 
 
-def _read_jsonl(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id_column: str
+def _read_jsonl(lines: Iterable[bytes], decode: LineDecoder, text_column: str, id_column: str
                 ) -> Iterator[TextRecord | BadRecord]:
     for n, raw in enumerate(lines, start=1):
         text = decode(raw)
@@ -202,7 +202,7 @@ def _read_jsonl(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, 
         yield TextRecord(scrub(str(rid)) if rid not in (None, "") else str(n), scrub(obj[text_column]), n, meta)
 
 
-def _read_csv(lines: Iterable[bytes], decode: _LineDecoder, text_column: str, id_column: str
+def _read_csv(lines: Iterable[bytes], decode: LineDecoder, text_column: str, id_column: str
               ) -> Iterator[TextRecord | BadRecord]:
     bad_lines: list[BadRecord] = []
     counter = {"line": 0}

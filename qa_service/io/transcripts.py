@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Literal
 from pydantic import ValidationError
 
 from qa_service.errors import InvalidInputError
-from qa_service.io.records import BadRecord, ReadStats, _LineDecoder
+from qa_service.io.records import BadRecord, ReadStats, LineDecoder
 from qa_service.schemas import Transcript, Turn
 from qa_service.text.normalize import scrub
 
@@ -89,7 +89,7 @@ def read_transcripts(path: str | Path, fmt: str | None = None, speakers: Speaker
     kind = detect_transcript_format(p, fmt)
     speakers = speakers or SpeakerMap()
     stats = stats if stats is not None else ReadStats()
-    decode = _LineDecoder(stats)
+    decode = LineDecoder(stats)
     with p.open("rb") as fh:
         lines = (decode(raw) for raw in fh)
         if kind == "json":
