@@ -1,0 +1,264 @@
+"""Feedback analysis: comments in; topics, trends, complaints, score drivers and the report out.
+
+The one place that chains the pipelines (embeddings once -> topics -> sentiment -> complaints -> trends ->
+drivers -> report), shared by ``qa-service topics`` / ``qa-service complaints`` and the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, select_complaints
+from qa_service.pipelines.drivers import ScoreDriver, score_drivers
+from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
+from qa_service.pipelines.trends import Freq, TopicTrend, topic_trends
+from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
+from qa_service.schemas import Comment, Transcript
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class FeedbackAnalysis:
+    """Everything one analysis produced (the files of ``--out DIR`` are written from this)."""
+
+    comments: list[Comment]
+    topic_model: TopicModel
+    topics: np.ndarray  # topic id per comment
+    similarity: np.ndarray
+    sentiment: list[Any]  # SentimentResult per comment
+    complaints: ComplaintClusters | None
+    complaint_of: dict[str, int]  # comment id -> complaint id (recurring complaints only)
+    trends: list[TopicTrend]
+    drivers: list[tuple[str, ScoreDriver]]  # ("topic" | "complaint", driver)
+    freq: Freq
+    refit: RefitReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # -------------------------------------------------------------- tables
+    def document_rows(self) -> list[dict[str, Any]]:
+        cm = self.complaints.complaints_ if self.complaints else {}
+        out = []
+        for c, t, s, r in zip(self.comments, self.topics, self.similarity, self.sentiment):
+            k = self.complaint_of.get(c.id)
+            out.append({"id": c.id, "topic": int(t), "topic_label": self.topic_model.topic_name(int(t)),
+                        "similarity": round(float(s), 4), "sentiment": r.label,
+                        "complaint": "" if k is None else k, "complaint_label": cm[k].label if k is not None else "",
+                        "created_at": c.created_at.isoformat() if c.created_at else "", "channel": c.channel or "",
+                        "team": c.team or "", "score": "" if c.score is None else c.score})
+        return out
+
+    def topic_rows(self) -> list[dict[str, Any]]:
+        n = max(len(self.comments), 1)
+        counts = dict(zip(*np.unique(self.topics, return_counts=True))) if len(self.topics) else {}
+        rows = []
+        for t in sorted(self.topic_model.topics_.values(), key=lambda t: -int(counts.get(t.id, 0))):
+            size = int(counts.get(t.id, 0))
+            rows.append({"topic": t.id, "label": t.name, "size": size, "share": round(size / n, 4),
+                         "keywords": "; ".join(t.keywords), "representative": t.representative[0] if
+                         t.representative else ""})
+        outliers = int(counts.get(OUTLIER, 0))
+        rows.append({"topic": OUTLIER, "label": self.topic_model.topic_name(OUTLIER), "size": outliers,
+                     "share": round(outliers / n, 4), "keywords": "", "representative": ""})
+        return rows
+
+    def trend_rows(self) -> list[dict[str, Any]]:
+        return [{"topic": tr.topic, "label": self.topic_model.topic_name(int(tr.topic)), "period": tr.period.isoformat(),
+                 "count": tr.count, "total": tr.total, "share": tr.share,
+                 "previous_share": "" if tr.previous_share is None else tr.previous_share,
+                 "change": "" if tr.change is None else tr.change, "p_value": "" if tr.p_value is None else tr.p_value,
+                 "significant": tr.significant, "emerging": tr.emerging, "new": tr.new} for tr in self.trends]
+
+    def complaint_rows(self) -> list[dict[str, Any]]:
+        if not self.complaints:
+            return []
+        return [{"complaint": c.id, "label": c.label, "cases": c.sources, "texts": c.size,
+                 "keywords": "; ".join(c.keywords), "mean_score": "" if c.mean_score is None else c.mean_score,
+                 "quotes": " | ".join(c.quotes)} for c in self.complaints.complaints_.values()]
+
+    def driver_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for kind, d in self.drivers:
+            name = (self.topic_model.topic_name(int(d.topic)) if kind == "topic"
+                    else self.complaints.complaints_[int(d.topic)].label if self.complaints else str(d.topic))
+            rows.append({"kind": kind, "id": d.topic, "label": name, **{k: v for k, v in asdict(d).items()
+                                                                       if k != "topic"}})
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        n = len(self.comments)
+        return {"comments": n, "topics": len(self.topic_model.topics_),
+                "outlier_share": round(float((self.topics == OUTLIER).mean()), 4) if n else 0.0,
+                "negative": sum(1 for r in self.sentiment if r.label == "negative"),
+                "recurring_complaints": len(self.complaints.complaints_) if self.complaints else 0,
+                "emerging": sorted({int(t.topic) for t in self.trends if t.emerging}),
+                "refit": self.refit.as_dict() if self.refit else None, "notes": self.notes}
+
+    # -------------------------------------------------------------- report
+    def report_html(self, title: str = "Informe de comentarios de clientes") -> str:
+        rows = [ReportRow(source=c.id, topic=int(t), created_at=c.created_at, channel=c.channel, team=c.team,
+                          score=c.score, complaint=self.complaint_of.get(c.id), negative=r.label == "negative")
+                for c, t, r in zip(self.comments, self.topics, self.sentiment)]
+        topics = [ReportTopic(id=t.id, name=t.name, keywords=t.keywords, quotes=t.representative)
+                  for t in self.topic_model.topics_.values()]
+        complaints = [ReportComplaint(id=c.id, label=c.label, keywords=c.keywords, quotes=c.quotes)
+                      for c in (self.complaints.complaints_.values() if self.complaints else [])]
+        return render_feedback_report(rows, topics, complaints, title=title, freq=self.freq, notes=self.notes)
+
+    def write(self, out_dir: Path, title: str | None = None) -> dict[str, Path]:
+        """Write documents.csv, topics.csv, trends.csv, complaints.csv, drivers.csv, summary.json, report.html."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = {
+            "documents": write_csv(out_dir / "documents.csv", self.document_rows()),
+            "topics": write_csv(out_dir / "topics.csv", self.topic_rows()),
+            "trends": write_csv(out_dir / "trends.csv", self.trend_rows(), TREND_COLUMNS),
+            "complaints": write_csv(out_dir / "complaints.csv", self.complaint_rows(), COMPLAINT_COLUMNS),
+            "drivers": write_csv(out_dir / "drivers.csv", self.driver_rows(), DRIVER_COLUMNS),
+        }
+        (out_dir / "summary.json").write_text(json.dumps(self.summary(), ensure_ascii=False, indent=1) + "\n",
+                                              encoding="utf-8")
+        (out_dir / "report.html").write_text(self.report_html(title or "Informe de comentarios de clientes"),
+                                             encoding="utf-8")
+        files.update(summary=out_dir / "summary.json", report=out_dir / "report.html")
+        return files
+
+
+TREND_COLUMNS = ["topic", "label", "period", "count", "total", "share", "previous_share", "change", "p_value",
+                 "significant", "emerging", "new"]
+COMPLAINT_COLUMNS = ["complaint", "label", "cases", "texts", "keywords", "mean_score", "quotes"]
+DRIVER_COLUMNS = ["kind", "id", "label", "count", "mean_in", "mean_out", "effect", "ci_low", "ci_high", "cohens_d",
+                  "significant"]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns or (list(rows[0]) if rows else ["id"]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: str) -> list[tuple[str, ScoreDriver]]:
+    items = [(lab if lab is not None else OUTLIER, c.score) for c, lab in zip(comments, labels) if c.score is not None]
+    if len(items) < 10:
+        return []
+    return [(kind, d) for d in score_drivers(items, ignore=[OUTLIER])]
+
+
+def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
+                     complaint_model: TopicModel | None = None, previous: TopicModel | None = None,
+                     merge: Sequence[Sequence[int]] = (), progress: Progress | None = None) -> FeedbackAnalysis:
+    """Fit topics (or refit ``previous``), score sentiment, cluster the negative comments, compute trends and
+    drivers.
+
+    Args:
+        topic_model: an unfitted model (its encoder embeds the comments once; the embeddings are reused).
+        complaint_model: an unfitted model for the complaint clusters (default: the topic model's settings).
+        previous: a fitted model to refit with stable ids (then ``topic_model`` only supplies the encoder).
+    """
+    comments = list(comments)
+    texts = [c.text for c in comments]
+    step = (lambda stage, done, total: progress(stage, done, total)) if progress else (lambda *a: None)
+    done = [0]
+
+    def tick(k: int) -> None:
+        done[0] += k
+        step("embeddings", done[0], len(texts))
+
+    model = previous if previous is not None else topic_model
+    x = model.embed(texts, progress=tick)
+    step("topics", 0, 1)
+    refit = None
+    if previous is not None:
+        refit = previous.refit(texts, x)
+    else:
+        topic_model.fit(texts, x, merge=merge)
+    topics, sim = model.labels_, np.ones(len(texts), dtype=np.float32)
+    if len(model.topics_):
+        _, sim = model.transform(embeddings=x)
+    step("topics", 1, 1)
+    results = []
+    for i in range(0, len(texts), 512):
+        results.extend(sentiment.predict(texts[i:i + 512]))
+        step("sentiment", min(i + 512, len(texts)), len(texts))
+    items = select_complaints(sentiment, comments, comment_sentiment=results)
+    pos = {c.id: i for i, c in enumerate(comments)}
+    cmodel = complaint_model or TopicModel(encoder=model.encoder, **{
+        k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages,
+        cache_dir=model.cache_dir)
+    clusters = ComplaintClusters(cmodel)
+    step("complaints", 0, 1)
+    clusters.fit(items, x[[pos[it.id] for it in items]] if items else None)
+    step("complaints", 1, 1)
+    complaint_of = {it.id: int(k) for it, k in zip(items, clusters.labels_) if k != OUTLIER}
+    dated = [(c.created_at, int(t)) for c, t in zip(comments, topics) if c.created_at is not None]
+    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else []
+    notes = []
+    undated = len(comments) - len(dated)
+    if undated:
+        notes.append(f"{undated} comentarios sin fecha: cuentan en temas y quejas, no en la evolución temporal.")
+    drivers = _drivers(comments, [int(t) for t in topics], "topic")
+    drivers += _drivers(comments, [complaint_of.get(c.id) for c in comments], "complaint")
+    return FeedbackAnalysis(comments=comments, topic_model=model, topics=np.asarray(topics), similarity=sim,
+                            sentiment=results, complaints=clusters, complaint_of=complaint_of, trends=trends,
+                            drivers=drivers, freq=freq, refit=refit, notes=notes)
+
+
+def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week"
+                       ) -> tuple[ComplaintClusters, list[TopicTrend]]:
+    """Cluster complaint items (from comments and/or transcripts) and their trend per period."""
+    clusters = ComplaintClusters(complaint_model).fit(items)
+    dated = [(it.created_at, int(k)) for it, k in zip(items, clusters.labels_) if it.created_at is not None]
+    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else [])
+
+
+def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week"
+                      ) -> dict[str, Path]:
+    """Files of ``qa-service complaints``: complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json,
+    report.html (the report's topics are the recurring complaints)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cm = clusters.complaints_
+    name = lambda k: cm[k].label if k in cm else "(no recurrente / not recurring)"  # noqa: E731
+    docs = [{"id": it.id, "source_id": it.source_id, "origin": it.origin, "turn": "" if it.turn is None else it.turn,
+             "complaint": int(k), "complaint_label": name(int(k)), "negative": it.negative,
+             "created_at": it.created_at.isoformat() if it.created_at else "", "channel": it.channel or "",
+             "team": it.team or "", "score": "" if it.score is None else it.score}
+            for it, k in zip(clusters.items_, clusters.labels_)]
+    complaints = [{"complaint": c.id, "label": c.label, "cases": c.sources, "texts": c.size,
+                   "keywords": "; ".join(c.keywords), "mean_score": "" if c.mean_score is None else c.mean_score,
+                   "quotes": " | ".join(c.quotes)} for c in cm.values()]
+    trend_rows = [{"topic": t.topic, "label": name(int(t.topic)), "period": t.period.isoformat(), "count": t.count,
+                   "total": t.total, "share": t.share,
+                   "previous_share": "" if t.previous_share is None else t.previous_share,
+                   "change": "" if t.change is None else t.change, "p_value": "" if t.p_value is None else t.p_value,
+                   "significant": t.significant, "emerging": t.emerging, "new": t.new} for t in trends]
+    scored = [(int(k), it.score) for it, k in zip(clusters.items_, clusters.labels_) if it.score is not None]
+    drivers = score_drivers(scored, ignore=[OUTLIER]) if len(scored) >= 10 else []
+    driver_rows = [{"kind": "complaint", "id": d.topic, "label": name(int(d.topic)),
+                    **{k: v for k, v in asdict(d).items() if k != "topic"}} for d in drivers]
+    files = {"complaints": write_csv(out_dir / "complaints.csv", complaints, COMPLAINT_COLUMNS),
+             "documents": write_csv(out_dir / "documents.csv", docs),
+             "trends": write_csv(out_dir / "trends.csv", trend_rows, TREND_COLUMNS),
+             "drivers": write_csv(out_dir / "drivers.csv", driver_rows, DRIVER_COLUMNS)}
+    n = len(clusters.items_)
+    summary = {"complaints": n, "sources": len({it.source_id for it in clusters.items_}),
+               "recurring_complaints": len(cm),
+               "not_recurring_share": round(float((clusters.labels_ == OUTLIER).mean()), 4) if n else 0.0,
+               "emerging": sorted({int(t.topic) for t in trends if t.emerging})}
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    rows = [ReportRow(source=it.source_id, topic=int(k), created_at=it.created_at, channel=it.channel, team=it.team,
+                      score=it.score, complaint=int(k), negative=True) for it, k in zip(clusters.items_, clusters.labels_)]
+    topics = [ReportTopic(id=c.id, name=c.label, keywords=c.keywords, quotes=c.quotes) for c in cm.values()]
+    complaints_r = [ReportComplaint(id=c.id, label=c.label, keywords=c.keywords, quotes=c.quotes) for c in cm.values()]
+    (out_dir / "report.html").write_text(render_feedback_report(rows, topics, complaints_r, title="Quejas recurrentes",
+                                                                freq=freq), encoding="utf-8")
+    files.update(summary=out_dir / "summary.json", report=out_dir / "report.html")
+    return files

@@ -1,0 +1,157 @@
+"""Recurring complaints: negative comments and complaining customer turns, clustered into labelled complaints.
+
+A *complaint* here is one piece of customer text that voices dissatisfaction:
+
+* a survey comment or message whose sentiment is negative (P(negative) >= ``negative_threshold``);
+* a customer turn of a transcript that is negative, or that carries a complaint cue ("me han cobrado dos veces",
+  "todavía no", "still haven't", "refund", ...) and leans negative (P(negative) >= ``cue_threshold`` and not
+  positive). Turns of fewer than ``min_words`` words ("no", "vale") are not complaints.
+
+Complaints are clustered with the same :class:`~qa_service.pipelines.topics.TopicModel` as topics, so a
+recurring complaint has a label, keywords, a size, example quotes and a trend; its size counts distinct sources
+(a customer who complains three times in one call is one case).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from qa_service.pipelines.topics import OUTLIER, TopicModel
+from qa_service.schemas import Comment, Transcript
+
+_CUES = re.compile(
+    r"\b(cobr\w*|factur\w*|reclam\w*|queja\w*|quejar\w*|todav[ií]a no|a[uú]n no|sigo sin|sigue sin|llevo \w+ "
+    r"(d[ií]as|semanas|meses|horas)|nadie|otra vez|de nuevo|no funciona\w*|no me (llega|lleg[oó]|han|dan|dejan)|"
+    r"no (sirve|responde\w*|contesta\w*)|devoluci[oó]n|reembols\w*|cancel\w*|p[eé]sim\w*|fatal|harto|harta|"
+    r"inaceptable|estafa\w*|error\w*|fallo\w*|ca[ií]d[oa]s?|"
+    r"charged|overcharg\w*|refund\w*|complain\w*|still (not|no|haven'?t|hasn'?t|waiting)|nobody|no one|"
+    r"again|not working|doesn'?t work|didn'?t (get|receive|arrive)|never (got|received|arrived)|cancel\w*|"
+    r"worst|terrible|unacceptable|scam|broken|wrong|error\w*|outage)\b",
+    re.I,
+)
+
+
+def has_complaint_cue(text: str) -> bool:
+    """True when ``text`` uses words customers complain with (Spanish or English)."""
+    return bool(_CUES.search(text))
+
+
+@dataclass
+class ComplaintItem:
+    """One complaining text and where it came from."""
+
+    id: str
+    source_id: str
+    text: str
+    origin: str  # "comment" | "transcript"
+    negative: float
+    created_at: datetime | None = None
+    channel: str | None = None
+    team: str | None = None
+    score: float | None = None
+    turn: int | None = None
+
+
+@dataclass
+class Complaint:
+    """A recurring complaint: a cluster of complaining texts."""
+
+    id: int
+    label: str
+    keywords: list[str]
+    size: int
+    sources: int
+    quotes: list[str] = field(default_factory=list)
+    mean_score: float | None = None
+
+
+def select_complaints(sentiment, comments: Sequence[Comment] = (), transcripts: Iterable[Transcript] = (),
+                      negative_threshold: float = 0.5, cue_threshold: float = 0.3, min_words: int = 3,
+                      comment_sentiment: Sequence | None = None) -> list[ComplaintItem]:
+    """The complaining comments and customer turns.
+
+    Args:
+        sentiment: a sentiment pipeline (``predict(list[str]) -> list[SentimentResult]``).
+        comment_sentiment: sentiment results already computed for ``comments`` (same order), to avoid a rerun.
+    """
+    items: list[ComplaintItem] = []
+    comments = list(comments)
+    if comments:
+        results = comment_sentiment if comment_sentiment is not None else sentiment.predict([c.text for c in comments])
+        for c, r in zip(comments, results):
+            if r.probabilities.negative >= negative_threshold and len(c.text.split()) >= min_words:
+                items.append(ComplaintItem(id=c.id, source_id=c.id, text=c.text, origin="comment",
+                                           negative=round(r.probabilities.negative, 4), created_at=c.created_at,
+                                           channel=c.channel, team=c.team, score=c.score))
+    for t in transcripts:
+        turns = [(i, turn.text) for i, turn in enumerate(t.turns)
+                 if turn.speaker == "customer" and len(turn.text.split()) >= min_words]
+        if not turns:
+            continue
+        results = sentiment.predict([text for _, text in turns])
+        for (i, text), r in zip(turns, results):
+            p = r.probabilities
+            cue = has_complaint_cue(text) and p.negative >= cue_threshold and p.positive < 0.5
+            if p.negative >= negative_threshold or cue:
+                items.append(ComplaintItem(id=f"{t.id}#{i}", source_id=t.id, text=text, origin="transcript",
+                                           negative=round(p.negative, 4), created_at=t.started_at,
+                                           channel=t.channel, team=t.agent.team, turn=i))
+    return items
+
+
+class ComplaintClusters:
+    """Clusters complaint texts into recurring complaints.
+
+    Args:
+        topic_model: an unfitted :class:`TopicModel` (its parameters decide the clustering).
+        n_quotes: example quotes kept per complaint (the most typical first, one per source).
+    """
+
+    def __init__(self, topic_model: TopicModel, n_quotes: int = 5) -> None:
+        self.topic_model = topic_model
+        self.n_quotes = n_quotes
+
+    def fit(self, items: Sequence[ComplaintItem], embeddings: np.ndarray | None = None) -> "ComplaintClusters":
+        """Cluster ``items``; sets ``labels_`` (complaint id per item, -1 = not recurring) and ``complaints_``."""
+        from qa_service.errors import InvalidInputError
+
+        self.items_ = list(items)
+        texts = [it.text for it in self.items_]
+        try:
+            self.topic_model.fit(texts, embeddings)
+            self.labels_ = self.topic_model.labels_
+        except InvalidInputError:
+            # Too few complaints to find recurring ones: each stays on its own.
+            self.labels_ = np.full(len(texts), OUTLIER, dtype=int)
+            self.topic_model.topics_ = {}
+        self.complaints_ = self._describe()
+        return self
+
+    def _describe(self) -> dict[int, Complaint]:
+        out: dict[int, Complaint] = {}
+        topics = getattr(self.topic_model, "topics_", {})
+        for cid, topic in topics.items():
+            idx = np.flatnonzero(self.labels_ == cid)
+            members = [self.items_[i] for i in idx]
+            sources = {m.source_id for m in members}
+            scores = [m.score for m in members if m.score is not None]
+            # Quotes: the topic's representative texts, one per source.
+            by_text = {m.text.strip(): m for m in members}
+            quotes, used = [], set()
+            for rep in topic.representative + [m.text for m in members]:
+                m = by_text.get(rep.strip())
+                if m is None or m.source_id in used:
+                    continue
+                used.add(m.source_id)
+                quotes.append(rep if len(rep) <= 300 else rep[:297].rstrip() + "...")
+                if len(quotes) >= self.n_quotes:
+                    break
+            out[cid] = Complaint(id=cid, label=topic.name, keywords=topic.keywords, size=len(members),
+                                 sources=len(sources), quotes=quotes,
+                                 mean_score=round(float(np.mean(scores)), 3) if scores else None)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1].sources))

@@ -1,0 +1,1 @@
+"""HTML reports for people: one self-contained page each (data and chart library inline, works offline)."""
