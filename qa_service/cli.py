@@ -21,6 +21,11 @@ app.add_typer(models_app, name="models")
 rubric_app = typer.Typer(no_args_is_help=True, help="Validate and list QA rubrics (scorecards).")
 app.add_typer(rubric_app, name="rubric")
 
+from qa_service.cli_feedback import complaints, topics_app  # noqa: E402  (light: no heavy imports at module level)
+
+app.add_typer(topics_app, name="topics")
+app.command("complaints")(complaints)
+
 
 def _fail(code: int, message: str) -> None:
     typer.echo(f"error: {message}", err=True)

@@ -13,6 +13,7 @@ from qa_service.api.errors import install_error_handlers
 from qa_service.api.routes import health
 from qa_service.api.routes import scoring
 from qa_service.api.routes import sentiment as sentiment_routes
+from qa_service.api.routes import topics
 from qa_service.config import Settings, get_settings
 from qa_service.errors import ModelLoadError
 
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
     app.include_router(health.router)
     app.include_router(sentiment_routes.router)
     app.include_router(scoring.router)
+    app.include_router(topics.router)
     return app
