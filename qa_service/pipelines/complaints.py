@@ -2,7 +2,8 @@
 
 A *complaint* here is one piece of customer text that voices dissatisfaction:
 
-* a survey comment or message whose sentiment is negative (P(negative) >= ``negative_threshold``);
+* a survey comment or message whose sentiment is negative (labelled negative, or P(negative) >=
+  ``negative_threshold``);
 * a customer turn of a transcript that is negative, or that carries a complaint cue ("me han cobrado dos veces",
   "todavía no", "still haven't", "refund", ...) and leans negative (P(negative) >= ``cue_threshold`` and not
   positive). Turns of fewer than ``min_words`` words ("no", "vale") are not complaints.
@@ -84,7 +85,8 @@ def select_complaints(sentiment, comments: Sequence[Comment] = (), transcripts: 
     if comments:
         results = comment_sentiment if comment_sentiment is not None else sentiment.predict([c.text for c in comments])
         for c, r in zip(comments, results):
-            if r.probabilities.negative >= negative_threshold and len(c.text.split()) >= min_words:
+            negative = r.label == "negative" or r.probabilities.negative >= negative_threshold
+            if negative and len(c.text.split()) >= min_words:
                 items.append(ComplaintItem(id=c.id, source_id=c.id, text=c.text, origin="comment",
                                            negative=round(r.probabilities.negative, 4), created_at=c.created_at,
                                            channel=c.channel, team=c.team, score=c.score))
@@ -97,7 +99,7 @@ def select_complaints(sentiment, comments: Sequence[Comment] = (), transcripts: 
         for (i, text), r in zip(turns, results):
             p = r.probabilities
             cue = has_complaint_cue(text) and p.negative >= cue_threshold and p.positive < 0.5
-            if p.negative >= negative_threshold or cue:
+            if r.label == "negative" or p.negative >= negative_threshold or cue:
                 items.append(ComplaintItem(id=f"{t.id}#{i}", source_id=t.id, text=text, origin="transcript",
                                            negative=round(p.negative, 4), created_at=t.started_at,
                                            channel=t.channel, team=t.agent.team, turn=i))
@@ -108,13 +110,16 @@ class ComplaintClusters:
     """Clusters complaint texts into recurring complaints.
 
     Args:
-        topic_model: an unfitted :class:`TopicModel` (its parameters decide the clustering).
+        topic_model: an unfitted :class:`TopicModel` (its parameters decide the clustering). With its
+            ``min_topic_size="auto"``, a recurring complaint needs ``min_cases`` texts (or 0.2% of them if more).
         n_quotes: example quotes kept per complaint (the most typical first, one per source).
+        min_cases: the smallest recurring complaint under ``"auto"``.
     """
 
-    def __init__(self, topic_model: TopicModel, n_quotes: int = 5) -> None:
+    def __init__(self, topic_model: TopicModel, n_quotes: int = 5, min_cases: int = 5) -> None:
         self.topic_model = topic_model
         self.n_quotes = n_quotes
+        self.min_cases = min_cases
 
     def fit(self, items: Sequence[ComplaintItem], embeddings: np.ndarray | None = None) -> "ComplaintClusters":
         """Cluster ``items``; sets ``labels_`` (complaint id per item, -1 = not recurring) and ``complaints_``."""
@@ -122,6 +127,8 @@ class ComplaintClusters:
 
         self.items_ = list(items)
         texts = [it.text for it in self.items_]
+        if self.topic_model.min_topic_size == "auto":
+            self.topic_model.min_topic_size = max(self.min_cases, int(round(0.002 * len(texts))))
         try:
             self.topic_model.fit(texts, embeddings)
             self.labels_ = self.topic_model.labels_

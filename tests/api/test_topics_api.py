@@ -1,0 +1,92 @@
+"""Topic, complaint and report endpoints through the real app."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa_service.api.app import create_app
+from qa_service.config import Settings
+from tests.conftest import hotel_comments, needs_shared_data
+
+pytestmark = needs_shared_data()
+
+
+@pytest.fixture(scope="module")
+def client(sentiment, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), max_topic_texts=1000)
+    with TestClient(create_app(settings, sentiment=sentiment)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def fitted(client):
+    comments = hotel_comments(300)
+    r = client.post("/v1/topics/fit", json={"comments": comments, "period": "month"})
+    assert r.status_code == 201, r.text
+    return comments, r.json()
+
+
+def test_fit_returns_topics_documents_and_a_report(fitted, client):
+    comments, body = fitted
+    assert body["topics"] and all(t["label"] and t["keywords"] for t in body["topics"])
+    assert [d["id"] for d in body["documents"]] == [c["id"] for c in comments]
+    assert body["trends"] and body["summary"]["comments"] == len(comments)
+    page = client.get(body["report_url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="chart-share"' in page.text and "Plotly" in page.text
+    listed = client.get("/v1/topics").json()
+    assert body["model_id"] in [m["model_id"] for m in listed]
+    topics = client.get(f"/v1/topics/{body['model_id']}").json()
+    assert [t["id"] for t in topics] == [t["id"] for t in body["topics"]]
+
+
+def test_tag_without_refit(fitted, client):
+    comments, body = fitted
+    texts = [c["text"] for c in comments[:20]]
+    r = client.post(f"/v1/topics/{body['model_id']}/tag", json={"texts": texts, "ids": [c["id"] for c in comments[:20]]})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    fit = {d["id"]: d["topic"] for d in body["documents"]}
+    assert sum(x["topic"] == fit[x["id"]] for x in res) >= 15
+    assert all(-1 <= x["similarity"] <= 1 for x in res)
+
+
+def test_refit_keeps_ids(fitted, client):
+    comments, body = fitted
+    r = client.post("/v1/topics/fit", json={"comments": comments, "refit": body["model_id"]})
+    assert r.status_code == 201, r.text
+    kept = r.json()["summary"]["refit"]["kept"]
+    assert kept and set(kept) <= {str(t["id"]) for t in body["topics"]}
+
+
+def test_complaints_endpoint(client):
+    comments = hotel_comments(600)
+    r = client.post("/v1/complaints", json={"comments": comments})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["complaints_found"] > 20 and body["recurring"]
+    assert client.get(body["report_url"]).status_code == 200
+
+
+@pytest.mark.parametrize("path,payload,status,field", [
+    ("/v1/topics/fit", {"comments": []}, 422, "comments"),
+    ("/v1/topics/fit", {"comments": [{"id": "a", "text": "hola"}] * 3}, 422, "comments"),
+    ("/v1/topics/fit", {"comments": [{"id": str(i), "text": "x"} for i in range(1001)]}, 413, "comments"),
+    ("/v1/topics/fit", {"comments": [{"id": "a", "text": "hola"}], "period": "year"}, 422, "period"),
+    ("/v1/topics/fit", {"comments": [{"id": "a", "text": "hola"}], "refit": "../etc"}, 422, "model_id"),
+    ("/v1/topics/fit", {"comments": [{"id": str(i), "text": "hola que tal"} for i in range(5)]}, 422, "texts"),
+    ("/v1/topics/nope/tag", {"texts": ["hola"]}, 404, None),
+    ("/v1/topics/nope/tag", {"texts": []}, 422, "texts"),
+    ("/v1/complaints", {}, 422, "body"),
+])
+def test_errors_name_the_field(client, path, payload, status, field):
+    r = client.post(path, json=payload)
+    assert r.status_code == status, r.text
+    if field:
+        assert any(field in (d["field"] or "") for d in r.json()["detail"]), r.json()
+
+
+def test_unknown_report_is_404(client):
+    assert client.get("/v1/reports/nope").status_code == 404
+    assert client.get("/v1/reports/..%2f..%2fetc").status_code in (404, 422)
