@@ -112,7 +112,8 @@ def _summary_table(analysis, out: Path) -> None:
         table.add_row(str(r["topic"]), r["label"], str(r["size"]), f"{100 * r['share']:.1f}%", r["keywords"][:60])
     console.print(table)
     s = analysis.summary()
-    console.print(f"emerging: {', '.join(analysis.topic_model.topic_name(t) for t in s['emerging']) or 'none'} | "
+    console.print(f"emerging in {s['latest_period'] or '-'}: "
+                  f"{', '.join(analysis.topic_model.topic_name(t) for t in s['emerging']) or 'none'} | "
                   f"recurring complaints: {s['recurring_complaints']} | report: {out / 'report.html'}")
     if analysis.refit:
         r = analysis.refit

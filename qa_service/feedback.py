@@ -97,7 +97,8 @@ class FeedbackAnalysis:
                 "outlier_share": round(float((self.topics == OUTLIER).mean()), 4) if n else 0.0,
                 "negative": sum(1 for r in self.sentiment if r.label == "negative"),
                 "recurring_complaints": len(self.complaints.complaints_) if self.complaints else 0,
-                "emerging": sorted({int(t.topic) for t in self.trends if t.emerging}),
+                "latest_period": self.trends[-1].period.isoformat() if self.trends else None,
+                "emerging": _emerging_now(self.trends),
                 "refit": self.refit.as_dict() if self.refit else None, "notes": self.notes}
 
     # -------------------------------------------------------------- report
@@ -135,6 +136,14 @@ TREND_COLUMNS = ["topic", "label", "period", "count", "total", "share", "previou
 COMPLAINT_COLUMNS = ["complaint", "label", "cases", "texts", "keywords", "mean_score", "quotes"]
 DRIVER_COLUMNS = ["kind", "id", "label", "count", "mean_in", "mean_out", "effect", "ci_low", "ci_high", "cohens_d",
                   "significant"]
+
+
+def _emerging_now(trends: list[TopicTrend]) -> list[int]:
+    """Topics flagged emerging in the latest period (new, or grown significantly against the one before)."""
+    if not trends:
+        return []
+    last = max(t.period for t in trends)
+    return sorted(int(t.topic) for t in trends if t.period == last and t.emerging)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
@@ -252,7 +261,8 @@ def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out
     summary = {"complaints": n, "sources": len({it.source_id for it in clusters.items_}),
                "recurring_complaints": len(cm),
                "not_recurring_share": round(float((clusters.labels_ == OUTLIER).mean()), 4) if n else 0.0,
-               "emerging": sorted({int(t.topic) for t in trends if t.emerging})}
+               "latest_period": trends[-1].period.isoformat() if trends else None,
+               "emerging": _emerging_now(trends)}
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     rows = [ReportRow(source=it.source_id, topic=int(k), created_at=it.created_at, channel=it.channel, team=it.team,
                       score=it.score, complaint=int(k), negative=True) for it, k in zip(clusters.items_, clusters.labels_)]

@@ -58,6 +58,9 @@ def test_topics_writes_the_contract_files(fitted):
     assert "1 comment(s) kept with unreadable created_at" in res.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["comments"] == len(rows) and summary["topics"] == len(topics) - 1
+    assert summary["latest_period"] == "2019-12-01"
+    last = {t["topic"] for t in trends if t["period"] == "2019-12-01" and t["emerging"] == "True"}
+    assert set(map(str, summary["emerging"])) == last
 
 
 def test_tag_with_the_saved_model_matches_most_of_the_fit(fitted, tmp_path):
