@@ -28,6 +28,12 @@ topics_app = typer.Typer(cls=_FitByDefault, no_args_is_help=True,
                          help="Find topics in comments (INPUT --out DIR), tag with a saved model, merge, relabel.")
 
 Period = typer.Option("--period", help="Trend period: day, week or month.")
+# Comment columns, shared by `topics` and `complaints`.
+Out = Annotated[Path, typer.Option("--out", help="Output directory.")]
+TextColumn = Annotated[str, typer.Option(help="Comments: column holding the text.")]
+IdColumn = Annotated[str, typer.Option(help="Comments: column holding the id (row number if absent).")]
+TimeColumn = Annotated[str, typer.Option(help="Comments: column holding the date (ISO 8601).")]
+ScoreColumn = Annotated[str, typer.Option(help="Comments: column holding CSAT (1-5) or NPS (0-10).")]
 
 
 def _progress():
@@ -123,11 +129,11 @@ def _summary_table(analysis, out: Path) -> None:
 @topics_app.command("fit")
 def topics_fit(
     input: Annotated[str, typer.Argument(help="Comments: .csv, .jsonl or .txt, or - for stdin.")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
-    text_column: Annotated[str, typer.Option(help="Column holding the comment.")] = "text",
-    id_column: Annotated[str, typer.Option(help="Column holding the id (row number if absent).")] = "id",
-    time_column: Annotated[str, typer.Option(help="Column holding the date (ISO 8601).")] = "created_at",
-    score_column: Annotated[str, typer.Option(help="Column holding CSAT (1-5) or NPS (0-10).")] = "score",
+    out: Out,
+    text_column: TextColumn = "text",
+    id_column: IdColumn = "id",
+    time_column: TimeColumn = "created_at",
+    score_column: ScoreColumn = "score",
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl or txt when the suffix does not say.")] = None,
     period: Annotated[str, Period] = "week",
     min_topic_size: Annotated[str, typer.Option(help="Smallest topic: 'auto' (max(10, 0.2% of comments)) or a number.")] = "auto",
@@ -281,12 +287,12 @@ def topics_merge(
 
 def complaints(
     input: Annotated[str, typer.Argument(help="Comments (.csv/.jsonl/.txt) or transcripts (.jsonl/.json/.txt/.vtt/.srt/.csv).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    out: Out,
     kind: Annotated[str, typer.Option(help="auto (transcripts if records have 'turns' or the file is .vtt/.srt), comments or transcripts.")] = "auto",
-    text_column: Annotated[str, typer.Option(help="Comments: column holding the text.")] = "text",
-    id_column: Annotated[str, typer.Option(help="Comments: column holding the id.")] = "id",
-    time_column: Annotated[str, typer.Option(help="Comments: column holding the date.")] = "created_at",
-    score_column: Annotated[str, typer.Option(help="Comments: column holding CSAT / NPS.")] = "score",
+    text_column: TextColumn = "text",
+    id_column: IdColumn = "id",
+    time_column: TimeColumn = "created_at",
+    score_column: ScoreColumn = "score",
     speaker: Annotated[Optional[list[str]], typer.Option(help="Transcripts: map a speaker label to a role, 'Laura=agent'.")] = None,
     period: Annotated[str, Period] = "week",
     min_topic_size: Annotated[str, typer.Option(help="Smallest recurring complaint: 'auto' or a number.")] = "auto",

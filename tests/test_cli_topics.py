@@ -126,3 +126,20 @@ def test_errors_are_one_line(fitted, tmp_path, args, code, msg):
     res = runner.invoke(app, args)
     assert res.exit_code == code, res.output
     assert msg in res.stderr and "Traceback" not in res.output
+
+
+def test_complaints_from_transcripts(tmp_path):
+    from qa_service.config import REPO_ROOT
+
+    src = REPO_ROOT / "eval" / "transcripts" / "labelled.jsonl"
+    res = runner.invoke(app, ["complaints", str(src), "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    docs = _csv(tmp_path / "t" / "documents.csv")
+    ids = {json.loads(line)["id"] for line in src.read_text(encoding="utf-8").splitlines() if line.strip()}
+    assert docs and all(r["origin"] == "transcript" and r["source_id"] in ids for r in docs)
+    assert all(r["id"] == f"{r['source_id']}#{r['turn']}" for r in docs)
+    recurring = _csv(tmp_path / "t" / "complaints.csv")
+    assert recurring and all(int(c["cases"]) >= 1 and c["quotes"] for c in recurring)
+    # Spanish and English customers complaining about the same thing land in the same complaint.
+    langs = {c: {r["source_id"][:2] for r in docs if r["complaint"] == c} for c in {r["complaint"] for r in docs}}
+    assert any(v == {"es", "en"} for k, v in langs.items() if k != "-1")

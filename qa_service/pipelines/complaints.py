@@ -4,9 +4,11 @@ A *complaint* here is one piece of customer text that voices dissatisfaction:
 
 * a survey comment or message whose sentiment is negative (labelled negative, or P(negative) >=
   ``negative_threshold``);
-* a customer turn of a transcript that is negative, or that carries a complaint cue ("me han cobrado dos veces",
-  "todavía no", "still haven't", "refund", ...) and leans negative (P(negative) >= ``cue_threshold`` and not
-  positive). Turns of fewer than ``min_words`` words ("no", "vale") are not complaints.
+* a customer turn of a transcript that is clearly negative (P(negative) >= ``turn_threshold``: customer turns
+  are mostly requests, which the sentiment model reads as mildly negative), or that carries a complaint cue
+  ("me han cobrado dos veces", "todavía no", "still haven't", "refund", ...) and leans negative
+  (P(negative) >= ``cue_threshold`` and not positive). Turns of fewer than ``min_words`` words are not
+  complaints.
 
 Complaints are clustered with the same :class:`~qa_service.pipelines.topics.TopicModel` as topics, so a
 recurring complaint has a label, keywords, a size, example quotes and a trend; its size counts distinct sources
@@ -26,7 +28,7 @@ from qa_service.pipelines.topics import OUTLIER, TopicModel
 from qa_service.schemas import Comment, Transcript
 
 _CUES = re.compile(
-    r"\b(cobr\w*|factur\w*|reclam\w*|queja\w*|quejar\w*|todav[ií]a no|a[uú]n no|sigo sin|sigue sin|llevo \w+ "
+    r"\b(me (han )?cobrado|cobr\w+ (dos veces|de m[aá]s|doble)|cobros? (doble|indebido)\w*|reclam\w*|queja\w*|quejar\w*|todav[ií]a no|a[uú]n no|sigo sin|sigue sin|llevo \w+ "
     r"(d[ií]as|semanas|meses|horas)|nadie|otra vez|de nuevo|no funciona\w*|no me (llega|lleg[oó]|han|dan|dejan)|"
     r"no (sirve|responde\w*|contesta\w*)|devoluci[oó]n|reembols\w*|cancel\w*|p[eé]sim\w*|fatal|harto|harta|"
     r"inaceptable|estafa\w*|error\w*|fallo\w*|ca[ií]d[oa]s?|"
@@ -72,7 +74,8 @@ class Complaint:
 
 
 def select_complaints(sentiment, comments: Sequence[Comment] = (), transcripts: Iterable[Transcript] = (),
-                      negative_threshold: float = 0.5, cue_threshold: float = 0.3, min_words: int = 3,
+                      negative_threshold: float = 0.5, turn_threshold: float = 0.7, cue_threshold: float = 0.3,
+                      min_words: int = 3,
                       comment_sentiment: Sequence | None = None) -> list[ComplaintItem]:
     """The complaining comments and customer turns.
 
@@ -99,7 +102,7 @@ def select_complaints(sentiment, comments: Sequence[Comment] = (), transcripts: 
         for (i, text), r in zip(turns, results):
             p = r.probabilities
             cue = has_complaint_cue(text) and p.negative >= cue_threshold and p.positive < 0.5
-            if r.label == "negative" or p.negative >= negative_threshold or cue:
+            if p.negative >= turn_threshold or cue:
                 items.append(ComplaintItem(id=f"{t.id}#{i}", source_id=t.id, text=text, origin="transcript",
                                            negative=round(p.negative, 4), created_at=t.started_at,
                                            channel=t.channel, team=t.agent.team, turn=i))

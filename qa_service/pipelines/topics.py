@@ -33,9 +33,9 @@ TASK = "topics"
 _FILLER = {
     "es": "hola buenas buenos días dias tardes noches gracias graciasss saludos favor porfa porfavor ok vale sí si "
           "usted ustedes señor señora señorita hoy ayer mañana hace pues bueno gracias por ya q k xq pq tb tmb "
-          "etc jaja jajaja jeje mas més muy súper super".split(),
+          "etc jaja jajaja jeje mas més muy súper super quiero quería queria necesito necesitaba".split(),
     "en": "hi hello hey thanks thank thx pls please ok okay yes yeah sir madam today yesterday tomorrow just "
-          "really lol dm im ive dont cant wont didnt doesnt hasn haven don didn doesn isn wasn aren won wouldn couldn "
+          "really want wanted need would like lol dm im ive dont cant wont didnt doesnt hasn haven don didn doesn isn wasn aren won wouldn couldn "
           "shouldn ve ll re".split(),
 }
 
