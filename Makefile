@@ -20,7 +20,11 @@ setup: $(VENV)/.installed
 prepare: setup
 	$(VENV)/bin/qa-service models prepare
 
+# Migrates the database (SQLite in ~/.local/share/qa_service unless QA_DATABASE_URL), prints a first admin
+# key if there is none yet, then serves.
 serve: prepare
+	$(VENV)/bin/qa-service db upgrade
+	$(VENV)/bin/qa-service keys init
 	$(VENV)/bin/qa-service serve --host 127.0.0.1 --port 8000
 
 test: prepare

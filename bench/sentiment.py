@@ -83,16 +83,28 @@ def main(argv: list[str] | None = None) -> int:
         pipe.predict(batch[i : i + 256])
     inproc_tps = len(batch) / (time.perf_counter() - t0)
 
-    # Over HTTP: a real server process on loopback.
+    # Over HTTP: a real server process on loopback,
+    # with its own database and a helpdesk key, so the figures include key checking as deployed.
+    import tempfile
+
+    from qa_service.config import Settings
+    from qa_service.store import session_scope, upgrade
+    from qa_service.store.repository import create_api_key
+
     port = _free_port()
-    env = {**os.environ}
+    env = {**os.environ, "QA_DATA_DIR": tempfile.mkdtemp(prefix="qa-bench-")}
+    env.pop("QA_DATABASE_URL", None)
+    bench_settings = Settings(data_dir=env["QA_DATA_DIR"])
+    upgrade(bench_settings.db_url)
+    with session_scope(bench_settings.db_url) as session:
+        key = create_api_key(session, "helpdesk", "bench")[1]
     if args.model:
         env["QA_SENTIMENT_MODEL"] = args.model
     server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
             deadline = time.time() + 180
             while True:
                 try:

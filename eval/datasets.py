@@ -39,8 +39,8 @@ SEED = 13
 
 
 def data_root() -> Path:
-    """``../shared/data`` next to the checkout, or ``QA_DATA_DIR``."""
-    env = os.environ.get("QA_DATA_DIR")  # tooling outside the service may read the environment
+    """``../shared/data`` next to the checkout, or ``QA_SHARED_DATA``."""
+    env = os.environ.get("QA_SHARED_DATA")  # tooling outside the service may read the environment
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent.parent / "shared" / "data"

@@ -26,6 +26,12 @@ from qa_service.cli_feedback import complaints, topics_app  # noqa: E402  (light
 app.add_typer(topics_app, name="topics")
 app.command("complaints")(complaints)
 
+from qa_service.cli_platform import db_app, ingest, keys_app  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.command("ingest")(ingest)
+
 
 def _fail(code: int, message: str) -> None:
     typer.echo(f"error: {message}", err=True)
@@ -212,6 +218,11 @@ def serve(
         from qa_service.api.app import create_app
         from qa_service.services import load_sentiment_model
 
+        from qa_service.api.app import prepare_database
+
+        prepare_database(s)  # a database behind the code stops here with one line
+        if s.auth_disabled:
+            typer.echo("warning: QA_AUTH_DISABLED is set: anyone who can reach the port can use the API", err=True)
         typer.echo("loading models...", err=True)
         pipe = load_sentiment_model(s)  # a broken bundle stops here with one line naming the file
         uvicorn.run(create_app(s, sentiment=pipe), **kw)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # Topic models and reports fitted through the API are kept here (the CLI writes where it is told).
     data_dir: Path = Field(default_factory=_default_data_dir, description="Topic models and reports from the API.")
 
+    # Storage: a SQLite file under data_dir unless a URL is given (postgresql+psycopg://user:pw@host/db).
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite in QA_DATA_DIR.")
+
+    # Access control: API keys with roles. Turning it off is for local use only (a warning is logged at start).
+    auth_disabled: bool = Field(default=False, description="Serve without API keys (local use only).")
+
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
 
@@ -77,6 +83,11 @@ class Settings(BaseSettings):
     def rubrics_dir(self) -> Path:
         """Shipped rubrics, addressable by name (``default-es`` -> ``rubrics/default-es.yaml``)."""
         return self.models_dir / "rubrics"
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use: ``QA_DATABASE_URL`` or a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'qa_service.db'}"
 
     @property
     def numba_cache_dir(self) -> Path:

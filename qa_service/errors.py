@@ -33,3 +33,11 @@ class ModelLoadError(QAServiceError):
 
 class ModelNotReadyError(QAServiceError):
     """Models are not loaded yet."""
+
+
+class AuthenticationError(QAServiceError):
+    """No API key, or one that is unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(QAServiceError):
+    """A valid key whose role may not do this (HTTP 403)."""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Nothing a test does may touch the user's data directory or database.
+os.environ["QA_DATA_DIR"] = tempfile.mkdtemp(prefix="qa-test-data-")
+if os.environ.get("QA_TEST_DATABASE_URL"):  # CI's PostgreSQL run
+    os.environ["QA_DATABASE_URL"] = os.environ["QA_TEST_DATABASE_URL"]
+else:
+    os.environ.pop("QA_DATABASE_URL", None)
 
 from qa_service.config import REPO_ROOT, Settings
 
@@ -30,6 +39,21 @@ def bundle_copy(tmp_path: Path, settings: Settings) -> Path:
     dst = tmp_path / "models"
     shutil.copytree(settings.models_dir, dst)
     return dst
+
+
+def api_key(settings: Settings, role: str = "admin") -> str:
+    """A new API key of ``role`` in the settings' database (migrated first if new)."""
+    from qa_service.store import session_scope, upgrade
+    from qa_service.store.repository import create_api_key
+
+    upgrade(settings.db_url)
+    with session_scope(settings.db_url) as session:
+        return create_api_key(session, role, name="tests")[1]
+
+
+def auth(settings: Settings, role: str = "admin") -> dict[str, str]:
+    """Request headers carrying a new key of ``role``."""
+    return {"Authorization": f"Bearer {api_key(settings, role)}"}
 
 
 def needs_shared_data() -> pytest.MarkDecorator:

@@ -20,6 +20,21 @@ from qa_service.errors import ModelLoadError
 log = logging.getLogger("qa_service.api")
 
 
+def prepare_database(settings: Settings) -> None:
+    """Apply the migrations to a new database; refuse to serve one that is behind (``qa-service db upgrade``)."""
+    from qa_service.errors import QAServiceError
+    from qa_service.store import current_revision, head_revision, is_new, upgrade
+
+    if is_new(settings.db_url):
+        log.info("new database: applying migrations")
+        upgrade(settings.db_url)
+        return
+    current, head = current_revision(settings.db_url), head_revision()
+    if current != head:
+        raise QAServiceError(f"the database is at migration {current}, this version needs {head}: "
+                             "run `qa-service db upgrade` first")
+
+
 def create_app(settings: Settings | None = None, load_models: bool = True, sentiment: Any = None) -> FastAPI:
     """Build the app.
 
@@ -34,6 +49,9 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        prepare_database(settings)
+        if settings.auth_disabled:
+            log.warning("QA_AUTH_DISABLED is set: the API serves anyone who can reach it. Use this only locally.")
         if sentiment is not None:
             pipe = sentiment
         elif load_models:

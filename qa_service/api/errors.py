@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa_service.errors import InvalidInputError, LimitExceededError, ModelLoadError, ModelNotReadyError, QAServiceError
+from qa_service.errors import (AuthenticationError, InvalidInputError, LimitExceededError, ModelLoadError,
+                               ModelNotReadyError, PermissionDeniedError, QAServiceError)
 
 log = logging.getLogger("qa_service.api")
 
@@ -52,6 +53,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ModelLoadError)
     async def _model(_: Request, exc: ModelLoadError) -> JSONResponse:
         return JSONResponse(status_code=503, content=_body("model_unavailable", str(exc)))
+
+    @app.exception_handler(AuthenticationError)
+    async def _unauthenticated(_: Request, exc: AuthenticationError) -> JSONResponse:
+        return JSONResponse(status_code=401, content=_body("unauthenticated", str(exc), "Authorization"),
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _forbidden(_: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return JSONResponse(status_code=403, content=_body("forbidden", str(exc), "Authorization"))
 
     @app.exception_handler(QAServiceError)
     async def _domain(_: Request, exc: QAServiceError) -> JSONResponse:

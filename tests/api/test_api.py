@@ -8,11 +8,13 @@ from fastapi.testclient import TestClient
 from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.errors import ModelLoadError
+from tests.conftest import auth
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(Settings(max_texts=5, max_text_chars=200))) as c:
+    settings = Settings(max_texts=5, max_text_chars=200)
+    with TestClient(create_app(settings), headers=auth(settings, "helpdesk")) as c:
         yield c
 
 
@@ -24,7 +26,7 @@ def test_health_and_ready(client):
 
 
 def test_not_ready_without_models():
-    with TestClient(create_app(Settings(), load_models=False)) as c:
+    with TestClient(create_app(Settings(), load_models=False), headers=auth(Settings())) as c:
         assert c.get("/readyz").status_code == 503
         assert c.get("/healthz").status_code == 200
         r = c.post("/v1/sentiment", json={"text": "hola"})
@@ -102,7 +104,7 @@ def test_corrupted_model_fails_start_up_naming_the_file(bundle_copy):
 
 
 def test_preloaded_model_is_served(sentiment):
-    with TestClient(create_app(Settings(), sentiment=sentiment)) as c:
+    with TestClient(create_app(Settings(), sentiment=sentiment), headers=auth(Settings())) as c:
         assert c.get("/readyz").status_code == 200
         assert c.post("/v1/sentiment", json={"text": "Gracias, todo perfecto"}).json()["label"] == "positive"
 

@@ -8,12 +8,13 @@ from fastapi.testclient import TestClient
 
 from qa_service.api.app import create_app
 from qa_service.config import Settings
+from tests.conftest import auth
 from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
 
 
 @pytest.fixture(scope="module")
 def client(sentiment):
-    with TestClient(create_app(Settings(), sentiment=sentiment)) as c:
+    with TestClient(create_app(Settings(), sentiment=sentiment), headers=auth(Settings(), "analyst")) as c:
         yield c
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from qa_service.api.app import create_app
 from qa_service.config import Settings
-from tests.conftest import hotel_comments, needs_shared_data
+from tests.conftest import auth, hotel_comments, needs_shared_data
 
 pytestmark = needs_shared_data()
 
@@ -15,7 +15,7 @@ pytestmark = needs_shared_data()
 @pytest.fixture(scope="module")
 def client(sentiment, tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), max_topic_texts=1000)
-    with TestClient(create_app(settings, sentiment=sentiment)) as c:
+    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings, "analyst")) as c:
         yield c
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from qa_service.api.auth import ANALYST, READER
 from qa_service.api.deps import SentimentDep, SettingsDep
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import ErrorResponse, Rubric, ScoreResult, Transcript
@@ -46,7 +47,8 @@ def _scorer(request: Request, settings, sentiment, rubric: Rubric):
 
 
 @router.post("/score", response_model=ScoreResult, summary="Score one transcript against a rubric",
-             responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+             dependencies=[ANALYST], responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
+                                                422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
 async def score(body: ScoreRequest, request: Request, settings: SettingsDep, pipe: SentimentDep) -> ScoreResult:
     from qa_service.rubrics import load_rubric, parse_rubric
 
@@ -65,7 +67,7 @@ async def score(body: ScoreRequest, request: Request, settings: SettingsDep, pip
     return await run_in_threadpool(scorer.score, body.transcript)
 
 
-@router.get("/rubrics", response_model=list[RubricSummary], summary="Shipped rubrics")
+@router.get("/rubrics", response_model=list[RubricSummary], summary="Shipped rubrics", dependencies=[READER])
 def rubrics(settings: SettingsDep) -> list[RubricSummary]:
     from qa_service.rubrics import list_rubrics
 
@@ -74,6 +76,7 @@ def rubrics(settings: SettingsDep) -> list[RubricSummary]:
 
 
 @router.get("/rubrics/{rubric_id}", response_model=Rubric, responses={404: {"model": ErrorResponse}},
+            dependencies=[READER],
             summary="One rubric, in full")
 def rubric(rubric_id: str, settings: SettingsDep) -> Rubric:
     from fastapi import HTTPException

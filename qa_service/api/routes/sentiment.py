@@ -5,14 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from qa_service.api.auth import HELPDESK
 from qa_service.api.deps import SentimentDep, SettingsDep
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import ErrorResponse, SentimentBatchResponse, SentimentRequest, SentimentResult
 from qa_service.text.normalize import is_blank
 
-router = APIRouter(prefix="/v1", tags=["sentiment"])
+router = APIRouter(prefix="/v1", tags=["sentiment"], dependencies=[HELPDESK])
 
-_ERRORS = {413: {"model": ErrorResponse, "description": "Too many or too long texts"},
+_ERRORS = {401: {"model": ErrorResponse, "description": "Missing or invalid API key"},
+           403: {"model": ErrorResponse, "description": "The key's role may not do this"},
+           413: {"model": ErrorResponse, "description": "Too many or too long texts"},
            422: {"model": ErrorResponse, "description": "Invalid body or empty text"},
            503: {"model": ErrorResponse, "description": "Models not loaded"}}
 

@@ -18,11 +18,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from qa_service.api.auth import READER
 from qa_service.api.deps import SentimentDep, SettingsDep
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 
-router = APIRouter(prefix="/v1", tags=["topics"])
+# Analysts and managers (and admins): feedback analysis creates reports but changes no stored record.
+router = APIRouter(prefix="/v1", tags=["topics"], dependencies=[READER],
+                   responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}})
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 

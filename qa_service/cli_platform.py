@@ -1,0 +1,164 @@
+"""``qa-service db ...``, ``qa-service keys ...`` and ``qa-service ingest``: storage and access from the shell."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from qa_service.errors import InvalidInputError
+
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations (SQLite by default, QA_DATABASE_URL for PostgreSQL).")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys: create, list, revoke.")
+
+
+def _redact_url(url: str) -> str:
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations (creates the SQLite file on first use)."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.store import upgrade
+
+        url = get_settings().db_url
+        rev = upgrade(url, revision)
+        typer.echo(f"database {_redact_url(url)} at revision {rev}", err=True)
+
+    _run(work)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest one this version knows."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.store import current_revision, head_revision
+
+        url = get_settings().db_url
+        typer.echo(f"{current_revision(url) or '(empty)'}\t(head {head_revision()})")
+
+    _run(work)
+
+
+def _session():
+    from qa_service.config import get_settings
+    from qa_service.store import session_scope, upgrade
+
+    url = get_settings().db_url
+    upgrade(url)
+    return session_scope(url)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="helpdesk | analyst | manager | admin")],
+    name: Annotated[Optional[str], typer.Option(help="What the key is for (shown in `keys list`).")] = None,
+) -> None:
+    """Create an API key; the key itself is printed once, as the last line (only its hash is stored)."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.store.repository import create_api_key
+
+        with _session() as session:
+            key_id, key = create_api_key(session, role, name)
+        typer.echo(f"created {role} key {key_id}; keep it now, it cannot be shown again:", err=True)
+        typer.echo(key)
+
+    _run(work)
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the first admin key when the database has none (prints it as the last line); otherwise say so."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.store.repository import create_api_key, list_api_keys
+
+        with _session() as session:
+            active = [k for k in list_api_keys(session) if k.revoked_at is None]
+            if active:
+                typer.echo(f"{len(active)} active API key(s) exist; create more with "
+                           "`qa-service keys create --role ROLE`", err=True)
+                return
+            key_id, key = create_api_key(session, "admin", "first admin key")
+        typer.echo(f"first admin key {key_id} (send it as 'Authorization: Bearer <key>'; shown once):", err=True)
+        typer.echo(key)
+
+    _run(work)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys: id, role, name, created, last used, revoked."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.store.repository import list_api_keys
+
+        with _session() as session:
+            for k in list_api_keys(session):
+                typer.echo("\t".join([k.id, k.role, k.name or "", k.created_at.isoformat(timespec="seconds"),
+                                      k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "-",
+                                      "revoked" if k.revoked_at else "active"]))
+
+    _run(work)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id (from `keys list`).")]) -> None:
+    """Revoke a key (it stops working within seconds)."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.store.repository import revoke_api_key
+
+        with _session() as session:
+            revoke_api_key(session, key_id)
+        typer.echo(f"revoked {key_id}", err=True)
+
+    _run(work)
+
+
+def ingest(
+    input: Annotated[str, typer.Argument(help="Transcripts (.jsonl/.json/.txt/.vtt/.srt/.csv) or comments (.csv/.jsonl).")],
+    source: Annotated[Optional[str], typer.Option(help="Where the records come from (default: the file name); "
+                                                      "(source, id) identifies a record.")] = None,
+    kind: Annotated[str, typer.Option(help="transcripts or comments (auto: by content).")] = "auto",
+    text_column: Annotated[str, typer.Option(help="Comments: column holding the text.")] = "text",
+) -> None:
+    """Store transcripts or comments; sending the same file again neither duplicates nor loses a row."""
+    from pathlib import Path
+
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.cli_feedback import _looks_like_transcripts, _read_comments, _read_transcripts
+        from qa_service.store.repository import ingest_comments, ingest_transcripts
+
+        if not Path(input).exists():
+            raise InvalidInputError(f"input file not found: {input}", "input")
+        if kind not in ("auto", "transcripts", "comments"):
+            raise InvalidInputError(f"--kind {kind!r}: use auto, transcripts or comments", "kind")
+        src = source or Path(input).name
+        is_t = kind == "transcripts" or (kind == "auto" and _looks_like_transcripts(Path(input)))
+        with _session() as session:
+            if is_t:
+                rep = ingest_transcripts(session, src, _read_transcripts(input, []))
+            else:
+                rep = ingest_comments(session, src, _read_comments(input, text_column, "id", "created_at", "score",
+                                                                   None))
+        typer.echo(f"{'transcripts' if is_t else 'comments'} from {src!r}: {rep.inserted} new, {rep.updated} "
+                   f"updated, {rep.unchanged} unchanged", err=True)
+
+    _run(work)
