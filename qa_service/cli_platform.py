@@ -162,3 +162,22 @@ def ingest(
                    f"updated, {rep.unchanged} unchanged", err=True)
 
     _run(work)
+
+
+def worker(threads: Annotated[int, typer.Option(min=1, help="Worker threads.")] = 1) -> None:
+    """Run a job consumer in the foreground (set QA_EMBEDDED_WORKER=0 on the servers when running several);
+    unfinished jobs are picked up again at start."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        from qa_service.config import get_settings
+        from qa_service.jobs import run_worker
+        from qa_service.store import upgrade
+
+        s = get_settings()
+        upgrade(s.db_url)
+        typer.echo(f"worker: queue {'redis' if s.redis_url else s.data_dir / 'queue.db'}, {threads} thread(s)",
+                   err=True)
+        run_worker(s, threads)
+
+    _run(work)

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # Storage: a SQLite file under data_dir unless a URL is given (postgresql+psycopg://user:pw@host/db).
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite in QA_DATA_DIR.")
 
+    # Batch jobs: Huey on a SQLite file in data_dir by default; Redis for several workers.
+    redis_url: str | None = Field(default=None, description="redis://host:6379/0 to queue jobs in Redis.")
+    embedded_worker: bool = Field(default=True, description="Run a job consumer inside `qa-service serve`.")
+    max_job_records: int = Field(default=100_000, ge=1, description="Most records in one batch job.")
+    max_upload_mb: int = Field(default=200, ge=1, description="Largest uploaded job file, in MB.")
+
     # Access control: API keys with roles. Turning it off is for local use only (a warning is logged at start).
     auth_disabled: bool = Field(default=False, description="Serve without API keys (local use only).")
 

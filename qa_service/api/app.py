@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.api.errors import install_error_handlers
-from qa_service.api.routes import health
+from qa_service.api.routes import health, jobs
 from qa_service.api.routes import scoring
 from qa_service.api.routes import sentiment as sentiment_routes
 from qa_service.api.routes import topics
@@ -69,7 +69,16 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
             manifest = getattr(pipe, "manifest_", {})
             app.state.model_versions = {"sentiment": str(manifest.get("version", "unknown"))}
             log.info("models loaded: %s", app.state.model_versions)
-        yield
+        consumer = None
+        if settings.embedded_worker:
+            from qa_service.jobs import start_embedded_consumer
+
+            consumer = start_embedded_consumer(settings, sentiment=app.state.sentiment)
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)
 
     app = FastAPI(title="qa_service", version=__version__, lifespan=lifespan,
                   description="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
@@ -82,4 +91,5 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
     app.include_router(sentiment_routes.router)
     app.include_router(scoring.router)
     app.include_router(topics.router)
+    app.include_router(jobs.router)
     return app

@@ -1,0 +1,268 @@
+"""Batch jobs over HTTP: submit (JSON body or an uploaded file), follow, stream the results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from qa_service.api.auth import ANALYST
+from qa_service.api.deps import SettingsDep
+from qa_service.errors import InvalidInputError, LimitExceededError
+from qa_service.schemas import Comment, ErrorResponse, Transcript
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[ANALYST],
+                   responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}})
+
+
+class ScoreJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "rubric": "default-es", "source": "crm-export-2026-11-24",
+        "transcripts": [{"id": "call-1", "turns": [{"speaker": "agent", "text": "Buenos días, le atiende Laura."}]}]}]})
+
+    rubric: str | dict[str, Any] = Field(default="default-es", description="Shipped rubric name or a rubric object")
+    transcripts: list[Transcript] = Field(min_length=1)
+    source: str | None = Field(default=None, max_length=200, description="(source, id) identifies a record")
+
+
+class SentimentJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comments: list[Comment] = Field(min_length=1)
+    source: str | None = Field(default=None, max_length=200)
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str
+    total: int
+    failed: int = Field(description="Records rejected before processing (unreadable); listed in the results")
+    status_url: str
+    results_url: str
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    kind: Literal["score", "sentiment"]
+    status: Literal["queued", "running", "done", "failed"]
+    total: int
+    done: int
+    failed: int
+    eta_seconds: float | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+
+
+def _accepted(job) -> JSONResponse:
+    body = JobAccepted(job_id=job.id, status=job.status, total=job.total, failed=job.failed,
+                       status_url=f"/v1/jobs/{job.id}", results_url=f"/v1/jobs/{job.id}/results")
+    return JSONResponse(status_code=202, content=body.model_dump())
+
+
+async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str]:
+    """Save the multipart ``file`` to a temporary file (size-limited); returns it, the other form fields and
+    the uploaded file's name."""
+    form = await request.form(max_files=1, max_fields=20)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInputError("send the records as a multipart field named 'file' (JSONL or CSV)", "file")
+    name = Path(upload.filename or "upload.jsonl").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".jsonl", ".json", ".csv", ".txt", ".vtt", ".srt"):
+        raise InvalidInputError(f"file {name!r}: use .jsonl, .json or .csv (or .txt/.vtt/.srt transcripts)", "file")
+    limit = settings.max_upload_mb * 1024 * 1024
+    tmp = tempfile.NamedTemporaryFile(delete=False, suffix=suffix, prefix="qa-upload-")
+    size = 0
+    try:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise LimitExceededError(f"file is larger than {settings.max_upload_mb} MB (QA_MAX_UPLOAD_MB)", "file")
+            tmp.write(chunk)
+    except BaseException:
+        tmp.close()
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+    tmp.close()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    return Path(tmp.name), fields, name
+
+
+def _file_payloads(path: Path, kind: str, settings) -> list[dict[str, Any]]:
+    """Records of an uploaded file; unreadable ones become failed items carrying their line and reason."""
+    from qa_service.io.records import BadRecord
+
+    out: list[dict[str, Any]] = []
+    if kind == "score":
+        from qa_service.io.transcripts import read_transcripts
+
+        records = read_transcripts(path)
+    else:
+        from qa_service.io.comments import read_comments
+
+        records = read_comments(path)
+    for rec in records:
+        if isinstance(rec, BadRecord):
+            out.append({"_error": f"line {rec.line}: {rec.reason}", "id": f"line-{rec.line}"})
+        else:
+            out.append(rec.model_dump(mode="json"))
+        if len(out) > settings.max_job_records:
+            raise LimitExceededError(f"more than {settings.max_job_records} records (QA_MAX_JOB_RECORDS)", "file")
+    return out
+
+
+async def _submit(request: Request, settings, kind: str) -> JSONResponse:
+    from qa_service.jobs import submit_job
+
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        path, fields, name = await _upload(request, settings)
+        try:
+            payloads = await run_in_threadpool(_file_payloads, path, kind, settings)
+        finally:
+            path.unlink(missing_ok=True)
+        params: dict[str, Any] = {"source": fields.get("source") or name}
+        if kind == "score":
+            params["rubric"] = _rubric_param(fields.get("rubric") or "default-es", settings)
+    else:
+        try:
+            raw = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInputError("request body is not valid JSON (or send a multipart 'file')", "body") from None
+        model = ScoreJobRequest if kind == "score" else SentimentJobRequest
+        try:
+            body = model.model_validate(raw)
+        except ValidationError as exc:
+            from fastapi.exceptions import RequestValidationError
+
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        records = body.transcripts if kind == "score" else body.comments
+        if len(records) > settings.max_job_records:
+            raise LimitExceededError(f"more than {settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
+                                     "transcripts" if kind == "score" else "comments")
+        payloads = [r.model_dump(mode="json") for r in records]
+        params = {"source": body.source}
+        if kind == "score":
+            params["rubric"] = _rubric_param(body.rubric, settings)
+    job = await run_in_threadpool(submit_job, settings, kind, payloads, params)
+    return _accepted(job)
+
+
+def _rubric_param(rubric: str | dict[str, Any], settings) -> str | dict[str, Any]:
+    """Validate the rubric now, so a bad one is a 422 and not a failed job."""
+    from qa_service.rubrics import load_rubric, parse_rubric
+
+    if isinstance(rubric, str):
+        if "/" in rubric or rubric.endswith((".yaml", ".yml")):
+            raise InvalidInputError("rubric must be a shipped rubric's name or an inline rubric object", "rubric")
+        load_rubric(rubric, settings.rubrics_dir)
+        return rubric
+    parse_rubric(rubric, "rubric")
+    return rubric
+
+
+_SUBMIT_DOC = {
+    "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}, "rubric": {"type": "string"},
+        "source": {"type": "string"}}, "required": ["file"]}}}},
+}
+
+
+@router.post("/score", status_code=202, response_model=JobAccepted,
+             responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Score transcripts in the background: JSON {rubric, transcripts} or a JSONL/CSV file upload",
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": ScoreJobRequest.model_json_schema()},
+                 **_SUBMIT_DOC["requestBody"]["content"]}}})
+async def submit_score(request: Request, settings: SettingsDep) -> JSONResponse:
+    return await _submit(request, settings, "score")
+
+
+@router.post("/sentiment", status_code=202, response_model=JobAccepted,
+             responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Label comments in the background: JSON {comments} or a JSONL/CSV file upload",
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": SentimentJobRequest.model_json_schema()},
+                 **_SUBMIT_DOC["requestBody"]["content"]}}})
+async def submit_sentiment(request: Request, settings: SettingsDep) -> JSONResponse:
+    return await _submit(request, settings, "sentiment")
+
+
+def _job(settings, job_id: str):
+    from qa_service.jobs import get_job
+
+    if not job_id.isalnum() or len(job_id) > 64:
+        raise HTTPException(status_code=404, detail=f"job {job_id!r} not found")
+    try:
+        return get_job(settings, job_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"job {job_id!r} not found") from None
+
+
+def _iso(d) -> str | None:
+    return d.isoformat() if d else None
+
+
+@router.get("/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorResponse}}, summary="Job status")
+def job_status(job_id: str, settings: SettingsDep) -> JobStatus:
+    from qa_service.jobs import eta_seconds
+
+    job = _job(settings, job_id)
+    return JobStatus(job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
+                     failed=job.failed, eta_seconds=eta_seconds(job), created_at=_iso(job.created_at),
+                     started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), error=job.error)
+
+
+_CSV = {"score": ["seq", "id", "status", "total", "auto_fail", "needs_review", "language", "error"],
+        "sentiment": ["seq", "id", "status", "label", "score", "negative", "neutral", "positive", "language", "error"]}
+
+
+def _csv_row(kind: str, item) -> dict[str, Any]:
+    r = item.result or {}
+    base = {"seq": item.seq, "id": (item.payload or {}).get("id"), "status": item.status, "error": item.error or ""}
+    if kind == "score":
+        return {**base, **{k: r.get(k, "") for k in ("total", "auto_fail", "needs_review", "language")}}
+    p = r.get("probabilities") or {}
+    return {**base, "label": r.get("label", ""), "score": r.get("score", ""), "negative": p.get("negative", ""),
+            "neutral": p.get("neutral", ""), "positive": p.get("positive", ""), "language": r.get("language", "")}
+
+
+@router.get("/{job_id}/results", responses={404: {"model": ErrorResponse}},
+            summary="Finished records so far, streamed: JSONL (default) or CSV (?format=csv)")
+def job_results(job_id: str, settings: SettingsDep, format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+    from qa_service.jobs import iter_results
+
+    job = _job(settings, job_id)
+
+    def jsonl() -> Iterator[bytes]:
+        for item in iter_results(settings, job.id):
+            row = {"seq": item.seq, "id": (item.payload or {}).get("id"), "status": item.status}
+            row.update({"result": item.result} if item.status == "done" else {"error": item.error})
+            yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+    def as_csv() -> Iterator[bytes]:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=_CSV[job.kind])
+        w.writeheader()
+        for item in iter_results(settings, job.id):
+            w.writerow(_csv_row(job.kind, item))
+            if buf.tell() > 1 << 16:
+                yield buf.getvalue().encode()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue().encode()
+
+    if format == "csv":
+        return StreamingResponse(as_csv(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{job.id}.csv"'})
+    return StreamingResponse(jsonl(), media_type="application/x-ndjson")

@@ -1,0 +1,160 @@
+"""Batch jobs: submit, follow, stream results; a worker killed with SIGKILL resumes and every record is done
+exactly once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from qa_service.api.app import create_app
+from qa_service.config import Settings
+from qa_service.store import session_scope, upgrade
+from qa_service.store.models import JobItemRow, ScoreRow
+from tests.conftest import auth
+from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
+
+
+def _transcripts(n: int, turns: int = 6) -> list[dict]:
+    out = []
+    for i in range(n):
+        base = GOOD_ES if i % 2 == 0 else BAD_EN
+        reps = (turns + len(base["turns"]) - 1) // len(base["turns"])
+        out.append({**base, "id": f"t-{i}", "turns": (base["turns"] * reps)[:turns]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def client(sentiment, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("jobs"), max_upload_mb=1)
+    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings, "analyst")) as c:
+        c.settings = settings
+        yield c
+
+
+def _wait(client, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = client.get(f"/v1/jobs/{job_id}").json()
+        if st["status"] in ("done", "failed"):
+            return st
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} not finished: {st}")
+
+
+def test_score_job_from_json(client):
+    r = client.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": _transcripts(6),
+                                            "source": "crm"})
+    assert r.status_code == 202, r.text
+    acc = r.json()
+    assert acc["total"] == 6 and acc["status"] == "queued" and acc["failed"] == 0
+    st = _wait(client, acc["job_id"])
+    assert (st["status"], st["done"], st["failed"]) == ("done", 6, 0)
+    lines = [json.loads(x) for x in client.get(acc["results_url"]).text.splitlines()]
+    assert [x["id"] for x in lines] == [f"t-{i}" for i in range(6)]
+    assert all(x["status"] == "done" and x["result"]["rubric"]["id"] == "default-es" for x in lines)
+    rows = list(csv.DictReader(io.StringIO(client.get(acc["results_url"] + "?format=csv").text)))
+    assert len(rows) == 6 and rows[0]["total"] and rows[0]["status"] == "done"
+    with session_scope(client.settings.db_url) as s:
+        assert s.scalar(select(func.count()).select_from(ScoreRow).where(ScoreRow.job_id == acc["job_id"])) == 6
+
+
+def test_sentiment_job_from_a_file_lists_failed_records(client):
+    data = "id,text\nc1,Muy amable la agente\nc2,\nc3,Me cobraron dos veces\n"
+    r = client.post("/v1/jobs/sentiment", files={"file": ("encuesta.csv", data.encode(), "text/csv")})
+    assert r.status_code == 202, r.text
+    acc = r.json()
+    assert acc["total"] == 3 and acc["failed"] == 1
+    st = _wait(client, acc["job_id"])
+    assert (st["status"], st["done"], st["failed"]) == ("done", 2, 1)
+    lines = [json.loads(x) for x in client.get(acc["results_url"]).text.splitlines()]
+    assert [x["status"] for x in lines] == ["done", "failed", "done"]
+    assert "line 3" in lines[1]["error"] and lines[0]["result"]["label"] == "positive"
+    assert lines[2]["result"]["label"] == "negative"
+
+
+@pytest.mark.parametrize("path,kwargs,status,field", [
+    ("/v1/jobs/score", {"json": {"rubric": "nope", "transcripts": _transcripts(1)}}, 422, "rubric"),
+    ("/v1/jobs/score", {"json": {"transcripts": []}}, 422, "transcripts"),
+    ("/v1/jobs/score", {"json": {"transcripts": [{"id": "x", "turns": [{"speaker": "bot", "text": "hi"}]}]}}, 422,
+     "transcripts[0].turns[0].speaker"),
+    ("/v1/jobs/score", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "body"),
+    ("/v1/jobs/sentiment", {"files": {"other": ("a.csv", b"id,text\n1,hola\n")}}, 422, "file"),
+    ("/v1/jobs/sentiment", {"files": {"file": ("a.exe", b"MZ")}}, 422, "file"),
+    ("/v1/jobs/sentiment", {"files": {"file": ("big.csv", b"id,text\n" + b"1,hola\n" * 200_000)}}, 413, "file"),
+])
+def test_bad_submissions(client, path, kwargs, status, field):
+    r = client.post(path, **kwargs)
+    assert r.status_code == status, r.text
+    assert any(field == (d["field"] or "") for d in r.json()["detail"]), r.json()
+
+
+def test_unknown_job_is_404(client):
+    assert client.get("/v1/jobs/0123abcd").status_code == 404
+    assert client.get("/v1/jobs/0123abcd/results").status_code == 404
+
+
+def test_helpdesk_cannot_submit_jobs(client):
+    r = client.post("/v1/jobs/sentiment", json={"comments": [{"id": "1", "text": "hola"}]},
+                    headers=auth(client.settings, "helpdesk"))
+    assert r.status_code == 403
+
+
+def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings):
+    from qa_service.jobs import get_job, submit_job
+
+    # The queue file lives in tmp_path; the database is SQLite there, or CI's PostgreSQL (QA_DATABASE_URL).
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_EMBEDDED_WORKER": "0"}
+    s = Settings(data_dir=tmp_path, embedded_worker=False)
+    upgrade(s.db_url)
+    n = 96
+    job = submit_job(s, "score", _transcripts(n, turns=40), {"rubric": "default-es", "source": "kill-test"})
+    worker = [sys.executable, "-m", "qa_service.cli", "worker"]
+
+    proc = subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            done = get_job(s, job.id).done
+            if 0 < done < n // 2:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the worker never started the job")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    partial = get_job(s, job.id)
+    assert 0 < partial.done < n and partial.status == "running"
+
+    proc = subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 300
+        while get_job(s, job.id).status not in ("done", "failed"):
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    final = get_job(s, job.id)
+    assert (final.status, final.done, final.failed) == ("done", n, 0)
+    with session_scope(s.db_url) as sess:
+        scores = sess.scalars(select(ScoreRow).where(ScoreRow.job_id == job.id)).all()
+        assert len(scores) == n and len({sc.transcript_id for sc in scores}) == n
+        items = sess.scalars(select(JobItemRow).where(JobItemRow.job_id == job.id)).all()
+        assert all(it.status == "done" and it.result for it in items) and len(items) == n
