@@ -153,7 +153,7 @@ def topics_fit(
         from datetime import datetime, timezone
 
         from qa_service.config import get_settings
-        from qa_service.feedback import analyse_comments
+        from qa_service.feedback import analyse_comments, quote_redactor
         from qa_service.services import build_topic_model, load_sentiment_model, load_topic_model
 
         if period not in ("day", "week", "month"):
@@ -171,6 +171,9 @@ def topics_fit(
         if refit:
             for g in groups:
                 analysis.topic_model.merge(g)
+        redact = quote_redactor(settings)
+        if redact:
+            analysis.redact_quotes(redact)
         files = analysis.write(out)
         v = version or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         dest = model_out or (out / "model")
@@ -304,7 +307,7 @@ def complaints(
 
     def work() -> None:
         from qa_service.config import get_settings
-        from qa_service.feedback import analyse_complaints, complaint_outputs
+        from qa_service.feedback import analyse_complaints, complaint_outputs, quote_redactor
         from qa_service.pipelines.complaints import select_complaints
         from qa_service.services import build_topic_model, load_sentiment_model
 
@@ -330,7 +333,7 @@ def complaints(
                                     "input")
         model = build_topic_model(settings, min_topic_size=_min_size(min_topic_size), seed=seed)
         clusters, trends = analyse_complaints(items, model, freq=period)
-        files = complaint_outputs(clusters, trends, out, freq=period)
+        files = complaint_outputs(clusters, trends, out, freq=period, redact=quote_redactor(settings))
         from rich.console import Console
         from rich.table import Table
 

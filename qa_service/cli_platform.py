@@ -150,14 +150,20 @@ def ingest(
             raise InvalidInputError(f"input file not found: {input}", "input")
         if kind not in ("auto", "transcripts", "comments"):
             raise InvalidInputError(f"--kind {kind!r}: use auto, transcripts or comments", "kind")
+        from qa_service.config import get_settings
+        from qa_service.text.pii import get_redactor, redact_comment, redact_transcript
+
+        settings = get_settings()
         src = source or Path(input).name
         is_t = kind == "transcripts" or (kind == "auto" and _looks_like_transcripts(Path(input)))
+        records = _read_transcripts(input, []) if is_t else \
+            _read_comments(input, text_column, "id", "created_at", "score", None)
+        if settings.pii_mode == "redact":
+            red = get_redactor(settings.spacy_es)
+            records = [redact_transcript(r, red) if is_t else redact_comment(r, red) for r in records]
         with _session() as session:
-            if is_t:
-                rep = ingest_transcripts(session, src, _read_transcripts(input, []))
-            else:
-                rep = ingest_comments(session, src, _read_comments(input, text_column, "id", "created_at", "score",
-                                                                   None))
+            rep = (ingest_transcripts if is_t else ingest_comments)(session, src, records,
+                                                                   redacted=settings.pii_mode == "redact")
         typer.echo(f"{'transcripts' if is_t else 'comments'} from {src!r}: {rep.inserted} new, {rep.updated} "
                    f"updated, {rep.unchanged} unchanged", err=True)
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_job_records: int = Field(default=100_000, ge=1, description="Most records in one batch job.")
     max_upload_mb: int = Field(default=200, ge=1, description="Largest uploaded job file, in MB.")
 
+    # PII: "redact" replaces e-mails, phones, cards, IBANs, national ids and names by their type before anything
+    # is stored; "keep" stores text as sent.
+    pii_mode: Literal["redact", "keep"] = Field(default="redact", description="redact | keep")
+    spacy_es: str | None = Field(default=None, description="A spaCy pipeline (name or path) for Spanish names.")
+
     # Access control: API keys with roles. Turning it off is for local use only (a warning is logged at start).
     auth_disabled: bool = Field(default=False, description="Serve without API keys (local use only).")
 

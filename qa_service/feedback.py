@@ -41,6 +41,17 @@ class FeedbackAnalysis:
     refit: RefitReport | None = None
     notes: list[str] = field(default_factory=list)
 
+    def redact_quotes(self, redact) -> None:
+        """Replace PII in everything that quotes customers (topic representatives, complaint quotes) with
+        ``redact(text) -> text``: these are written to files, saved in the model and served in reports."""
+        for t in self.topic_model.topics_.values():
+            t.representative = [redact(q) for q in t.representative]
+        if self.complaints:
+            for c in self.complaints.complaints_.values():
+                c.quotes = [redact(q) for q in c.quotes]
+            for t in getattr(self.complaints.topic_model, "topics_", {}).values():
+                t.representative = [redact(q) for q in t.representative]
+
     # -------------------------------------------------------------- tables
     def document_rows(self) -> list[dict[str, Any]]:
         cm = self.complaints.complaints_ if self.complaints else {}
@@ -161,6 +172,17 @@ def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: st
     return [(kind, d) for d in score_drivers(items, ignore=[OUTLIER])]
 
 
+def quote_redactor(settings) -> Callable[[str], str] | None:
+    """``text -> redacted text`` when the deployment redacts PII (``QA_PII_MODE=redact``), else ``None``."""
+    if settings.pii_mode != "redact":
+        return None
+    from qa_service.text.language import get_language_identifier
+    from qa_service.text.pii import get_redactor
+
+    red, lid = get_redactor(settings.spacy_es), get_language_identifier()
+    return lambda text: red.redact(text, lid.detect(text, default="es")).text
+
+
 def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
                      complaint_model: TopicModel | None = None, previous: TopicModel | None = None,
                      merge: Sequence[Sequence[int]] = (), progress: Progress | None = None) -> FeedbackAnalysis:
@@ -228,10 +250,13 @@ def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicMod
     return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else [])
 
 
-def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week"
-                      ) -> dict[str, Path]:
+def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week",
+                      redact: Callable[[str], str] | None = None) -> dict[str, Path]:
     """Files of ``qa-service complaints``: complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json,
-    report.html (the report's topics are the recurring complaints)."""
+    report.html (the report's topics are the recurring complaints). ``redact`` is applied to every quote."""
+    if redact is not None:
+        for c in clusters.complaints_.values():
+            c.quotes = [redact(q) for q in c.quotes]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cm = clusters.complaints_

@@ -75,6 +75,8 @@ def submit_job(settings: Settings, kind: str, payloads: Iterable[dict[str, Any]]
     as JSON-ready dicts; records that failed validation can be passed as ``{"_error": reason, ...}``."""
     if kind not in KINDS:
         raise InvalidInputError(f"unknown job kind {kind!r}", "kind")
+    if settings.pii_mode == "redact":
+        payloads = (redact_payload(settings, kind, p) for p in payloads)
     job_id = uuid.uuid4().hex
     with session_scope(settings.db_url) as s:
         job = JobRow(id=job_id, kind=kind, status="queued", params=params)
@@ -96,6 +98,20 @@ def submit_job(settings: Settings, kind: str, payloads: Iterable[dict[str, Any]]
     if failed < n:
         _enqueue(settings, job_id)
     return get_job(settings, job_id)
+
+
+def redact_payload(settings: Settings, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The record with its text redacted (before it is stored anywhere); rejected records pass through."""
+    from qa_service.text.pii import get_redactor
+
+    if "_error" in payload:
+        return payload
+    red = get_redactor(settings.spacy_es)
+    if kind == "score":
+        lang = payload.get("language") or "es"
+        return {**payload, "turns": [{**t, "text": red.redact(t.get("text", ""), lang).text}
+                                     for t in payload.get("turns", [])]}
+    return {**payload, "text": red.redact(payload.get("text", ""), "es").text}
 
 
 def get_job(settings: Settings, job_id: str) -> JobRow:
@@ -249,7 +265,7 @@ def _run_batch(settings: Settings, job_id: str, kind: str, params: dict[str, Any
                 except Exception as exc:  # noqa: BLE001
                     results.append(exc)
         ok = [(it, rec, res) for it, rec, res in zip(items, records, results) if not isinstance(res, Exception)]
-        ids = ingest(s, source, [rec for _, rec, _ in ok]).ids if ok else []
+        ids = ingest(s, source, [rec for _, rec, _ in ok], redacted=settings.pii_mode == "redact").ids if ok else []
         for (it, _, res), rid in zip(ok, ids):
             save(rid, res)
             it.result, it.status = res.model_dump(mode="json"), "done"

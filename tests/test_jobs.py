@@ -158,3 +158,29 @@ def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings)
         assert len(scores) == n and len({sc.transcript_id for sc in scores}) == n
         items = sess.scalars(select(JobItemRow).where(JobItemRow.job_id == job.id)).all()
         assert all(it.status == "done" and it.result for it in items) and len(items) == n
+
+
+def test_stored_records_are_redacted_and_evidence_points_into_them(client):
+    from qa_service.store.models import TranscriptRow
+
+    t = {"id": "pii-1", "channel": "call", "language": "es", "turns": [
+        {"speaker": "agent", "text": "Buenos días, le atiende Laura, ¿en qué puedo ayudarle?"},
+        {"speaker": "customer", "text": "Soy Ana, mi correo es ana.lopez@gmail.com y la tarjeta 4539 1488 0343 6467."},
+        {"speaker": "agent", "text": "Le confirmo la tarjeta 4539 1488 0343 6467 y su DNI 12345678Z, ¿correcto?"},
+        {"speaker": "customer", "text": "Sí."}]}
+    r = client.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": [t], "source": "pii"})
+    job = r.json()
+    assert _wait(client, job["job_id"])["done"] == 1
+    with session_scope(client.settings.db_url) as s:
+        row = s.scalars(select(TranscriptRow).where(TranscriptRow.source == "pii")).one()
+        texts = [turn["text"] for turn in row.turns]
+        item = s.scalars(select(JobItemRow).where(JobItemRow.job_id == job["job_id"])).one()
+        stored_payload = json.dumps(item.payload)
+    assert "4539" not in " ".join(texts) + stored_payload and "ana.lopez" not in stored_payload
+    assert texts[2] == "Le confirmo la tarjeta <TARJETA> y su DNI <DNI>, ¿correcto?"
+    result = json.loads(client.get(job["results_url"]).text.splitlines()[0])["result"]
+    assert result["auto_fail"] is True  # reading a card back is still caught on the redacted text
+    for c in result["criteria"]:
+        for e in c["evidence"]:
+            assert texts[e["turn"]][e["start_char"]:e["end_char"]] == e["text"]
+    assert "4539" not in json.dumps(result)

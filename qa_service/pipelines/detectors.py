@@ -97,11 +97,18 @@ _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4
 _SSN_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 
 
+# Tags left by PII redaction (qa_service/text/pii.py): in a stored, redacted transcript they stand for what was
+# said, so reading a card out loud still counts.
+_REDACTED = re.compile(r"<(TARJETA|DNI|NIE|IBAN|SSN)>")
+_TAG_ENTITY = {"TARJETA": "card_number", "DNI": "dni_nie", "NIE": "dni_nie", "IBAN": "iban", "SSN": "us_ssn"}
+
+
 def find_pii(text: str, entities: Iterable[str] = ("card_number", "dni_nie", "iban", "us_ssn")
              ) -> list[tuple[int, int, str]]:
-    """(start_char, end_char, entity) for every checksum-valid identifier in ``text``."""
+    """(start_char, end_char, entity) for every checksum-valid identifier in ``text`` (or its redaction tag)."""
     want = set(entities)
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, str]] = [(m.start(), m.end(), _TAG_ENTITY[m.group(1)]) for m in _REDACTED.finditer(text)
+                                         if _TAG_ENTITY[m.group(1)] in want]
     if "card_number" in want:
         for s, e, digits in _digit_runs(text):
             if 13 <= len(digits) <= 19 and luhn_ok(digits):

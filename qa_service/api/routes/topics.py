@@ -147,7 +147,7 @@ def _too_long(settings, texts: list[str], field: str) -> None:
              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
              summary="Fit topics on comments; keeps the model and its report")
 def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep) -> TopicFitResponse:
-    from qa_service.feedback import analyse_comments
+    from qa_service.feedback import analyse_comments, quote_redactor
     from qa_service.services import build_topic_model
 
     _limit(settings, len(body.comments), "comments")
@@ -164,6 +164,9 @@ def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep)
     if previous is not None:
         for g in body.merge:
             analysis.topic_model.merge(g)
+    redact = quote_redactor(settings)
+    if redact:
+        analysis.redact_quotes(redact)
     model_id = _new_id("topics")
     analysis.topic_model.save(_model_dir(settings, model_id), model_id, training_data=[
         {"source": "API request", "rows": len(body.comments), "licence": "the user's own data"}],
@@ -236,7 +239,7 @@ def report(report_id: str, settings: SettingsDep) -> HTMLResponse:
 @router.post("/complaints", status_code=201, responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
              summary="Recurring complaints in negative comments or complaining customer turns")
 def complaints(body: ComplaintsRequest, settings: SettingsDep, pipe: SentimentDep) -> dict[str, Any]:
-    from qa_service.feedback import analyse_complaints, complaint_outputs
+    from qa_service.feedback import analyse_complaints, complaint_outputs, quote_redactor
     from qa_service.pipelines.complaints import select_complaints
     from qa_service.services import build_topic_model
 
@@ -249,7 +252,8 @@ def complaints(body: ComplaintsRequest, settings: SettingsDep, pipe: SentimentDe
     model = build_topic_model(settings, min_topic_size=body.min_topic_size)
     clusters, trends = analyse_complaints(items, model, freq=body.period)
     report_id = _new_id("complaints")
-    complaint_outputs(clusters, trends, _report_dir(settings, report_id), freq=body.period)
+    complaint_outputs(clusters, trends, _report_dir(settings, report_id), freq=body.period,
+                      redact=quote_redactor(settings))
     return {"report_id": report_id, "report_url": f"/v1/reports/{report_id}", "complaints_found": len(items),
             "recurring": [{"id": c.id, "label": c.label, "cases": c.sources, "texts": c.size, "keywords": c.keywords,
                            "quotes": c.quotes, "mean_score": c.mean_score} for c in clusters.complaints_.values()],
