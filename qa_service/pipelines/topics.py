@@ -130,6 +130,9 @@ class TopicModel:
         n_neighbors, n_components, min_dist: UMAP parameters.
         min_samples: HDBSCAN ``min_samples`` (``None``: same as ``min_topic_size``; lower = fewer outliers).
         cluster_selection: HDBSCAN's ``eom`` (fewer, larger topics) or ``leaf`` (more, finer topics).
+        max_topic_share: when one topic swallows more than this share of the comments (HDBSCAN's ``eom`` does this
+            on long or homogeneous texts), the clustering is redone with ``leaf`` selection on the same UMAP
+            output and kept if it is less lopsided; ``None`` turns the guard off.
         nr_topics: ``None`` (as found), an int, or ``"auto"``: BERTopic's topic reduction.
         reduce_outliers: reassign outliers to the nearest topic when they are as close to it as a typical member.
         outlier_quantile: the tagging threshold is this quantile of members' similarity to their own centroid.
@@ -143,7 +146,7 @@ class TopicModel:
 
     def __init__(self, encoder: Encoder | None = None, min_topic_size: int | Literal["auto"] = "auto",
                  n_neighbors: int = 15, n_components: int = 5, min_dist: float = 0.0, min_samples: int | None = None,
-                 cluster_selection: Literal["eom", "leaf"] = "eom",
+                 cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.5,
                  nr_topics: int | Literal["auto"] | None = None, reduce_outliers: bool = True,
                  outlier_quantile: float = 0.05, center: bool = True, top_n_words: int = 10,
                  n_representative: int = 5, languages: Sequence[str] = ("es", "en"), seed: int = 42,
@@ -155,6 +158,7 @@ class TopicModel:
         self.min_dist = min_dist
         self.min_samples = min_samples
         self.cluster_selection = cluster_selection
+        self.max_topic_share = max_topic_share
         self.nr_topics = nr_topics
         self.reduce_outliers = reduce_outliers
         self.outlier_quantile = outlier_quantile
@@ -168,7 +172,7 @@ class TopicModel:
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("min_topic_size", "n_neighbors", "n_components", "min_dist",
-                                              "min_samples", "cluster_selection", "nr_topics", "reduce_outliers", "outlier_quantile",
+                                              "min_samples", "cluster_selection", "max_topic_share", "nr_topics", "reduce_outliers", "outlier_quantile",
                                               "center", "top_n_words", "n_representative", "seed")} | {
             "languages": list(self.languages)}
 
@@ -257,7 +261,18 @@ class TopicModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             topics, _ = model.fit_transform(cleaned, embeddings=space)
-        return np.asarray(topics, dtype=int)
+        labels = np.asarray(topics, dtype=int)
+        self.rebalanced_ = False
+        share = _largest_share(labels)
+        if self.max_topic_share and len(labels) >= 200 and share > self.max_topic_share and \
+                self.cluster_selection != "leaf" and not self.nr_topics:
+            from hdbscan import HDBSCAN
+
+            leaf = HDBSCAN(min_cluster_size=min_size, min_samples=self.min_samples, metric="euclidean",
+                           cluster_selection_method="leaf").fit_predict(model.umap_model.embedding_)
+            if len(set(leaf.tolist()) - {OUTLIER}) >= 2 and _largest_share(leaf) < share:
+                labels, self.rebalanced_ = _by_size(leaf), True
+        return labels
 
     def _finish(self, cleaned: list[str], raw: np.ndarray, space: np.ndarray, assignment: np.ndarray,
                 merge: Sequence[Sequence[int]] = (), previous_labels: dict[int, str | None] | None = None) -> None:
@@ -556,6 +571,18 @@ class TopicModel:
             raise ModelLoadError(f"{bundle}: {model.centroids_.shape[0]} centroids for {len(model.topics_)} topics",
                                  str(bundle))
         return model
+
+
+def _largest_share(labels: np.ndarray) -> float:
+    assigned = labels[labels != OUTLIER]
+    return float(np.bincount(assigned).max() / len(labels)) if len(assigned) else 0.0
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber clusters 0, 1, ... from the largest, as BERTopic does; -1 stays."""
+    ids, counts = np.unique(labels[labels != OUTLIER], return_counts=True)
+    order = {int(t): i for i, t in enumerate(ids[np.argsort(-counts, kind="stable")])}
+    return np.array([order.get(int(t), OUTLIER) for t in labels], dtype=int)
 
 
 def make_label(keywords: Sequence[str], representative: Sequence[str]) -> str:

@@ -190,3 +190,18 @@ def test_stop_words_cover_both_spellings_and_clean_text():
     assert clean_for_topics("@Movistar XXXX cobro https://t.co/x #fail") == "cobro"
     with pytest.raises(InvalidInputError):
         stop_words(("fr",))
+
+
+def test_one_topic_does_not_swallow_everything(encoder, settings):
+    """Rest-Mex reviews of 10 attractions: HDBSCAN's eom alone puts nearly all of 400 in one topic; the guard
+    re-clusters (leaf) so a manager sees several topics."""
+    from eval.topic_sets import restmex
+
+    s = restmex("tune")
+    texts, gold = s.texts[:400], s.labels[:400]
+    model = TopicModel(encoder=encoder, cache_dir=settings.numba_cache_dir).fit(texts)
+    largest = max(t.size for t in model.topics_.values()) / len(texts)
+    assert model.rebalanced_ and largest <= 0.5 and len(model.topics_) >= 4
+    assert normalized_mutual_info_score(gold, model.labels_) > 0.3
+    off = TopicModel(encoder=encoder, cache_dir=settings.numba_cache_dir, max_topic_share=None).fit(texts)
+    assert not off.rebalanced_ and max(t.size for t in off.topics_.values()) / len(texts) > 0.5
