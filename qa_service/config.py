@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # API limits.
     max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
     max_text_chars: int = Field(default=10_000, ge=1, description="Longest text, in characters.")
+    max_body_mb: int = Field(default=20, ge=1, description="Largest request body, in MB (uploads: QA_MAX_UPLOAD_MB).")
+    request_timeout: float = Field(default=120.0, gt=0, description="Seconds before a request is answered 504.")
     max_topic_texts: int = Field(default=20_000, ge=1, description="Most comments in one topic fit request.")
 
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
@@ -82,6 +84,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
     # Raw customer text appears in logs only when this is on.
     debug: bool = False
 

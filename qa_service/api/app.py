@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
             so a broken bundle is a one-line error, not a server that never gets ready).
     """
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from qa_service.api.middleware import configure_logging, install_operations
+
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
     app.state.load_error = None
     app.state.model_versions = {}
     install_error_handlers(app)
+    install_operations(app, settings)
     app.include_router(health.router)
     app.include_router(sentiment_routes.router)
     app.include_router(scoring.router)

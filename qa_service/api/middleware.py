@@ -1,0 +1,168 @@
+"""Operations: request size limit, request timeout, one structured log line per request, Prometheus metrics.
+
+Log lines are JSON (``QA_LOG_FORMAT=json``, the default) and never carry request or response bodies: no
+customer text reaches the logs. Metrics live on ``GET /metrics`` (Prometheus text format).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("qa_service.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    _skip = set(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+                               "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        out.update({k: v for k, v in vars(record).items() if k not in self._skip and k not in ("message", "asctime")})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._qa_service = True  # type: ignore[attr-defined]
+    root = logging.getLogger()
+    # Replace only our own earlier handler (create_app may run more than once); leave others (pytest's) alone.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_qa_service", False)] + [handler]
+    root.setLevel(level.upper())
+    logging.Formatter.converter = time.gmtime
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": code, "detail": [{"field": field, "message": message}]})
+
+
+class BodySizeLimit:
+    """413 for request bodies over ``limit`` bytes, declared (Content-Length) or streamed. File uploads to the
+    job endpoints get ``upload_limit`` instead (the route then checks ``QA_MAX_UPLOAD_MB`` itself)."""
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.body_limit = limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        upload = scope.get("path", "").startswith("/v1/jobs/") and \
+            headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.upload_limit if upload else self.body_limit
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _error(413, "limit_exceeded", f"request body over {limit // (1 << 20)} MB (QA_MAX_BODY_MB)",
+                         "body")(scope, receive, send)
+            return
+        if declared is not None or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): read up to the limit first, then hand the body on.
+        messages, seen = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                await _error(413, "limit_exceeded", f"request body over {limit // (1 << 20)} MB (QA_MAX_BODY_MB)",
+                             "body")(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            try:
+                return next(replay)
+            except StopIteration:
+                return await receive()
+
+        await self.app(scope, replayed, send)
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so several apps in one process do not clash)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("qa_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("qa_request_seconds", "HTTP request latency", ["route"], registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.queue = Gauge("qa_job_queue_depth", "Records waiting in unfinished batch jobs", registry=self.registry)
+        self.models = Gauge("qa_model_info", "Model versions loaded (value 1)", ["task", "version"],
+                            registry=self.registry)
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+
+def install_operations(app: FastAPI, settings) -> None:
+    """Size limit, timeout, access log and metrics on ``app``."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    metrics = Metrics()
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response = await asyncio.wait_for(call_next(request), timeout=settings.request_timeout)
+            status = response.status_code
+        except asyncio.TimeoutError:
+            status = 504
+            response = _error(504, "timeout", f"request took longer than {settings.request_timeout:g} s "
+                              "(QA_REQUEST_TIMEOUT); use a batch job for large inputs")
+        route = request.scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        elapsed = time.perf_counter() - t0
+        metrics.requests.labels(request.method, path, str(status)).inc()
+        metrics.latency.labels(path).observe(elapsed)
+        response.headers["x-request-id"] = request_id
+        principal = getattr(request.state, "principal", None)
+        if path not in ("/healthz", "/readyz", "/metrics"):
+            log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
+                                       "status": status, "ms": round(1000 * elapsed, 2),
+                                       "key_id": getattr(principal, "key_id", None)})
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        from qa_service.jobs import queue_depth
+
+        try:
+            metrics.queue.set(queue_depth(settings))
+        except Exception:  # noqa: BLE001 - a metrics scrape must not fail on a busy database
+            pass
+        for task, version in (getattr(app.state, "model_versions", {}) or {}).items():
+            metrics.models.labels(task, version).set(1)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_mb << 20,
+                       upload_limit=(settings.max_upload_mb + 1) << 20)
