@@ -1,0 +1,109 @@
+"""Bounded load test on loopback: live sentiment with Locust while a batch scoring job runs on the same server.
+
+    python -m bench.load                         # 10 users, 60 s, a 300-transcript job running meanwhile
+    python -m bench.load --users 20 --seconds 120 --transcripts 600
+
+Starts a real `qa-service serve` (embedded job worker, its own data dir and keys), submits the job, runs Locust
+headless against POST /v1/sentiment and prints throughput, latency percentiles and errors, and how far the job
+got. Results go to bench/results/load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--users", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--transcripts", type=int, default=300)
+    ap.add_argument("--separate-worker", action="store_true",
+                    help="Run the job consumer as its own `qa-service worker` process (QA_EMBEDDED_WORKER=0).")
+    args = ap.parse_args()
+
+    from bench.scoring import make_transcript
+    from qa_service.config import Settings
+    from qa_service.store import session_scope, upgrade
+    from qa_service.store.repository import create_api_key
+
+    data = tempfile.mkdtemp(prefix="qa-load-")
+    env = {**os.environ, "QA_DATA_DIR": data, "QA_LOG_LEVEL": "warning"}
+    env.pop("QA_DATABASE_URL", None)
+    settings = Settings(data_dir=data)
+    upgrade(settings.db_url)
+    with session_scope(settings.db_url) as s:
+        helpdesk = create_api_key(s, "helpdesk", "load")[1]
+        analyst = create_api_key(s, "analyst", "load")[1]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    worker = None
+    if args.separate_worker:
+        env["QA_EMBEDDED_WORKER"] = "0"
+        worker = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            deadline = time.time() + 180
+            while True:
+                try:
+                    if c.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit("server did not become ready")
+                time.sleep(0.3)
+            transcripts = [make_transcript(i, 40).model_dump(mode="json") for i in range(args.transcripts)]
+            job = c.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": transcripts},
+                         headers={"Authorization": f"Bearer {analyst}"}).json()
+            out = Path(tempfile.mkdtemp(prefix="qa-locust-")) / "run"
+            lenv = {**os.environ, "QA_BENCH_KEY": helpdesk}
+            subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless",
+                            "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", url,
+                            "--csv", str(out), "--only-summary"], env=lenv, check=True, capture_output=True)
+            status = c.get(f"/v1/jobs/{job['job_id']}", headers={"Authorization": f"Bearer {analyst}"}).json()
+        with open(str(out) + "_stats.csv", newline="") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["Name"] == "/v1/sentiment")
+        result = {"worker": "separate process" if args.separate_worker else "embedded in the server",
+                  "users": args.users, "seconds": args.seconds, "requests": int(row["Request Count"]),
+                  "failures": int(row["Failure Count"]), "rps": round(float(row["Requests/s"]), 1),
+                  "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]), "p99_ms": float(row["99%"]),
+                  "max_ms": float(row["Max Response Time"]),
+                  "job": {"transcripts": args.transcripts, "done_during_test": status["done"],
+                          "status": status["status"]}, "cpu_count": os.cpu_count()}
+    finally:
+        for proc in (server, worker):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    (ROOT / "results").mkdir(exist_ok=True)
+    name = "load-separate-worker.json" if args.separate_worker else "load.json"
+    (ROOT / "results" / name).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
