@@ -35,6 +35,17 @@ def prepare_database(settings: Settings) -> None:
                              "run `qa-service db upgrade` first")
 
 
+def _register_models(settings: Settings, manifests: dict) -> None:
+    """Remember which model versions served (table model_versions)."""
+    from qa_service.store import session_scope
+    from qa_service.store.repository import register_model
+
+    with session_scope(settings.db_url) as session:
+        for task, manifest in manifests.items():
+            if manifest:
+                register_model(session, task, str(manifest.get("version", "unknown")), manifest)
+
+
 def create_app(settings: Settings | None = None, load_models: bool = True, sentiment: Any = None) -> FastAPI:
     """Build the app.
 
@@ -71,6 +82,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
             manifest = getattr(pipe, "manifest_", {})
             app.state.model_versions = {"sentiment": str(manifest.get("version", "unknown"))}
             log.info("models loaded: %s", app.state.model_versions)
+            _register_models(settings, {"sentiment": manifest})
         consumer = None
         if settings.embedded_worker:
             from qa_service.jobs import start_embedded_consumer

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import Comment, ScoreResult, SentimentResult, Transcript
-from qa_service.store.models import (ApiKeyRow, CommentRow, CriterionResultRow, RubricRow, ScoreRow, SentimentRow,
-                                     TranscriptRow)
+from qa_service.store.models import (ApiKeyRow, CommentRow, CriterionResultRow, ModelVersionRow, RubricRow, ScoreRow,
+                                     SentimentRow, TranscriptRow)
 
 Role = Literal["helpdesk", "analyst", "manager", "admin"]
 ROLES: tuple[str, ...] = ("helpdesk", "analyst", "manager", "admin")
@@ -158,6 +158,16 @@ def save_sentiment(session: Session, comment_id: int, result: SentimentResult, m
         for k, v in values.items():
             setattr(row, k, v)
     session.flush()
+    return row
+
+
+def register_model(session: Session, task: str, version: str, manifest: dict) -> ModelVersionRow:
+    """Record a model version the service ran with (once per task + version)."""
+    row = session.scalar(select(ModelVersionRow).where(ModelVersionRow.task == task, ModelVersionRow.version == version))
+    if row is None:
+        row = ModelVersionRow(task=task, version=version, manifest=json.loads(json.dumps(manifest, default=str)))
+        session.add(row)
+        session.flush()
     return row
 
 

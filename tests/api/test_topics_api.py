@@ -90,3 +90,32 @@ def test_errors_name_the_field(client, path, payload, status, field):
 def test_unknown_report_is_404(client):
     assert client.get("/v1/reports/nope").status_code == 404
     assert client.get("/v1/reports/..%2f..%2fetc").status_code in (404, 422)
+
+
+def test_fit_on_stored_comments_stores_each_comments_topic(client):
+    from sqlalchemy import func, select
+
+    from qa_service.store import session_scope
+    from qa_service.store.models import ModelVersionRow, TopicAssignmentRow
+    from qa_service.store.repository import ingest_comments
+    from qa_service.schemas import Comment
+
+    settings = client.app.state.settings
+    comments = [Comment(**{**c, "created_at": c["created_at"]}) for c in hotel_comments(250)]
+    with session_scope(settings.db_url) as s:
+        ingest_comments(s, "encuesta-hoteles", comments)
+    r = client.post("/v1/topics/fit", json={"source": "encuesta-hoteles", "since": "2019-01-01T00:00:00Z",
+                                            "period": "month"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    n_2019 = sum(1 for c in comments if c.created_at.year == 2019)
+    assert len(body["documents"]) == n_2019
+    with session_scope(settings.db_url) as s:
+        n = s.scalar(select(func.count()).select_from(TopicAssignmentRow)
+                     .where(TopicAssignmentRow.model_id == body["model_id"]))
+        assert n == n_2019
+        assert s.scalar(select(func.count()).select_from(ModelVersionRow).where(ModelVersionRow.task == "sentiment"))
+    r = client.post("/v1/topics/fit", json={"source": "nope"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "source"
+    r = client.post("/v1/topics/fit", json={"source": "x", "comments": [{"id": "1", "text": "hola"}]})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "comments"

@@ -31,13 +31,17 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
 class TopicFitRequest(BaseModel):
-    """Comments to find topics in, and how."""
+    """Comments to find topics in, and how: sent in the request (``comments``), or read from storage
+    (``source``, optionally ``since`` / ``until``), in which case each stored comment's topic is stored too."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "comments": [{"id": "c1", "text": "Me cobraron dos veces la factura de octubre", "created_at": "2026-11-02",
                       "score": 2, "channel": "email", "team": "facturacion"}], "period": "week"}]})
 
-    comments: list[Comment] = Field(min_length=1)
+    comments: list[Comment] = Field(default_factory=list)
+    source: str | None = Field(default=None, max_length=200, description="Fit on the stored comments of a source")
+    since: datetime | None = Field(default=None, description="With source: comments created at or after")
+    until: datetime | None = Field(default=None, description="With source: comments created before")
     period: Literal["day", "week", "month"] = "week"
     min_topic_size: int | Literal["auto"] = "auto"
     nr_topics: int | Literal["auto"] | None = None
@@ -150,16 +154,23 @@ def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep)
     from qa_service.feedback import analyse_comments, quote_redactor
     from qa_service.services import build_topic_model
 
-    _limit(settings, len(body.comments), "comments")
-    _too_long(settings, [c.text for c in body.comments], "comments")
-    ids = [c.id for c in body.comments]
+    if bool(body.comments) == bool(body.source):
+        raise InvalidInputError("give either comments or the source of stored comments", "comments")
+    stored_ids: list[int] | None = None
+    if body.source:
+        stored_ids, comments = _stored_comments(settings, body)
+    else:
+        comments = body.comments
+    _limit(settings, len(comments), "comments")
+    _too_long(settings, [c.text for c in comments], "comments")
+    ids = [c.id for c in comments]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InvalidInputError(f"duplicate comment id {dup!r}", "comments")
     previous = _load(settings, body.refit) if body.refit else None
     model = build_topic_model(settings, min_topic_size=body.min_topic_size, nr_topics=body.nr_topics,
                               reduce_outliers=body.reduce_outliers)
-    analysis = analyse_comments(body.comments, model, pipe, freq=body.period, previous=previous,
+    analysis = analyse_comments(comments, model, pipe, freq=body.period, previous=previous,
                                 merge=body.merge if previous is None else ())
     if previous is not None:
         for g in body.merge:
@@ -172,6 +183,8 @@ def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep)
         {"source": "API request", "rows": len(body.comments), "licence": "the user's own data"}],
         metrics={"outlier_share": analysis.summary()["outlier_share"]})
     analysis.write(_report_dir(settings, model_id), title=body.title)
+    if stored_ids is not None:
+        _store_assignments(settings, model_id, stored_ids, analysis)
     tm = analysis.topic_model
     return TopicFitResponse(
         model_id=model_id, report_url=f"/v1/reports/{model_id}",
@@ -180,6 +193,38 @@ def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep)
         documents=[{"id": r["id"], "topic": r["topic"], "topic_label": r["topic_label"]} for r in analysis.document_rows()],
         trends=analysis.trend_rows(), complaints=analysis.complaint_rows(), drivers=analysis.driver_rows(),
         summary=analysis.summary())
+
+
+def _stored_comments(settings, body: TopicFitRequest) -> tuple[list[int], list[Comment]]:
+    from sqlalchemy import select
+
+    from qa_service.store import session_scope
+    from qa_service.store.models import CommentRow
+
+    with session_scope(settings.db_url) as s:
+        q = select(CommentRow).where(CommentRow.source == body.source).order_by(CommentRow.id)
+        if body.since:
+            q = q.where(CommentRow.created_at >= body.since)
+        if body.until:
+            q = q.where(CommentRow.created_at < body.until)
+        rows = s.scalars(q.limit(settings.max_topic_texts + 1)).all()
+        out = [(r.id, Comment(id=r.external_id, text=r.text, created_at=r.created_at, score=r.score,
+                              channel=r.channel, agent_id=r.agent_id, team=r.team, metadata=r.meta or {}))
+               for r in rows]
+    if not out:
+        raise InvalidInputError(f"no stored comments from source {body.source!r} in that period", "source")
+    return [i for i, _ in out], [c for _, c in out]
+
+
+def _store_assignments(settings, model_id: str, comment_ids: list[int], analysis) -> None:
+    from qa_service.store import session_scope
+    from qa_service.store.models import TopicAssignmentRow
+
+    tm = analysis.topic_model
+    with session_scope(settings.db_url) as s:
+        s.add_all([TopicAssignmentRow(comment_id=cid, model_id=model_id, topic=int(t), topic_label=tm.topic_name(int(t)),
+                                      similarity=float(sim))
+                   for cid, t, sim in zip(comment_ids, analysis.topics, analysis.similarity)])
 
 
 @router.get("/topics", summary="Topic models fitted through the API")
