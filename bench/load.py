@@ -17,20 +17,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
+from bench._server import free_port, wait_ready
+
 ROOT = Path(__file__).resolve().parent
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -55,7 +48,7 @@ def main() -> None:
     with session_scope(settings.db_url) as s:
         helpdesk = create_api_key(s, "helpdesk", "load")[1]
         analyst = create_api_key(s, "analyst", "load")[1]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     worker = None
     if args.separate_worker:
@@ -66,16 +59,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=url, timeout=120) as c:
-            deadline = time.time() + 180
-            while True:
-                try:
-                    if c.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not become ready")
-                time.sleep(0.3)
+            wait_ready(c, server)
             transcripts = [make_transcript(i, 40).model_dump(mode="json") for i in range(args.transcripts)]
             job = c.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": transcripts},
                          headers={"Authorization": f"Bearer {analyst}"}).json()

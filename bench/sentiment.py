@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench._server import free_port, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,12 +40,6 @@ def _pct(xs: list[float]) -> dict[str, float]:
     a = np.array(xs) * 1000
     return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
             "p99_ms": round(float(np.percentile(a, 99)), 2), "mean_ms": round(float(a.mean()), 2)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa_service.store import session_scope, upgrade
     from qa_service.store.repository import create_api_key
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QA_DATA_DIR": tempfile.mkdtemp(prefix="qa-bench-")}
     env.pop("QA_DATABASE_URL", None)
     bench_settings = Settings(data_dir=env["QA_DATA_DIR"])
@@ -105,17 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
-            deadline = time.time() + 180
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not become ready: " + (server.stderr.read().decode()[-500:]
-                                                                        if server.poll() is not None else "timeout"))
-                time.sleep(0.2)
+            wait_ready(client, server)
             for t in short[: args.warmup]:
                 client.post("/v1/sentiment", json={"text": t}).raise_for_status()
             lat = []

@@ -363,8 +363,6 @@ def _looks_like_transcripts(path: Path) -> bool:
                     except json.JSONDecodeError:
                         return '"turns"' in line
     if path.suffix.lower() == ".txt":
-        from qa_service.io.transcripts import detect_transcript_format  # noqa: F401
-
         with path.open(encoding="utf-8", errors="replace") as fh:
             head = fh.read(2000).lower()
         return any(p in head for p in ("agente:", "cliente:", "agent:", "customer:"))

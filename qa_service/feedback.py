@@ -19,7 +19,7 @@ from qa_service.pipelines.drivers import ScoreDriver, score_drivers
 from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
 from qa_service.pipelines.trends import Freq, TopicTrend, topic_trends
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
-from qa_service.schemas import Comment, Transcript
+from qa_service.schemas import Comment
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

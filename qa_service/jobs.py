@@ -45,8 +45,8 @@ def get_queue(settings: Settings):
             return _QUEUES[key]
         if settings.redis_url:
             try:
+                import redis  # noqa: F401  (RedisHuey needs it; fail here with an install hint)
                 from huey import RedisHuey
-                import redis  # noqa: F401
             except ImportError as exc:  # pragma: no cover - depends on the extra
                 raise QAServiceError("QA_REDIS_URL needs the redis client: pip install 'qa_service[redis]'") from exc
             huey = RedisHuey("qa_service", url=settings.redis_url)

@@ -236,7 +236,6 @@ class TopicModel:
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
         from hdbscan import HDBSCAN
-        from sklearn.feature_extraction.text import CountVectorizer
         from umap import UMAP
 
         umap_model = UMAP(n_neighbors=min(self.n_neighbors, n - 1), n_components=self.n_components,

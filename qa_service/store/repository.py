@@ -47,6 +47,23 @@ def _check_source(source: str) -> str:
     return source
 
 
+def _upsert(session: Session, table, source: str, external_id: str, values: dict, report: IngestReport) -> None:
+    """Insert, update in place (content changed) or leave (same content) the record keyed by (source, id)."""
+    row = session.scalar(select(table).where(table.source == source, table.external_id == external_id))
+    if row is None:
+        row = table(source=source, external_id=external_id, **values)
+        session.add(row)
+        session.flush()
+        report.inserted += 1
+    elif row.content_hash != values["content_hash"]:
+        for k, v in values.items():
+            setattr(row, k, v)
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    report.ids.append(row.id)
+
+
 def ingest_transcripts(session: Session, source: str, transcripts: Iterable[Transcript],
                        redacted: bool = False) -> IngestReport:
     """Insert new transcripts, update changed ones, leave identical ones: sending a file twice changes nothing."""
@@ -54,23 +71,9 @@ def ingest_transcripts(session: Session, source: str, transcripts: Iterable[Tran
     report = IngestReport()
     for t in transcripts:
         payload = t.model_dump(mode="json")
-        h = _hash(payload)
-        row = session.scalar(select(TranscriptRow).where(TranscriptRow.source == source,
-                                                         TranscriptRow.external_id == t.id))
-        values = dict(channel=t.channel, language=t.language, started_at=t.started_at, agent_id=t.agent.id,
-                      team=t.agent.team, turns=payload["turns"], meta=t.metadata, content_hash=h, redacted=redacted)
-        if row is None:
-            row = TranscriptRow(source=source, external_id=t.id, **values)
-            session.add(row)
-            session.flush()
-            report.inserted += 1
-        elif row.content_hash != h:
-            for k, v in values.items():
-                setattr(row, k, v)
-            report.updated += 1
-        else:
-            report.unchanged += 1
-        report.ids.append(row.id)
+        _upsert(session, TranscriptRow, source, t.id, dict(
+            channel=t.channel, language=t.language, started_at=t.started_at, agent_id=t.agent.id, team=t.agent.team,
+            turns=payload["turns"], meta=t.metadata, content_hash=_hash(payload), redacted=redacted), report)
     return report
 
 
@@ -80,23 +83,9 @@ def ingest_comments(session: Session, source: str, comments: Iterable[Comment], 
     source = _check_source(source)
     report = IngestReport()
     for c in comments:
-        payload = c.model_dump(mode="json")
-        h = _hash(payload)
-        row = session.scalar(select(CommentRow).where(CommentRow.source == source, CommentRow.external_id == c.id))
-        values = dict(text=c.text, created_at=c.created_at, score=c.score, channel=c.channel, agent_id=c.agent_id,
-                      team=c.team, meta=c.metadata, content_hash=h, redacted=redacted)
-        if row is None:
-            row = CommentRow(source=source, external_id=c.id, **values)
-            session.add(row)
-            session.flush()
-            report.inserted += 1
-        elif row.content_hash != h:
-            for k, v in values.items():
-                setattr(row, k, v)
-            report.updated += 1
-        else:
-            report.unchanged += 1
-        report.ids.append(row.id)
+        _upsert(session, CommentRow, source, c.id, dict(
+            text=c.text, created_at=c.created_at, score=c.score, channel=c.channel, agent_id=c.agent_id, team=c.team,
+            meta=c.metadata, content_hash=_hash(c.model_dump(mode="json")), redacted=redacted), report)
     return report
 
 
