@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._server import free_port, wait_ready
+from bench._server import free_port, start_server, wait_ready
 
 ROOT = Path(__file__).resolve().parent
 
@@ -53,13 +53,11 @@ def main() -> None:
     worker = None
     if args.separate_worker:
         env["QA_EMBEDDED_WORKER"] = "0"
-        worker = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker, _ = start_server([sys.executable, "-m", "qa_service.cli", "worker"], env)
+    server, server_log = start_server([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env)
     try:
         with httpx.Client(base_url=url, timeout=120) as c:
-            wait_ready(c, server)
+            wait_ready(c, server, server_log)
             transcripts = [make_transcript(i, 40).model_dump(mode="json") for i in range(args.transcripts)]
             job = c.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": transcripts},
                          headers={"Authorization": f"Bearer {analyst}"}).json()

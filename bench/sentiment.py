@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench._server import free_port, wait_ready
+from bench._server import free_port, start_server, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -95,12 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         key = create_api_key(session, "helpdesk", "bench")[1]
     if args.model:
         env["QA_SENTIMENT_MODEL"] = args.model
-    server = subprocess.Popen([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server, server_log = start_server([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env)
     try:
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {key}"}) as client:
-            wait_ready(client, server)
+            wait_ready(client, server, server_log)
             for t in short[: args.warmup]:
                 client.post("/v1/sentiment", json={"text": t}).raise_for_status()
             lat = []

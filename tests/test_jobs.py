@@ -184,3 +184,39 @@ def test_stored_records_are_redacted_and_evidence_points_into_them(client):
         for e in c["evidence"]:
             assert texts[e["turn"]][e["start_char"]:e["end_char"]] == e["text"]
     assert "4539" not in json.dumps(result)
+
+
+@pytest.mark.skipif(not os.environ.get("QA_TEST_REDIS_URL"), reason="no Redis server (CI starts one)")
+def test_redis_queue_with_two_workers(tmp_path):
+    """The Redis option: two `qa-service worker` processes share the queue; both jobs finish, each record once."""
+    from qa_service.jobs import get_job, submit_job
+
+    url = os.environ["QA_TEST_REDIS_URL"]
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_REDIS_URL": url, "QA_EMBEDDED_WORKER": "0"}
+    s = Settings(data_dir=tmp_path, redis_url=url, embedded_worker=False)
+    upgrade(s.db_url)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    jobs = [submit_job(s, "score", _transcripts(12), {"rubric": "default-es", "source": f"redis-{k}"})
+            for k in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        deadline = time.time() + 240
+        while any(get_job(s, j.id).status not in ("done", "failed") for j in jobs):
+            assert time.time() < deadline
+            time.sleep(0.3)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGINT)
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    for j in jobs:
+        final = get_job(s, j.id)
+        assert (final.status, final.done, final.failed) == ("done", 12, 0)
+        with session_scope(s.db_url) as sess:
+            assert sess.scalar(select(func.count()).select_from(ScoreRow).where(ScoreRow.job_id == j.id)) == 12
