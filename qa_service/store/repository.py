@@ -89,12 +89,6 @@ def ingest_comments(session: Session, source: str, comments: Iterable[Comment], 
     return report
 
 
-def transcript_from_row(row: TranscriptRow) -> Transcript:
-    return Transcript.model_validate({"id": row.external_id, "channel": row.channel, "language": row.language,
-                                      "started_at": row.started_at, "agent": {"id": row.agent_id, "team": row.team},
-                                      "metadata": row.meta or {}, "turns": row.turns})
-
-
 def save_rubric(session: Session, rubric) -> RubricRow:
     """Record the rubric version a score was made with (once per id + version; a changed body under the same
     version is refused, since old scores would no longer say what they were scored against)."""
