@@ -26,10 +26,11 @@ from qa_service.cli_feedback import complaints, topics_app  # noqa: E402  (light
 app.add_typer(topics_app, name="topics")
 app.command("complaints")(complaints)
 
-from qa_service.cli_platform import db_app, ingest, keys_app, worker  # noqa: E402
+from qa_service.cli_platform import db_app, ingest, keys_app, reviews_app, worker  # noqa: E402
 
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(reviews_app, name="reviews")
 app.command("ingest")(ingest)
 app.command("worker")(worker)
 

@@ -187,3 +187,36 @@ def worker(threads: Annotated[int, typer.Option(min=1, help="Worker threads.")] 
         run_worker(s, threads)
 
     _run(work)
+
+
+reviews_app = typer.Typer(no_args_is_help=True, help="Analysts' reviews of stored scores.")
+
+
+@reviews_app.command("export")
+def reviews_export(
+    output: Annotated[str, typer.Option("-o", "--output", help="JSONL file to write.")],
+    rubric: Annotated[Optional[str], typer.Option(help="Only scores made with this rubric id.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="Only transcripts from this source.")] = None,
+) -> None:
+    """Write reviewed transcripts with their labels in the format of eval/transcripts/labelled.jsonl, split
+    half tune / half report by a hash of the id, so `python -m eval.scoring --data FILE` recalibrates on them."""
+    from qa_service.cli import _run
+
+    def work() -> None:
+        import hashlib
+        import json
+
+        from qa_service.store.repository import reviewed_scores
+
+        n = 0
+        with _session() as session, open(output, "w", encoding="utf-8") as fh:
+            for score, t, labels in reviewed_scores(session, rubric, source):
+                key = hashlib.sha256(f"{t.source}\0{t.external_id}".encode()).digest()[0]
+                row = {"id": t.external_id, "channel": t.channel, "language": t.language,
+                       "agent": {"id": t.agent_id, "team": t.team}, "metadata": t.meta or {}, "turns": t.turns,
+                       "rubric": score.rubric_id, "split": "tune" if key % 2 == 0 else "report", "labels": labels}
+                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                n += 1
+        typer.echo(f"wrote {n} reviewed transcript(s) to {output}", err=True)
+
+    _run(work)

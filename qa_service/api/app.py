@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.api.errors import install_error_handlers
-from qa_service.api.routes import health, jobs
+from qa_service.api.routes import health, jobs, reviews
 from qa_service.api.routes import scoring
 from qa_service.api.routes import sentiment as sentiment_routes
 from qa_service.api.routes import topics
@@ -107,4 +107,5 @@ def create_app(settings: Settings | None = None, load_models: bool = True, senti
     app.include_router(scoring.router)
     app.include_router(topics.router)
     app.include_router(jobs.router)
+    app.include_router(reviews.router)
     return app

@@ -200,3 +200,20 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewRow(Base):
+    """An analyst's verdict on one criterion of a stored score (a correction, or a confirmation when the result
+    is unchanged). The latest verdict per criterion is the label that goes back into calibration data."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_score", "score_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    score_id: Mapped[int] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"))
+    criterion_id: Mapped[str] = mapped_column(String(200))
+    result: Mapped[str] = mapped_column(String(10))
+    original_result: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import Comment, ScoreResult, SentimentResult, Transcript
-from qa_service.store.models import (ApiKeyRow, CommentRow, CriterionResultRow, ModelVersionRow, RubricRow, ScoreRow,
-                                     SentimentRow, TranscriptRow)
+from qa_service.store.models import (ApiKeyRow, CommentRow, CriterionResultRow, ModelVersionRow, ReviewRow, RubricRow,
+                                     ScoreRow, SentimentRow, TranscriptRow)
 
 Role = Literal["helpdesk", "analyst", "manager", "admin"]
 ROLES: tuple[str, ...] = ("helpdesk", "analyst", "manager", "admin")
@@ -152,6 +152,51 @@ def register_model(session: Session, task: str, version: str, manifest: dict) ->
         session.add(row)
         session.flush()
     return row
+
+
+# --------------------------------------------------------------------------- analyst reviews
+def review_score(session: Session, score_id: int, corrections: dict[str, tuple[str, str | None]],
+                 reviewer: str | None) -> dict[str, str]:
+    """Record an analyst's review of a stored score: ``corrections`` maps criterion id -> (result, note); every
+    other criterion is confirmed as scored. Returns the criterion labels after the review."""
+    score = session.get(ScoreRow, score_id)
+    if score is None:
+        raise KeyError(score_id)
+    current = review_labels(session, score)
+    unknown = sorted(set(corrections) - set(current))
+    if unknown:
+        raise InvalidInputError(f"criteria not in this score: {', '.join(unknown)}", "corrections")
+    for crit, (result, note) in corrections.items():
+        if result not in ("pass", "fail", "na"):
+            raise InvalidInputError(f"{crit}: result must be pass, fail or na", "corrections")
+    scored = {c["id"]: c["result"] for c in score.result["criteria"]}
+    for crit, label in current.items():
+        result, note = corrections.get(crit, (label, None))
+        session.add(ReviewRow(score_id=score_id, criterion_id=crit, result=result, original_result=scored[crit],
+                              note=note, reviewer=reviewer))
+    session.flush()
+    return review_labels(session, score)
+
+
+def review_labels(session: Session, score: ScoreRow) -> dict[str, str]:
+    """Criterion -> label: the latest review's verdict, else the scorer's result."""
+    labels = {c["id"]: c["result"] for c in score.result["criteria"]}
+    for r in session.scalars(select(ReviewRow).where(ReviewRow.score_id == score.id).order_by(ReviewRow.id)):
+        labels[r.criterion_id] = r.result
+    return labels
+
+
+def reviewed_scores(session: Session, rubric_id: str | None = None, source: str | None = None
+                    ) -> Iterable[tuple[ScoreRow, TranscriptRow, dict[str, str]]]:
+    """Stored scores that an analyst reviewed, with their transcript and current labels (for calibration)."""
+    q = select(ScoreRow, TranscriptRow).join(TranscriptRow, ScoreRow.transcript_id == TranscriptRow.id) \
+        .where(ScoreRow.id.in_(select(ReviewRow.score_id))).order_by(ScoreRow.id)
+    if rubric_id:
+        q = q.where(ScoreRow.rubric_id == rubric_id)
+    if source:
+        q = q.where(TranscriptRow.source == source)
+    for score, transcript in session.execute(q):
+        yield score, transcript, review_labels(session, score)
 
 
 # --------------------------------------------------------------------------- API keys

@@ -129,3 +129,16 @@ def test_api_keys_are_hashed_verified_and_revoked(url):
     with pytest.raises(InvalidInputError, match="unknown role"):
         with session_scope(url) as s:
             create_api_key(s, "superuser")
+
+
+def test_upgrade_from_the_first_migration_keeps_data(tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    assert upgrade(url, "0001") == "0001"
+    with session_scope(url) as s:
+        ingest_transcripts(s, "old", [_transcript(1)])
+    assert upgrade(url) == head_revision()
+    with session_scope(url) as s:
+        assert s.scalar(select(func.count()).select_from(TranscriptRow)) == 1
+        assert s.execute(text("SELECT count(*) FROM reviews")).scalar() == 0
