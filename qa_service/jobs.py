@@ -213,7 +213,12 @@ def run_job(settings: Settings, job_id: str) -> None:
         while _run_batch(settings, job_id, kind, params, models):
             pass
     except Exception as exc:  # noqa: BLE001 - the job records why; the worker lives on
-        log.exception("job %s failed", job_id)
+        # Exception messages can quote records (pydantic echoes input values): the log gets the type only,
+        # unless debugging; the job row keeps the message for the analyst.
+        if settings.debug:
+            log.exception("job %s failed", job_id)
+        else:
+            log.error("job %s failed: %s (details in GET /v1/jobs/%s)", job_id, type(exc).__name__, job_id)
         with session_scope(settings.db_url) as s:
             job = s.get(JobRow, job_id)
             job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}", _now()
