@@ -3,15 +3,18 @@ transcript, correct criteria. Corrections become calibration data (`qa-service r
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa_service.api.auth import ANALYST, READER
 from qa_service.api.deps import SettingsDep
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import ErrorResponse
+
+# Database integers are 64-bit: larger ids are a 422, not an overflow.
+ScoreId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A stored score's id")]
 
 router = APIRouter(prefix="/v1/scores", tags=["reviews"],
                    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}})
@@ -50,7 +53,7 @@ class ReviewRequest(BaseModel):
 @router.get("", response_model=list[ScoreSummary], dependencies=[READER], summary="Stored scores, newest first")
 def list_scores(settings: SettingsDep, source: str | None = None, needs_review: bool | None = None,
                 reviewed: bool | None = None, limit: int = Query(default=50, ge=1, le=500),
-                offset: int = Query(default=0, ge=0)) -> list[ScoreSummary]:
+                offset: int = Query(default=0, ge=0, le=2**63 - 1)) -> list[ScoreSummary]:
     from sqlalchemy import select
 
     from qa_service.store import session_scope
@@ -85,7 +88,7 @@ def _score(s, score_id: int):
 
 @router.get("/{score_id}", dependencies=[READER], responses={404: {"model": ErrorResponse}},
             summary="One stored score with its (stored, redacted) transcript, reviews and current labels")
-def get_score(score_id: int, settings: SettingsDep) -> dict[str, Any]:
+def get_score(score_id: ScoreId, settings: SettingsDep) -> dict[str, Any]:
     from sqlalchemy import select
 
     from qa_service.store import session_scope
@@ -108,7 +111,7 @@ def get_score(score_id: int, settings: SettingsDep) -> dict[str, Any]:
 @router.post("/{score_id}/reviews", status_code=201, dependencies=[ANALYST],
              responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
              summary="Correct (or confirm) a stored score's criteria")
-def review(score_id: int, body: ReviewRequest, request: Request, settings: SettingsDep) -> dict[str, Any]:
+def review(score_id: ScoreId, body: ReviewRequest, request: Request, settings: SettingsDep) -> dict[str, Any]:
     from qa_service.store import session_scope
     from qa_service.store.repository import review_score
 
