@@ -78,6 +78,6 @@ def load_topic_model(settings: Settings, ref: str):
     bundle = resolve_bundle(settings.models_dir, "topics", ref)
     manifest = read_manifest(bundle, "topics")
     encoder = load_encoder(manifest.get("base_encoder", {}).get("name") or settings.topic_encoder, settings)
-    model = TopicModel.load(bundle, encoder=encoder)
+    model = TopicModel.load(bundle, encoder=encoder, manifest=manifest)
     model.cache_dir = settings.numba_cache_dir
     return model

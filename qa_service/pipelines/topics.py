@@ -537,12 +537,14 @@ class TopicModel:
         return write_manifest(bundle, manifest)
 
     @classmethod
-    def load(cls, bundle: Path, encoder: Encoder | None = None, verify_encoder: bool = True) -> "TopicModel":
-        """Load a bundle written by :meth:`save`; checks artefact checksums and the encoder's fingerprint."""
+    def load(cls, bundle: Path, encoder: Encoder | None = None, verify_encoder: bool = True,
+             manifest: dict[str, Any] | None = None) -> "TopicModel":
+        """Load a bundle written by :meth:`save`; checks artefact checksums and the encoder's fingerprint.
+        ``manifest``: the bundle's manifest when the caller already read (and verified) it."""
         from qa_service.models import read_manifest
 
         bundle = Path(bundle)
-        manifest = read_manifest(bundle, TASK)
+        manifest = manifest if manifest is not None else read_manifest(bundle, TASK)
         params = dict(manifest.get("params", {}))
         params["languages"] = tuple(params.get("languages", ("es", "en")))
         model = cls(encoder=encoder, **params)
