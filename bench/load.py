@@ -37,17 +37,15 @@ def main() -> None:
 
     from bench.scoring import make_transcript
     from qa_service.config import Settings
-    from qa_service.store import session_scope, upgrade
-    from qa_service.store.repository import create_api_key
+    from qa_service.runtime import Runtime
+    from qa_service.usecases.admin import create_key
 
     data = tempfile.mkdtemp(prefix="qa-load-")
     env = {**os.environ, "QA_DATA_DIR": data, "QA_LOG_LEVEL": "warning"}
     env.pop("QA_DATABASE_URL", None)
     settings = Settings(data_dir=data)
-    upgrade(settings.db_url)
-    with session_scope(settings.db_url) as s:
-        helpdesk = create_api_key(s, "helpdesk", "load")[1]
-        analyst = create_api_key(s, "analyst", "load")[1]
+    helpdesk = create_key(Runtime(settings), "helpdesk", "load")[1]
+    analyst = create_key(Runtime(settings), "analyst", "load")[1]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     worker = None

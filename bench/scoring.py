@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=16)
     args = ap.parse_args(argv)
 
-    from qa_service.config import get_settings
-    from qa_service.services import build_scorer
+    from qa_service.runtime import get_runtime
 
-    scorer = build_scorer(get_settings(), args.rubric)
+    rt = get_runtime()
+    scorer = rt.scorer(rt.rubric(args.rubric))
     data = [make_transcript(i, args.turns) for i in range(args.transcripts)]
     scorer.score_many(data[:2])  # warm-up: example embeddings, lazy imports
 

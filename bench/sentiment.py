@@ -51,13 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
-    from qa_service.config import get_settings
-    from qa_service.services import load_sentiment_model
+    from qa_service.runtime import get_runtime
 
-    settings = get_settings()
     texts = _texts(max(args.requests + args.warmup, args.batch))
     short = [t for t in texts if len(t) <= 140] or texts
-    pipe = load_sentiment_model(settings, args.model)
+    pipe = get_runtime().sentiment(args.model)
     version = getattr(pipe, "manifest_", {}).get("version")
 
     # In-process, one text at a time.
@@ -82,16 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     from qa_service.config import Settings
-    from qa_service.store import session_scope, upgrade
-    from qa_service.store.repository import create_api_key
+    from qa_service.runtime import Runtime
+    from qa_service.usecases.admin import create_key
 
     port = free_port()
     env = {**os.environ, "QA_DATA_DIR": tempfile.mkdtemp(prefix="qa-bench-")}
     env.pop("QA_DATABASE_URL", None)
     bench_settings = Settings(data_dir=env["QA_DATA_DIR"])
-    upgrade(bench_settings.db_url)
-    with session_scope(bench_settings.db_url) as session:
-        key = create_api_key(session, "helpdesk", "bench")[1]
+    key = create_key(Runtime(bench_settings), "helpdesk", "bench")[1]
     if args.model:
         env["QA_SENTIMENT_MODEL"] = args.model
     server, server_log = start_server([sys.executable, "-m", "qa_service.cli", "serve", "--port", str(port)], env)

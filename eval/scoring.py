@@ -51,10 +51,10 @@ def evaluate_rubric(rubric_id: str, rows: list[dict], calibrate: bool) -> dict[s
 
     from qa_service.config import get_settings
     from qa_service.schemas import Transcript
-    from qa_service.services import build_scorer
+    from qa_service.runtime import get_runtime
 
-    settings = get_settings()
-    scorer = build_scorer(settings, rubric_id)
+    rt = get_runtime(get_settings())
+    scorer = rt.scorer(rt.rubric(rubric_id))
     scorer.min_kappa = 0.0  # evaluate every criterion's own output
     rubric = scorer.rubric
     tune = [r for r in rows if r["split"] == "tune"]

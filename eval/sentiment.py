@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa_service.config import get_settings
     from qa_service.errors import QAServiceError
-    from qa_service.models import resolve_bundle
+    from qa_service.bundles import resolve_bundle
     from qa_service.pipelines.sentiment import load_sentiment
 
     try:

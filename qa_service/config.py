@@ -22,9 +22,9 @@ def _default_data_dir() -> Path:
     return Path(base) / "qa_service"
 
 
-def _default_cache_dir() -> Path:
-    # XDG-style default; overridden by QA_CACHE_DIR. Reading XDG_CACHE_HOME here is the
-    # one place outside pydantic-settings that looks at the environment.
+def default_cache_dir() -> Path:
+    """XDG-style default cache directory (``QA_CACHE_DIR`` overrides it in Settings). Reading XDG_CACHE_HOME
+    here is the one place outside pydantic-settings that looks at the environment."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "qa_service"
 
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     # Where shipped model bundles live and where derived assets (converted e5, numba cache) go.
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Directory with shipped model bundles.")
-    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Cache for converted checkpoints.")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Cache for converted checkpoints.")
     # Topic models and reports fitted through the API are kept here (the CLI writes where it is told).
     data_dir: Path = Field(default_factory=_default_data_dir, description="Topic models and reports from the API.")
 

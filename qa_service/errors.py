@@ -31,6 +31,10 @@ class ModelLoadError(QAServiceError):
         self.path = path
 
 
+class NotFoundError(QAServiceError):
+    """A named thing (job, score, topic model, report, rubric) does not exist (HTTP 404)."""
+
+
 class ModelNotReadyError(QAServiceError):
     """Models are not loaded yet."""
 

@@ -28,9 +28,9 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def sentiment(settings):
-    from qa_service.services import load_sentiment_model
+    from qa_service.runtime import get_runtime
 
-    return load_sentiment_model(settings)
+    return get_runtime(settings).sentiment()
 
 
 @pytest.fixture()
@@ -43,12 +43,10 @@ def bundle_copy(tmp_path: Path, settings: Settings) -> Path:
 
 def api_key(settings: Settings, role: str = "admin") -> str:
     """A new API key of ``role`` in the settings' database (migrated first if new)."""
-    from qa_service.store import session_scope, upgrade
-    from qa_service.store.repository import create_api_key
+    from qa_service.runtime import get_runtime
+    from qa_service.usecases.admin import create_key
 
-    upgrade(settings.db_url)
-    with session_scope(settings.db_url) as session:
-        return create_api_key(session, role, name="tests")[1]
+    return create_key(get_runtime(settings), role, name="tests")[1]
 
 
 def auth(settings: Settings, role: str = "admin") -> dict[str, str]:

@@ -117,7 +117,7 @@ def test_help_is_fast_and_lists_commands():
 
 
 def test_serve_with_corrupted_bundle_exits_with_one_line(bundle_copy):
-    from qa_service.models import current_version
+    from qa_service.bundles import current_version
 
     v = current_version(bundle_copy, "sentiment")
     (bundle_copy / "sentiment" / v / "head.npz").write_bytes(b"corrupted")

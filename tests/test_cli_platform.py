@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from qa_service.cli import app
 from qa_service.config import REPO_ROOT, Settings
 from qa_service.store import session_scope
-from qa_service.store.repository import verify_api_key
+from qa_service.store.keys import verify_api_key
 
 runner = CliRunner()
 

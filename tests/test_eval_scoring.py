@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eval.scoring import evaluate_rubric, labelled_total, load_labelled
-from qa_service.rubrics import load_rubric
+from qa_service.io.rubrics import load_rubric
 
 
 def test_labelled_set_is_consistent_with_the_rubrics(settings):
@@ -41,10 +41,10 @@ def test_shipped_calibration_is_loaded_and_version_checked(tmp_path, settings):
     import shutil
 
     from qa_service.config import Settings
-    from qa_service.services import load_calibration
+    from qa_service.io.rubrics import load_calibration
 
     rubric = load_rubric("default-es", settings.rubrics_dir)
-    cal = load_calibration(settings, rubric)
+    cal = load_calibration(settings.rubrics_dir, rubric)
     assert cal["rubric"]["version"] == rubric.version
     assert set(cal["kappa"]) == {c.id for s in rubric.sections for c in s.criteria}
     models = tmp_path / "models"
@@ -53,4 +53,4 @@ def test_shipped_calibration_is_loaded_and_version_checked(tmp_path, settings):
     data = json.loads(f.read_text())
     data["rubric"]["version"] = "0.0.1"
     f.write_text(json.dumps(data))
-    assert load_calibration(Settings(models_dir=models), rubric) == {}
+    assert load_calibration(Settings(models_dir=models).rubrics_dir, rubric) == {}

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.store import session_scope, upgrade
-from qa_service.store.models import JobItemRow, ScoreRow
+from qa_service.store.tables import JobItemRow, ScoreRow
 from tests.conftest import auth
 from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
 
@@ -36,7 +36,7 @@ def _transcripts(n: int, turns: int = 6) -> list[dict]:
 @pytest.fixture(scope="module")
 def client(sentiment, tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("jobs"), max_upload_mb=1)
-    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings, "analyst")) as c:
+    with TestClient(create_app(settings), headers=auth(settings, "analyst")) as c:
         c.settings = settings
         yield c
 
@@ -110,21 +110,22 @@ def test_helpdesk_cannot_submit_jobs(client):
 
 
 def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings):
-    from qa_service.jobs import get_job, submit_job
+    from qa_service.runtime import get_runtime
+    from qa_service.usecases.jobs import get_job, submit_job
 
     # The queue file lives in tmp_path; the database is SQLite there, or CI's PostgreSQL (QA_DATABASE_URL).
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_EMBEDDED_WORKER": "0"}
     s = Settings(data_dir=tmp_path, embedded_worker=False)
     upgrade(s.db_url)
     n = 96
-    job = submit_job(s, "score", _transcripts(n, turns=40), {"rubric": "default-es", "source": "kill-test"})
+    job = submit_job(get_runtime(s), "score", _transcripts(n, turns=40), {"rubric": "default-es", "source": "kill-test"})
     worker = [sys.executable, "-m", "qa_service.cli", "worker"]
 
     proc = subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
-            done = get_job(s, job.id).done
+            done = get_job(get_runtime(s), job.id).done
             if 0 < done < n // 2:
                 break
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -136,13 +137,13 @@ def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings)
     finally:
         if proc.poll() is None:
             proc.kill()
-    partial = get_job(s, job.id)
+    partial = get_job(get_runtime(s), job.id)
     assert 0 < partial.done < n and partial.status == "running"
 
     proc = subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 300
-        while get_job(s, job.id).status not in ("done", "failed"):
+        while get_job(get_runtime(s), job.id).status not in ("done", "failed"):
             assert time.time() < deadline and proc.poll() is None
             time.sleep(0.2)
     finally:
@@ -151,7 +152,7 @@ def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings)
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    final = get_job(s, job.id)
+    final = get_job(get_runtime(s), job.id)
     assert (final.status, final.done, final.failed) == ("done", n, 0)
     with session_scope(s.db_url) as sess:
         scores = sess.scalars(select(ScoreRow).where(ScoreRow.job_id == job.id)).all()
@@ -161,7 +162,7 @@ def test_killed_worker_resumes_and_every_record_is_done_once(tmp_path, settings)
 
 
 def test_stored_records_are_redacted_and_evidence_points_into_them(client):
-    from qa_service.store.models import TranscriptRow
+    from qa_service.store.tables import TranscriptRow
 
     t = {"id": "pii-1", "channel": "call", "language": "es", "turns": [
         {"speaker": "agent", "text": "Buenos días, le atiende Laura, ¿en qué puedo ayudarle?"},
@@ -189,7 +190,8 @@ def test_stored_records_are_redacted_and_evidence_points_into_them(client):
 @pytest.mark.skipif(not os.environ.get("QA_TEST_REDIS_URL"), reason="no Redis server (CI starts one)")
 def test_redis_queue_with_two_workers(tmp_path):
     """The Redis option: two `qa-service worker` processes share the queue; both jobs finish, each record once."""
-    from qa_service.jobs import get_job, submit_job
+    from qa_service.runtime import get_runtime
+    from qa_service.usecases.jobs import get_job, submit_job
 
     url = os.environ["QA_TEST_REDIS_URL"]
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path), "QA_REDIS_URL": url, "QA_EMBEDDED_WORKER": "0"}
@@ -198,13 +200,13 @@ def test_redis_queue_with_two_workers(tmp_path):
     import redis
 
     redis.Redis.from_url(url).flushdb()
-    jobs = [submit_job(s, "score", _transcripts(12), {"rubric": "default-es", "source": f"redis-{k}"})
+    jobs = [submit_job(get_runtime(s), "score", _transcripts(12), {"rubric": "default-es", "source": f"redis-{k}"})
             for k in range(2)]
     workers = [subprocess.Popen([sys.executable, "-m", "qa_service.cli", "worker"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
     try:
         deadline = time.time() + 240
-        while any(get_job(s, j.id).status not in ("done", "failed") for j in jobs):
+        while any(get_job(get_runtime(s), j.id).status not in ("done", "failed") for j in jobs):
             assert time.time() < deadline
             time.sleep(0.3)
     finally:
@@ -216,7 +218,7 @@ def test_redis_queue_with_two_workers(tmp_path):
             except subprocess.TimeoutExpired:
                 w.kill()
     for j in jobs:
-        final = get_job(s, j.id)
+        final = get_job(get_runtime(s), j.id)
         assert (final.status, final.done, final.failed) == ("done", 12, 0)
         with session_scope(s.db_url) as sess:
             assert sess.scalar(select(func.count()).select_from(ScoreRow).where(ScoreRow.job_id == j.id)) == 12

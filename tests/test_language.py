@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.text.language import get_language_identifier
+from qa_service.text.language import LanguageIdentifier
 from qa_service.text.normalize import normalise_for_sentiment
+
+_LID = LanguageIdentifier()
 
 
 @pytest.mark.parametrize("text,lang", [
@@ -16,11 +18,11 @@ from qa_service.text.normalize import normalise_for_sentiment
     ("12345 !!!", "other"),
 ])
 def test_language(text, lang):
-    assert get_language_identifier().detect(text) == lang
+    assert _LID.detect(text) == lang
 
 
 def test_default_for_undecidable_text():
-    assert get_language_identifier().detect("...", default="es") == "es"
+    assert _LID.detect("...", default="es") == "es"
 
 
 def test_normalise_strips_handles_and_urls():

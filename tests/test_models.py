@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qa_service.errors import InvalidInputError, ModelLoadError
-from qa_service.models import current_version, list_versions, read_manifest, resolve_bundle, set_current
+from qa_service.bundles import current_version, list_versions, read_manifest, resolve_bundle, set_current
 from qa_service.pipelines.sentiment import load_sentiment
 
 
@@ -78,7 +78,7 @@ def test_transformer_bundle_kind_loads_and_predicts(tmp_path, settings):
 
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from qa_service.models import write_manifest
+    from qa_service.bundles import write_manifest
 
     model_dir = tmp_path / "b" / "model"
     tok = AutoTokenizer.from_pretrained(str(settings.e5_converted_dir))

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from qa_service.cli import app
 from qa_service.errors import InvalidInputError
-from qa_service.rubrics import list_rubrics, load_rubric, parse_rubric
+from qa_service.io.rubrics import list_rubrics, load_rubric, parse_rubric
 
 EXPECTED_ES = {"saludo", "aviso_grabacion", "verificacion_identidad", "escucha_activa", "empatia", "espera",
                "escalado", "resolucion_proximos_pasos", "cierre", "tono_profesional", "sin_datos_sensibles"}

@@ -21,7 +21,7 @@ def tiny_bundle(tmp_path_factory):
 
 
 def test_training_script_writes_a_verified_bundle(tiny_bundle):
-    from qa_service.models import read_manifest
+    from qa_service.bundles import read_manifest
     from qa_service.pipelines.sentiment import load_sentiment
 
     m = read_manifest(tiny_bundle, task="sentiment")
@@ -51,7 +51,7 @@ def test_eval_command_reports_a_missing_model(tmp_path):
 
 
 def test_finetune_script_runs_and_writes_a_servable_bundle(tmp_path):
-    from qa_service.models import read_manifest
+    from qa_service.bundles import read_manifest
     from qa_service.pipelines.sentiment import load_sentiment
     from training.finetune_sentiment import main
 

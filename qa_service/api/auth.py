@@ -29,21 +29,15 @@ class Principal:
 
 
 def _lookup(request: Request, key: str) -> Principal | None:
-    from datetime import datetime, timezone
-
-    from qa_service.store import session_scope
-    from qa_service.store.repository import verify_api_key
+    from qa_service.usecases.admin import authenticate
 
     cache: dict[str, tuple[float, Principal | None]] = request.app.state.__dict__.setdefault("key_cache", {})
     hit = cache.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    with session_scope(request.app.state.settings.db_url) as session:
-        row = verify_api_key(session, key)
-        principal = Principal(row.id, row.role) if row else None
-        if row is not None:
-            row.last_used_at = datetime.now(timezone.utc)
+    found = authenticate(request.app.state.runtime, key)
+    principal = Principal(*found) if found else None
     if len(cache) > 10_000:
         cache.clear()
     cache[key] = (now, principal)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa_service.errors import (AuthenticationError, InvalidInputError, LimitExceededError, ModelLoadError,
-                               ModelNotReadyError, PermissionDeniedError, QAServiceError)
+                               ModelNotReadyError, NotFoundError, PermissionDeniedError, QAServiceError)
 
 log = logging.getLogger("qa_service.api")
 
@@ -45,6 +45,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LimitExceededError)
     async def _limit(_: Request, exc: LimitExceededError) -> JSONResponse:
         return JSONResponse(status_code=413, content=_body("limit_exceeded", str(exc), exc.field))
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        # Same body as a 404 raised by routing, so clients see one shape for every "not found".
+        return JSONResponse(status_code=404, content=_body("http_error", str(exc)))
 
     @app.exception_handler(ModelNotReadyError)
     async def _not_ready(_: Request, exc: ModelNotReadyError) -> JSONResponse:

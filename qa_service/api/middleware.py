@@ -154,10 +154,10 @@ def install_operations(app: FastAPI, settings) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
-        from qa_service.jobs import queue_depth
+        from qa_service.usecases.jobs import queue_depth
 
         try:
-            metrics.queue.set(queue_depth(settings))
+            metrics.queue.set(queue_depth(app.state.runtime))
         except Exception:  # noqa: BLE001 - a metrics scrape must not fail on a busy database
             pass
         for task, version in (getattr(app.state, "model_versions", {}) or {}).items():

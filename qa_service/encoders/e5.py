@@ -7,7 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from qa_service.encoders._base import files_sha256, l2_normalise
+from qa_service.bundles import files_sha256
+from qa_service.encoders._base import l2_normalise
 from qa_service.errors import ModelLoadError
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_service.encoders._base import files_sha256
+from qa_service.bundles import files_sha256
 from qa_service.errors import ModelLoadError
 
 QK = 32  # Q4_0 block size

@@ -324,3 +324,25 @@ def _read_csv(lines: Iterable[str | None], speakers: SpeakerMap) -> Iterator[Tra
         if any("at" in r["turn"] for r in rows) and "channel" not in obj:
             obj["channel"] = "chat"
         yield _to_transcript(obj, rows[0]["line"])
+
+
+def looks_like_transcripts(path: str | Path) -> bool:
+    """True when a file holds transcripts rather than comments: subtitles, JSON records with ``turns``, or plain
+    text with speaker prefixes."""
+    path = Path(path)
+    if path.suffix.lower() in (".vtt", ".srt"):
+        return True
+    if path.suffix.lower() in (".jsonl", ".json"):
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.strip().lstrip("[")
+                if line:
+                    try:
+                        return "turns" in json.loads(line.rstrip(","))
+                    except json.JSONDecodeError:
+                        return '"turns"' in line
+    if path.suffix.lower() == ".txt":
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            head = fh.read(2000).lower()
+        return any(p in head for p in ("agente:", "cliente:", "agent:", "customer:"))
+    return False

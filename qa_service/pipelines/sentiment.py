@@ -89,6 +89,8 @@ class _SentimentPredictor:
     """``predict`` on top of a subclass's ``predict_proba``: validation, language, result records."""
 
     detect_language: bool = True
+    # The language identifier the process shares (set by the Runtime); built on first use otherwise.
+    language_id_: Any = None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -115,9 +117,11 @@ class _SentimentPredictor:
     def _languages(self, texts: list[str]) -> list[str]:
         if not self.detect_language:
             return ["other"] * len(texts)
-        from qa_service.text.language import get_language_identifier
+        if self.language_id_ is None:
+            from qa_service.text.language import LanguageIdentifier
 
-        return get_language_identifier().detect_many(texts)
+            self.language_id_ = LanguageIdentifier()
+        return self.language_id_.detect_many(texts)
 
 
 class SentimentPipeline(_SentimentPredictor):
@@ -202,7 +206,7 @@ class SentimentPipeline(_SentimentPredictor):
     # ----------------------------------------------------------- persistence
     def save(self, bundle: Path, manifest_extra: dict[str, Any]) -> dict[str, Any]:
         """Write ``head.npz`` and ``manifest.json`` into ``bundle``; returns the manifest."""
-        from qa_service.models import write_manifest
+        from qa_service.bundles import write_manifest
 
         bundle = Path(bundle)
         bundle.mkdir(parents=True, exist_ok=True)
@@ -222,10 +226,16 @@ class SentimentPipeline(_SentimentPredictor):
         return write_manifest(bundle, manifest)
 
     @classmethod
-    def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True
-             ) -> "SentimentPipeline":
-        """Load an ``embedding-head`` bundle; checks the encoder fingerprint against the manifest."""
-        from qa_service.models import read_manifest
+    def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True,
+             encoder: Any = None, threads: int = 2) -> "SentimentPipeline":
+        """Load an ``embedding-head`` bundle; checks the encoder fingerprint against the manifest.
+
+        Args:
+            encoder: the encoder the manifest names, already built (the Runtime shares one per name); built
+                here when omitted.
+            threads: CPU threads for an encoder shipped inside the bundle.
+        """
+        from qa_service.bundles import read_manifest
 
         bundle = Path(bundle)
         manifest = manifest or read_manifest(bundle, task="sentiment")
@@ -235,12 +245,12 @@ class SentimentPipeline(_SentimentPredictor):
         pipe.temperature_ = float(manifest.get("calibration", {}).get("temperature", 1.0))
         if enc_info.get("path"):
             # A fine-tuned encoder shipped inside the bundle (training.finetune_sentiment writes these).
-            from qa_service.config import get_settings
             from qa_service.encoders.e5 import SentenceTransformerEncoder
 
             pipe.encoder_ = SentenceTransformerEncoder(bundle / enc_info["path"], name=pipe.encoder,
-                                                       prefix=enc_info.get("prefix", ""),
-                                                       threads=get_settings().threads)
+                                                       prefix=enc_info.get("prefix", ""), threads=threads)
+        elif encoder is not None:
+            pipe.encoder_ = encoder
         enc = pipe._encoder()
         if pipe.head_.input_dim != enc.dim:
             raise ModelLoadError(f"{bundle / 'head.npz'}: head expects {pipe.head_.input_dim}-d input, encoder "
@@ -288,10 +298,11 @@ class TransformerSentimentPipeline(_SentimentPredictor):
         return _softmax(self.logits(list(texts)) / self.temperature_)
 
     @classmethod
-    def load(cls, bundle: Path, manifest: dict[str, Any]) -> "TransformerSentimentPipeline":
+    def load(cls, bundle: Path, manifest: dict[str, Any], threads: int = 2) -> "TransformerSentimentPipeline":
         cal = manifest.get("calibration", {})
         return cls(Path(bundle) / "model", prefix=manifest.get("prefix", "query: "),
-                   max_length=int(manifest.get("max_length", 128)), temperature=float(cal.get("temperature", 1.0)))
+                   max_length=int(manifest.get("max_length", 128)), temperature=float(cal.get("temperature", 1.0)),
+                   threads=threads)
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
@@ -306,16 +317,27 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(min(fine, key=nll))
 
 
-def load_sentiment(bundle: Path) -> SentimentPipeline | TransformerSentimentPipeline:
-    """Load any sentiment bundle by its manifest ``kind``."""
-    from qa_service.models import read_manifest
+def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2
+                   ) -> SentimentPipeline | TransformerSentimentPipeline:
+    """Load any sentiment bundle by its manifest ``kind``.
+
+    Args:
+        encoder_factory: ``name -> Encoder`` for the encoder an ``embedding-head`` bundle names (the Runtime's,
+            so the process keeps one encoder per name); default: build it here.
+        threads: CPU threads for models loaded here.
+    """
+    from qa_service.bundles import read_manifest
 
     manifest = read_manifest(bundle, task="sentiment")
     kind = manifest.get("kind", "embedding-head")
     if kind == "embedding-head":
-        return SentimentPipeline.load(bundle, manifest)
+        enc_info = manifest.get("encoder") or {}
+        encoder = None
+        if encoder_factory is not None and not enc_info.get("path"):
+            encoder = encoder_factory(enc_info.get("name", "use-multilingual"))
+        return SentimentPipeline.load(bundle, manifest, encoder=encoder, threads=threads)
     if kind == "transformer":
-        pipe = TransformerSentimentPipeline.load(bundle, manifest)
+        pipe = TransformerSentimentPipeline.load(bundle, manifest, threads=threads)
         pipe.manifest_ = manifest  # type: ignore[attr-defined]
         return pipe
     raise ModelLoadError(f"{Path(bundle) / 'manifest.json'}: unknown bundle kind {kind!r}", str(bundle))

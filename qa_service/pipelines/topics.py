@@ -511,7 +511,7 @@ class TopicModel:
     def save(self, bundle: Path, version: str, encoder_name: str | None = None, encoder_fingerprint: str | None = None,
              training_data: list[dict[str, Any]] | None = None, metrics: dict[str, Any] | None = None) -> dict:
         """Write the model as a bundle directory (manifest + JSON + numpy arrays, no pickles)."""
-        from qa_service.models import write_manifest
+        from qa_service.bundles import write_manifest
 
         self._check_fitted()
         bundle = Path(bundle)
@@ -541,7 +541,7 @@ class TopicModel:
              manifest: dict[str, Any] | None = None) -> "TopicModel":
         """Load a bundle written by :meth:`save`; checks artefact checksums and the encoder's fingerprint.
         ``manifest``: the bundle's manifest when the caller already read (and verified) it."""
-        from qa_service.models import read_manifest
+        from qa_service.bundles import read_manifest
 
         bundle = Path(bundle)
         manifest = manifest if manifest is not None else read_manifest(bundle, TASK)

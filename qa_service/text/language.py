@@ -48,16 +48,3 @@ class LanguageIdentifier:
             return default or "other"
         code = values[0].language.iso_code_639_1.name.lower()
         return code if code in ("es", "en") else "other"  # type: ignore[return-value]
-
-
-_INSTANCE: LanguageIdentifier | None = None
-_INSTANCE_LOCK = threading.Lock()
-
-
-def get_language_identifier() -> LanguageIdentifier:
-    """The process-wide identifier (its models take ~2 s to load, so build it once)."""
-    global _INSTANCE
-    with _INSTANCE_LOCK:
-        if _INSTANCE is None:
-            _INSTANCE = LanguageIdentifier()
-    return _INSTANCE

@@ -93,7 +93,7 @@ def test_openapi_docs(client):
 
 
 def test_corrupted_model_fails_start_up_naming_the_file(bundle_copy):
-    from qa_service.models import current_version
+    from qa_service.bundles import current_version
 
     v = current_version(bundle_copy, "sentiment")
     (bundle_copy / "sentiment" / v / "head.npz").write_bytes(b"corrupted")
@@ -104,7 +104,7 @@ def test_corrupted_model_fails_start_up_naming_the_file(bundle_copy):
 
 
 def test_preloaded_model_is_served(sentiment):
-    with TestClient(create_app(Settings(), sentiment=sentiment), headers=auth(Settings())) as c:
+    with TestClient(create_app(Settings()), headers=auth(Settings())) as c:
         assert c.get("/readyz").status_code == 200
         assert c.post("/v1/sentiment", json={"text": "Gracias, todo perfecto"}).json()["label"] == "positive"
 

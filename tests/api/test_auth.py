@@ -9,13 +9,13 @@ from qa_service.api import auth as auth_module
 from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.store import session_scope
-from qa_service.store.repository import revoke_api_key
+from qa_service.store.keys import revoke_api_key
 from tests.conftest import api_key
 
 
 @pytest.fixture(scope="module")
 def app(sentiment):
-    return create_app(Settings(), sentiment=sentiment)
+    return create_app(Settings())
 
 
 def _post_sentiment(client, key=None):
@@ -66,6 +66,6 @@ def test_revoked_key_stops_working(app, monkeypatch):
 
 
 def test_auth_can_be_disabled_for_local_use(sentiment, caplog):
-    with TestClient(create_app(Settings(auth_disabled=True), sentiment=sentiment)) as c:
+    with TestClient(create_app(Settings(auth_disabled=True))) as c:
         assert _post_sentiment(c).status_code == 200
     assert "QA_AUTH_DISABLED" in caplog.text

@@ -17,7 +17,7 @@ from tests.conftest import auth
 @pytest.fixture(scope="module")
 def client(sentiment):
     settings = Settings(max_body_mb=1, max_texts=100_000, max_text_chars=10_000_000)
-    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings)) as c:
+    with TestClient(create_app(settings), headers=auth(settings)) as c:
         yield c
 
 
@@ -59,6 +59,6 @@ def test_access_log_is_json_without_customer_text(client, caplog):
 
 def test_timeout_is_504(sentiment):
     settings = Settings(request_timeout=0.001)
-    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings)) as c:
+    with TestClient(create_app(settings), headers=auth(settings)) as c:
         r = c.post("/v1/sentiment", json={"texts": ["Muy buena atención, gracias"] * 200})
     assert r.status_code == 504 and r.json()["error"] == "timeout"

@@ -19,7 +19,7 @@ from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
 @pytest.fixture(scope="module")
 def client(sentiment, tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("reviews"))
-    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings, "analyst")) as c:
+    with TestClient(create_app(settings), headers=auth(settings, "analyst")) as c:
         c.settings = settings
         good = {**GOOD_ES, "id": "rev-good"}
         r = c.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": [good], "source": "rev"})

@@ -7,7 +7,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings as hsettings  # noqa: E402
 
-from qa_service.api.app import create_app, prepare_database  # noqa: E402
+from qa_service.api.app import create_app  # noqa: E402
 from qa_service.config import Settings  # noqa: E402
 from tests.conftest import api_key  # noqa: E402
 
@@ -22,7 +22,10 @@ MIN_CASES = 500
 @pytest.fixture(scope="module", autouse=True)
 def _models(sentiment):
     # The lifespan is not run by the ASGI transport: load what it would.
-    prepare_database(_settings)
+    from qa_service.runtime import get_runtime
+    from qa_service.usecases.admin import prepare_database
+
+    prepare_database(get_runtime(_settings))
     _app.state.sentiment = sentiment
     _app.state.model_versions = {"sentiment": "test"}
 

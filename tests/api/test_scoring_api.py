@@ -14,7 +14,7 @@ from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
 
 @pytest.fixture(scope="module")
 def client(sentiment):
-    with TestClient(create_app(Settings(), sentiment=sentiment), headers=auth(Settings(), "analyst")) as c:
+    with TestClient(create_app(Settings()), headers=auth(Settings(), "analyst")) as c:
         yield c
 
 

@@ -15,7 +15,7 @@ pytestmark = needs_shared_data()
 @pytest.fixture(scope="module")
 def client(sentiment, tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), max_topic_texts=1000)
-    with TestClient(create_app(settings, sentiment=sentiment), headers=auth(settings, "analyst")) as c:
+    with TestClient(create_app(settings), headers=auth(settings, "analyst")) as c:
         yield c
 
 
@@ -96,8 +96,8 @@ def test_fit_on_stored_comments_stores_each_comments_topic(client):
     from sqlalchemy import func, select
 
     from qa_service.store import session_scope
-    from qa_service.store.models import ModelVersionRow, TopicAssignmentRow
-    from qa_service.store.repository import ingest_comments
+    from qa_service.store.tables import ModelVersionRow, TopicAssignmentRow
+    from qa_service.store.records import ingest_comments
     from qa_service.schemas import Comment
 
     settings = client.app.state.settings

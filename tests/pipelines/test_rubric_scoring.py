@@ -7,7 +7,7 @@ import pytest
 
 from qa_service.encoders import load_encoder
 from qa_service.pipelines.rubric import RubricScorer
-from qa_service.rubrics import load_rubric, parse_rubric
+from qa_service.io.rubrics import load_rubric, parse_rubric
 from qa_service.schemas import Transcript
 
 ARITH = parse_rubric({

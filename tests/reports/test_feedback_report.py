@@ -70,12 +70,12 @@ def test_report_renders_every_chart_in_headless_chromium(tmp_path, sentiment, se
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed")
-    from qa_service.feedback import analyse_comments
+    from qa_service.runtime import get_runtime
     from qa_service.schemas import Comment
-    from qa_service.services import build_topic_model
+    from qa_service.usecases.feedback import analyse_comments
 
     comments = [Comment(**{**r, "created_at": datetime.fromisoformat(r["created_at"])}) for r in hotel_comments(600)]
-    analysis = analyse_comments(comments, build_topic_model(settings), sentiment, freq="month")
+    analysis = analyse_comments(comments, get_runtime(settings).new_topic_model(), sentiment, freq="month")
     report = analysis.write(tmp_path)["report"]
     dom = _open(browser, report.as_uri(), "--dump-dom").stdout
     assert 'data-report-ready="1"' in dom, "the page's script did not finish"

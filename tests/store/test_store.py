@@ -11,9 +11,10 @@ from qa_service.config import Settings
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import Comment, Transcript
 from qa_service.store import current_revision, get_engine, head_revision, is_new, session_scope, upgrade
-from qa_service.store.models import CommentRow, CriterionResultRow, ScoreRow, TranscriptRow
-from qa_service.store.repository import (create_api_key, ingest_comments, ingest_transcripts, revoke_api_key,
-                                         save_rubric, save_score, verify_api_key)
+from qa_service.store.tables import CommentRow, CriterionResultRow, ScoreRow, TranscriptRow
+from qa_service.store.keys import create_api_key, revoke_api_key, verify_api_key
+from qa_service.store.records import ingest_comments, ingest_transcripts
+from qa_service.store.scores import save_rubric, save_score
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +85,10 @@ def test_comments_are_idempotent_too(url):
 
 
 def test_scores_are_stored_with_criteria_and_replaced_on_rescore(url, sentiment, settings):
-    from qa_service.services import build_scorer
+    from qa_service.runtime import get_runtime
 
-    scorer = build_scorer(settings, "default-es", sentiment)
+    rt = get_runtime(settings)
+    scorer = rt.scorer(rt.rubric("default-es"))
     t = _transcript(1)
     result = scorer.score(t)
     with session_scope(url) as s:
@@ -103,7 +105,7 @@ def test_scores_are_stored_with_criteria_and_replaced_on_rescore(url, sentiment,
 
 
 def test_a_changed_rubric_needs_a_new_version(url, settings):
-    from qa_service.rubrics import load_rubric
+    from qa_service.io.rubrics import load_rubric
 
     rubric = load_rubric("default-en", settings.rubrics_dir)
     with session_scope(url) as s:

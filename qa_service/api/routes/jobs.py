@@ -9,13 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from qa_service.api.auth import ANALYST
-from qa_service.api.deps import SettingsDep
+from qa_service.api.deps import RuntimeDep
+from qa_service.runtime import Runtime
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 
@@ -98,42 +99,17 @@ async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str
     return Path(tmp.name), fields, name
 
 
-def _file_payloads(path: Path, kind: str, settings) -> list[dict[str, Any]]:
-    """Records of an uploaded file; unreadable ones become failed items carrying their line and reason."""
-    from qa_service.io.records import BadRecord
-
-    out: list[dict[str, Any]] = []
-    if kind == "score":
-        from qa_service.io.transcripts import read_transcripts
-
-        records = read_transcripts(path)
-    else:
-        from qa_service.io.comments import read_comments
-
-        records = read_comments(path)
-    for rec in records:
-        if isinstance(rec, BadRecord):
-            out.append({"_error": f"line {rec.line}: {rec.reason}", "id": f"line-{rec.line}"})
-        else:
-            out.append(rec.model_dump(mode="json"))
-        if len(out) > settings.max_job_records:
-            raise LimitExceededError(f"more than {settings.max_job_records} records (QA_MAX_JOB_RECORDS)", "file")
-    return out
-
-
-async def _submit(request: Request, settings, kind: str) -> JSONResponse:
-    from qa_service.jobs import submit_job
+async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
+    from qa_service.usecases.jobs import job_params, payloads_from_file, submit_job
 
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        path, fields, name = await _upload(request, settings)
+        path, fields, name = await _upload(request, rt.settings)
         try:
-            payloads = await run_in_threadpool(_file_payloads, path, kind, settings)
+            payloads = await run_in_threadpool(payloads_from_file, rt, path, kind)
         finally:
             path.unlink(missing_ok=True)
-        params: dict[str, Any] = {"source": fields.get("source") or name}
-        if kind == "score":
-            params["rubric"] = _rubric_param(fields.get("rubric") or "default-es", settings)
+        params = job_params(rt, kind, fields.get("source") or name, fields.get("rubric") or "default-es")
     else:
         try:
             raw = await request.json()
@@ -147,28 +123,13 @@ async def _submit(request: Request, settings, kind: str) -> JSONResponse:
 
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         records = body.transcripts if kind == "score" else body.comments
-        if len(records) > settings.max_job_records:
-            raise LimitExceededError(f"more than {settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
+        if len(records) > rt.settings.max_job_records:
+            raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
                                      "transcripts" if kind == "score" else "comments")
         payloads = [r.model_dump(mode="json") for r in records]
-        params = {"source": body.source}
-        if kind == "score":
-            params["rubric"] = _rubric_param(body.rubric, settings)
-    job = await run_in_threadpool(submit_job, settings, kind, payloads, params)
+        params = job_params(rt, kind, body.source, getattr(body, "rubric", None))
+    job = await run_in_threadpool(submit_job, rt, kind, payloads, params)
     return _accepted(job)
-
-
-def _rubric_param(rubric: str | dict[str, Any], settings) -> str | dict[str, Any]:
-    """Validate the rubric now, so a bad one is a 422 and not a failed job."""
-    from qa_service.rubrics import load_rubric, parse_rubric
-
-    if isinstance(rubric, str):
-        if "/" in rubric or rubric.endswith((".yaml", ".yml")):
-            raise InvalidInputError("rubric must be a shipped rubric's name or an inline rubric object", "rubric")
-        load_rubric(rubric, settings.rubrics_dir)
-        return rubric
-    parse_rubric(rubric, "rubric")
-    return rubric
 
 
 _SUBMIT_DOC = {
@@ -184,8 +145,8 @@ _SUBMIT_DOC = {
              openapi_extra={"requestBody": {"content": {
                  "application/json": {"schema": ScoreJobRequest.model_json_schema()},
                  **_SUBMIT_DOC["requestBody"]["content"]}}})
-async def submit_score(request: Request, settings: SettingsDep) -> JSONResponse:
-    return await _submit(request, settings, "score")
+async def submit_score(request: Request, rt: RuntimeDep) -> JSONResponse:
+    return await _submit(request, rt, "score")
 
 
 @router.post("/sentiment", status_code=202, response_model=JobAccepted,
@@ -194,19 +155,14 @@ async def submit_score(request: Request, settings: SettingsDep) -> JSONResponse:
              openapi_extra={"requestBody": {"content": {
                  "application/json": {"schema": SentimentJobRequest.model_json_schema()},
                  **_SUBMIT_DOC["requestBody"]["content"]}}})
-async def submit_sentiment(request: Request, settings: SettingsDep) -> JSONResponse:
-    return await _submit(request, settings, "sentiment")
+async def submit_sentiment(request: Request, rt: RuntimeDep) -> JSONResponse:
+    return await _submit(request, rt, "sentiment")
 
 
-def _job(settings, job_id: str):
-    from qa_service.jobs import get_job
+def _job(rt: Runtime, job_id: str):
+    from qa_service.usecases.jobs import find_job
 
-    if not job_id.isalnum() or len(job_id) > 64:
-        raise HTTPException(status_code=404, detail=f"job {job_id!r} not found")
-    try:
-        return get_job(settings, job_id)
-    except KeyError:
-        raise HTTPException(status_code=404, detail=f"job {job_id!r} not found") from None
+    return find_job(rt, job_id)
 
 
 def _iso(d) -> str | None:
@@ -214,10 +170,10 @@ def _iso(d) -> str | None:
 
 
 @router.get("/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorResponse}}, summary="Job status")
-def job_status(job_id: str, settings: SettingsDep) -> JobStatus:
-    from qa_service.jobs import eta_seconds
+def job_status(job_id: str, rt: RuntimeDep) -> JobStatus:
+    from qa_service.usecases.jobs import eta_seconds
 
-    job = _job(settings, job_id)
+    job = _job(rt, job_id)
     return JobStatus(job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
                      failed=job.failed, eta_seconds=eta_seconds(job), created_at=_iso(job.created_at),
                      started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), error=job.error)
@@ -239,13 +195,13 @@ def _csv_row(kind: str, item) -> dict[str, Any]:
 
 @router.get("/{job_id}/results", responses={404: {"model": ErrorResponse}},
             summary="Finished records so far, streamed: JSONL (default) or CSV (?format=csv)")
-def job_results(job_id: str, settings: SettingsDep, format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
-    from qa_service.jobs import iter_results
+def job_results(job_id: str, rt: RuntimeDep, format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+    from qa_service.usecases.jobs import iter_results
 
-    job = _job(settings, job_id)
+    job = _job(rt, job_id)
 
     def jsonl() -> Iterator[bytes]:
-        for item in iter_results(settings, job.id):
+        for item in iter_results(rt, job.id):
             row = {"seq": item.seq, "id": (item.payload or {}).get("id"), "status": item.status}
             row.update({"result": item.result} if item.status == "done" else {"error": item.error})
             yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
@@ -254,7 +210,7 @@ def job_results(job_id: str, settings: SettingsDep, format: Literal["jsonl", "cs
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=_CSV[job.kind])
         w.writeheader()
-        for item in iter_results(settings, job.id):
+        for item in iter_results(rt, job.id):
             w.writerow(_csv_row(job.kind, item))
             if buf.tell() > 1 << 16:
                 yield buf.getvalue().encode()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from fastapi import APIRouter
+
 from qa_service.api.auth import HELPDESK
-from qa_service.api.deps import SentimentDep, SettingsDep
-from qa_service.errors import InvalidInputError, LimitExceededError
+from qa_service.api.deps import ModelsDep
+from qa_service.errors import InvalidInputError
 from qa_service.schemas import ErrorResponse, SentimentBatchResponse, SentimentRequest, SentimentResult
-from qa_service.text.normalize import is_blank
+from qa_service.usecases.sentiment import label_text, label_texts
 
 router = APIRouter(prefix="/v1", tags=["sentiment"], dependencies=[HELPDESK])
 
@@ -22,26 +23,10 @@ _ERRORS = {401: {"model": ErrorResponse, "description": "Missing or invalid API 
 
 @router.post("/sentiment", response_model=SentimentResult | SentimentBatchResponse, responses=_ERRORS,
              summary="Sentiment of one text ({text}) or of several ({texts})")
-async def sentiment(body: SentimentRequest, settings: SettingsDep, pipe: SentimentDep):
+async def sentiment(body: SentimentRequest, rt: ModelsDep):
     if (body.text is None) == (body.texts is None):
         raise InvalidInputError("give exactly one of 'text' or 'texts'", field="text")
     if body.text is not None:
-        _check_text(body.text, "text", settings.max_text_chars)
         # Short single texts are cheaper inline than a thread hop (the encoder is fast and holds the GIL little).
-        return pipe.predict(body.text)
-    texts = body.texts or []
-    if not texts:
-        raise InvalidInputError("'texts' is empty", field="texts")
-    if len(texts) > settings.max_texts:
-        raise LimitExceededError(f"too many texts: {len(texts)} > limit {settings.max_texts}", field="texts")
-    for i, t in enumerate(texts):
-        _check_text(t, f"texts[{i}]", settings.max_text_chars)
-    results = await run_in_threadpool(pipe.predict, texts)
-    return SentimentBatchResponse(results=results)
-
-
-def _check_text(text: str, field: str, limit: int) -> None:
-    if len(text) > limit:
-        raise LimitExceededError(f"{field} is too long: {len(text)} characters > limit {limit}", field=field)
-    if is_blank(text):
-        raise InvalidInputError(f"{field} is empty or whitespace only", field=field)
+        return label_text(rt, body.text)
+    return SentimentBatchResponse(results=await run_in_threadpool(label_texts, rt, body.texts or []))

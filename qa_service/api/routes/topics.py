@@ -7,27 +7,23 @@ serves the report page. ``POST /v1/complaints`` clusters negative comments or co
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from qa_service.api.auth import READER
-from qa_service.api.deps import SentimentDep, SettingsDep
+from qa_service.api.deps import ModelsDep, RuntimeDep
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
+from qa_service.usecases import feedback
 
 # Analysts and managers (and admins): feedback analysis creates reports but changes no stored record.
 router = APIRouter(prefix="/v1", tags=["topics"], dependencies=[READER],
                    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}})
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
 class TopicFitRequest(BaseModel):
@@ -107,198 +103,66 @@ class ComplaintsRequest(BaseModel):
         return self
 
 
-def _check_id(value: str, field: str) -> str:
-    if not _ID.match(value):
-        raise InvalidInputError(f"{value!r} is not a model id (letters, digits, '.', '_', '-')", field)
-    return value
-
-
-def _model_dir(settings, model_id: str) -> Path:
-    return settings.data_dir / "topics" / model_id
-
-
-def _report_dir(settings, report_id: str) -> Path:
-    return settings.data_dir / "reports" / report_id
-
-
-def _limit(settings, n: int, field: str) -> None:
-    if n > settings.max_topic_texts:
-        raise LimitExceededError(f"too many items: {n} (limit {settings.max_topic_texts}, QA_MAX_TOPIC_TEXTS)", field)
-
-
-def _new_id(prefix: str) -> str:
-    import secrets
-
-    return f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
-def _load(settings, model_id: str):
-    from qa_service.services import load_topic_model
-
-    d = _model_dir(settings, _check_id(model_id, "model_id"))
-    if not (d / "manifest.json").exists():
-        raise HTTPException(status_code=404, detail=f"topic model {model_id!r} not found")
-    return load_topic_model(settings, str(d))
-
-
-def _too_long(settings, texts: list[str], field: str) -> None:
-    for i, t in enumerate(texts):
-        if len(t) > settings.max_text_chars:
-            raise LimitExceededError(f"text longer than {settings.max_text_chars} characters", f"{field}[{i}].text")
+def _topic_out(tm) -> list[TopicOut]:
+    return [TopicOut(id=t.id, label=t.name, keywords=t.keywords, size=t.size, representative=t.representative)
+            for t in sorted(tm.topics_.values(), key=lambda t: -t.size)]
 
 
 @router.post("/topics/fit", response_model=TopicFitResponse, status_code=201,
              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
              summary="Fit topics on comments; keeps the model and its report")
-def fit_topics(body: TopicFitRequest, settings: SettingsDep, pipe: SentimentDep) -> TopicFitResponse:
-    from qa_service.feedback import analyse_comments, quote_redactor
-    from qa_service.services import build_topic_model
-
-    if bool(body.comments) == bool(body.source):
-        raise InvalidInputError("give either comments or the source of stored comments", "comments")
-    stored_ids: list[int] | None = None
-    if body.source:
-        stored_ids, comments = _stored_comments(settings, body)
-    else:
-        comments = body.comments
-    _limit(settings, len(comments), "comments")
-    _too_long(settings, [c.text for c in comments], "comments")
-    ids = [c.id for c in comments]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InvalidInputError(f"duplicate comment id {dup!r}", "comments")
-    previous = _load(settings, body.refit) if body.refit else None
-    model = build_topic_model(settings, min_topic_size=body.min_topic_size, nr_topics=body.nr_topics,
-                              reduce_outliers=body.reduce_outliers)
-    analysis = analyse_comments(comments, model, pipe, freq=body.period, previous=previous,
-                                merge=body.merge if previous is None else ())
-    if previous is not None:
-        for g in body.merge:
-            analysis.topic_model.merge(g)
-    redact = quote_redactor(settings)
-    if redact:
-        analysis.redact_quotes(redact)
-    model_id = _new_id("topics")
-    analysis.topic_model.save(_model_dir(settings, model_id), model_id, training_data=[
-        {"source": "API request", "rows": len(body.comments), "licence": "the user's own data"}],
-        metrics={"outlier_share": analysis.summary()["outlier_share"]})
-    analysis.write(_report_dir(settings, model_id), title=body.title)
-    if stored_ids is not None:
-        _store_assignments(settings, model_id, stored_ids, analysis)
-    tm = analysis.topic_model
+def fit_topics(body: TopicFitRequest, rt: ModelsDep) -> TopicFitResponse:
+    model_id, fit = feedback.fit_topics_api(
+        rt, body.comments, body.source, body.since, body.until, body.title, period=body.period,
+        min_topic_size=body.min_topic_size, nr_topics=body.nr_topics, reduce_outliers=body.reduce_outliers,
+        merge=body.merge, refit_id=body.refit)
+    a = fit.analysis
     return TopicFitResponse(
-        model_id=model_id, report_url=f"/v1/reports/{model_id}",
-        topics=[TopicOut(id=t.id, label=t.name, keywords=t.keywords, size=t.size, representative=t.representative)
-                for t in sorted(tm.topics_.values(), key=lambda t: -t.size)],
-        documents=[{"id": r["id"], "topic": r["topic"], "topic_label": r["topic_label"]} for r in analysis.document_rows()],
-        trends=analysis.trend_rows(), complaints=analysis.complaint_rows(), drivers=analysis.driver_rows(),
-        summary=analysis.summary())
-
-
-def _stored_comments(settings, body: TopicFitRequest) -> tuple[list[int], list[Comment]]:
-    from sqlalchemy import select
-
-    from qa_service.store import session_scope
-    from qa_service.store.models import CommentRow
-
-    with session_scope(settings.db_url) as s:
-        q = select(CommentRow).where(CommentRow.source == body.source).order_by(CommentRow.id)
-        if body.since:
-            q = q.where(CommentRow.created_at >= body.since)
-        if body.until:
-            q = q.where(CommentRow.created_at < body.until)
-        rows = s.scalars(q.limit(settings.max_topic_texts + 1)).all()
-        out = [(r.id, Comment(id=r.external_id, text=r.text, created_at=r.created_at, score=r.score,
-                              channel=r.channel, agent_id=r.agent_id, team=r.team, metadata=r.meta or {}))
-               for r in rows]
-    if not out:
-        raise InvalidInputError(f"no stored comments from source {body.source!r} in that period", "source")
-    return [i for i, _ in out], [c for _, c in out]
-
-
-def _store_assignments(settings, model_id: str, comment_ids: list[int], analysis) -> None:
-    from qa_service.store import session_scope
-    from qa_service.store.models import TopicAssignmentRow
-
-    tm = analysis.topic_model
-    with session_scope(settings.db_url) as s:
-        s.add_all([TopicAssignmentRow(comment_id=cid, model_id=model_id, topic=int(t), topic_label=tm.topic_name(int(t)),
-                                      similarity=float(sim))
-                   for cid, t, sim in zip(comment_ids, analysis.topics, analysis.similarity)])
+        model_id=model_id, report_url=f"/v1/reports/{model_id}", topics=_topic_out(a.topic_model),
+        documents=[{"id": r["id"], "topic": r["topic"], "topic_label": r["topic_label"]} for r in a.document_rows()],
+        trends=a.trend_rows(), complaints=a.complaint_rows(), drivers=a.driver_rows(), summary=a.summary())
 
 
 @router.get("/topics", summary="Topic models fitted through the API")
-def list_topic_models(settings: SettingsDep) -> list[dict[str, Any]]:
-    root = settings.data_dir / "topics"
-    out = []
-    for d in sorted(root.glob("*/manifest.json")) if root.exists() else []:
-        try:
-            m = json.loads(d.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        out.append({"model_id": d.parent.name, "created": m.get("created"), "topics": len(m.get("labels", [])),
-                    "documents": m.get("n_documents")})
-    return out
+def list_topic_models(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return feedback.list_api_topic_models(rt)
 
 
 @router.get("/topics/{model_id}", response_model=list[TopicOut], responses={404: {"model": ErrorResponse}},
             summary="A fitted model's topics")
-def get_topics(model_id: str, settings: SettingsDep) -> list[TopicOut]:
-    tm = _load(settings, model_id)
-    return [TopicOut(id=t.id, label=t.name, keywords=t.keywords, size=t.size, representative=t.representative)
-            for t in sorted(tm.topics_.values(), key=lambda t: -t.size)]
+def get_topics(model_id: str, rt: RuntimeDep) -> list[TopicOut]:
+    return _topic_out(feedback.load_api_topic_model(rt, model_id))
 
 
 @router.post("/topics/{model_id}/tag", responses={404: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
              summary="Tag comments with a fitted model (no refit)")
-async def tag(model_id: str, body: TagRequest, request: Request, settings: SettingsDep) -> dict[str, list[TagResult]]:
-    if len(body.texts) > settings.max_texts:
-        raise LimitExceededError(f"too many texts: {len(body.texts)} (limit {settings.max_texts})", "texts")
+async def tag(model_id: str, body: TagRequest, rt: RuntimeDep) -> dict[str, list[TagResult]]:
+    limits = rt.settings
+    if len(body.texts) > limits.max_texts:
+        raise LimitExceededError(f"too many texts: {len(body.texts)} (limit {limits.max_texts})", "texts")
     for i, t in enumerate(body.texts):
-        if len(t) > settings.max_text_chars:
-            raise LimitExceededError(f"text longer than {settings.max_text_chars} characters", f"texts[{i}]")
+        if len(t) > limits.max_text_chars:
+            raise LimitExceededError(f"text longer than {limits.max_text_chars} characters", f"texts[{i}]")
     if body.ids is not None and len(body.ids) != len(body.texts):
         raise InvalidInputError(f"{len(body.ids)} ids for {len(body.texts)} texts", "ids")
-    cache: dict = request.app.state.__dict__.setdefault("topic_models", {})
-    tm = cache.get(model_id)
-    if tm is None:
-        tm = await run_in_threadpool(_load, settings, model_id)
-        if len(cache) > 16:
-            cache.clear()
-        cache[model_id] = tm
-    topics, sims = await run_in_threadpool(tm.transform, body.texts)
+    tm = await run_in_threadpool(feedback.load_api_topic_model, rt, model_id)
+    tags = await run_in_threadpool(feedback.tag_comments, tm, body.texts)
     ids = body.ids or [None] * len(body.texts)
-    return {"results": [TagResult(id=i, topic=int(t), topic_label=tm.topic_name(int(t)), similarity=round(float(s), 4))
-                        for i, t, s in zip(ids, topics, sims)]}
+    return {"results": [TagResult(id=i, topic=t, topic_label=label, similarity=sim)
+                        for i, (t, label, sim) in zip(ids, tags)]}
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse, responses={404: {"model": ErrorResponse}},
             summary="The report page of a topic fit or complaint analysis (self-contained HTML)")
-def report(report_id: str, settings: SettingsDep) -> HTMLResponse:
-    f = _report_dir(settings, _check_id(report_id, "report_id")) / "report.html"
-    if not f.exists():
-        raise HTTPException(status_code=404, detail=f"report {report_id!r} not found")
-    return HTMLResponse(f.read_text(encoding="utf-8"))
+def report(report_id: str, rt: RuntimeDep) -> HTMLResponse:
+    return HTMLResponse(feedback.report_html(rt, report_id))
 
 
 @router.post("/complaints", status_code=201, responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
              summary="Recurring complaints in negative comments or complaining customer turns")
-def complaints(body: ComplaintsRequest, settings: SettingsDep, pipe: SentimentDep) -> dict[str, Any]:
-    from qa_service.feedback import analyse_complaints, complaint_outputs, quote_redactor
-    from qa_service.pipelines.complaints import select_complaints
-    from qa_service.services import build_topic_model
-
-    _limit(settings, len(body.comments) + len(body.transcripts), "comments")
-    _too_long(settings, [c.text for c in body.comments], "comments")
-    items = select_complaints(pipe, comments=body.comments, transcripts=body.transcripts)
-    if not items:
-        raise InvalidInputError("no complaints found: no negative comments or complaining customer turns",
-                                "comments" if body.comments else "transcripts")
-    model = build_topic_model(settings, min_topic_size=body.min_topic_size)
-    clusters, trends = analyse_complaints(items, model, freq=body.period)
-    report_id = _new_id("complaints")
-    complaint_outputs(clusters, trends, _report_dir(settings, report_id), freq=body.period,
-                      redact=quote_redactor(settings))
+def complaints(body: ComplaintsRequest, rt: ModelsDep) -> dict[str, Any]:
+    report_id, items, clusters = feedback.find_complaints_api(rt, body.comments, body.transcripts, body.period,
+                                                              body.min_topic_size)
     return {"report_id": report_id, "report_url": f"/v1/reports/{report_id}", "complaints_found": len(items),
             "recurring": [{"id": c.id, "label": c.label, "cases": c.sources, "texts": c.size, "keywords": c.keywords,
                            "quotes": c.quotes, "mean_score": c.mean_score} for c in clusters.complaints_.values()],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from qa_service.store import get_engine
-from qa_service.store.models import Base
+from qa_service.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

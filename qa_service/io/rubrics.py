@@ -78,3 +78,24 @@ def load_rubric(ref: str | Path, rubrics_dir: Path) -> Rubric:
 def list_rubrics(rubrics_dir: Path) -> list[Rubric]:
     """Every valid rubric shipped in ``rubrics_dir``."""
     return [load_rubric(p, rubrics_dir) for p in sorted(Path(rubrics_dir).glob("*.yaml"))]
+
+
+def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:
+    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any
+    (``<rubrics_dir>/<id>.calibration.json``); an unreadable file or one for another version is ignored."""
+    import json
+    import logging
+
+    f = Path(rubrics_dir) / f"{rubric.id}.calibration.json"
+    if not f.exists():
+        return {}
+    try:
+        cal = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        logging.getLogger("qa_service").warning("ignoring unreadable calibration %s", f)
+        return {}
+    if cal.get("rubric", {}).get("version") != rubric.version:
+        logging.getLogger("qa_service").warning("ignoring %s: it is for version %s, the rubric is %s", f,
+                                                cal.get("rubric", {}).get("version"), rubric.version)
+        return {}
+    return cal

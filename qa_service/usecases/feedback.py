@@ -1,14 +1,18 @@
 """Feedback analysis: comments in; topics, trends, complaints, score drivers and the report out.
 
 The one place that chains the pipelines (embeddings once -> topics -> sentiment -> complaints -> trends ->
-drivers -> report), shared by ``qa-service topics`` / ``qa-service complaints`` and the API.
+drivers -> report). The use cases at the end (:func:`fit_topics`, :func:`find_complaints`, :func:`tag_comments`,
+:func:`edit_topic_model`, ...) are what ``qa-service topics`` / ``qa-service complaints``, the API and the
+worker call.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import re
+import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,8 +22,11 @@ from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, se
 from qa_service.pipelines.drivers import ScoreDriver, score_drivers
 from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
 from qa_service.pipelines.trends import Freq, TopicTrend, topic_trends
+from qa_service.errors import InvalidInputError, LimitExceededError, NotFoundError
+from qa_service.io.tables import write_csv
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
-from qa_service.schemas import Comment
+from qa_service.runtime import Runtime
+from qa_service.schemas import Comment, Transcript
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -80,11 +87,7 @@ class FeedbackAnalysis:
         return rows
 
     def trend_rows(self) -> list[dict[str, Any]]:
-        return [{"topic": tr.topic, "label": self.topic_model.topic_name(int(tr.topic)), "period": tr.period.isoformat(),
-                 "count": tr.count, "total": tr.total, "share": tr.share,
-                 "previous_share": "" if tr.previous_share is None else tr.previous_share,
-                 "change": "" if tr.change is None else tr.change, "p_value": "" if tr.p_value is None else tr.p_value,
-                 "significant": tr.significant, "emerging": tr.emerging, "new": tr.new} for tr in self.trends]
+        return [trend_row(tr, self.topic_model.topic_name(int(tr.topic))) for tr in self.trends]
 
     def complaint_rows(self) -> list[dict[str, Any]]:
         if not self.complaints:
@@ -157,12 +160,12 @@ def _emerging_now(trends: list[TopicTrend]) -> list[int]:
     return sorted(int(t.topic) for t in trends if t.period == last and t.emerging)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns or (list(rows[0]) if rows else ["id"]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
+def trend_row(tr: TopicTrend, label: str) -> dict[str, Any]:
+    """One row of trends.csv (blank cells where a period has no previous one)."""
+    return {"topic": tr.topic, "label": label, "period": tr.period.isoformat(), "count": tr.count, "total": tr.total,
+            "share": tr.share, "previous_share": "" if tr.previous_share is None else tr.previous_share,
+            "change": "" if tr.change is None else tr.change, "p_value": "" if tr.p_value is None else tr.p_value,
+            "significant": tr.significant, "emerging": tr.emerging, "new": tr.new}
 
 
 def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: str) -> list[tuple[str, ScoreDriver]]:
@@ -170,17 +173,6 @@ def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: st
     if len(items) < 10:
         return []
     return [(kind, d) for d in score_drivers(items, ignore=[OUTLIER])]
-
-
-def quote_redactor(settings) -> Callable[[str], str] | None:
-    """``text -> redacted text`` when the deployment redacts PII (``QA_PII_MODE=redact``), else ``None``."""
-    if settings.pii_mode != "redact":
-        return None
-    from qa_service.text.language import get_language_identifier
-    from qa_service.text.pii import get_redactor
-
-    red, lid = get_redactor(settings.spacy_es), get_language_identifier()
-    return lambda text: red.redact(text, lid.detect(text, default="es")).text
 
 
 def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
@@ -208,7 +200,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     step("topics", 0, 1)
     refit = None
     if previous is not None:
-        refit = previous.refit(texts, x)
+        refit = previous.refit(texts, x).refit_report_
     else:
         topic_model.fit(texts, x, merge=merge)
     topics, sim = model.labels_, np.ones(len(texts), dtype=np.float32)
@@ -222,8 +214,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     items = select_complaints(sentiment, comments, comment_sentiment=results)
     pos = {c.id: i for i, c in enumerate(comments)}
     cmodel = complaint_model or TopicModel(encoder=model.encoder, **{
-        k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages,
-        cache_dir=model.cache_dir)
+        k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages)
     clusters = ComplaintClusters(cmodel)
     step("complaints", 0, 1)
     clusters.fit(items, x[[pos[it.id] for it in items]] if items else None)
@@ -269,11 +260,7 @@ def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out
     complaints = [{"complaint": c.id, "label": c.label, "cases": c.sources, "texts": c.size,
                    "keywords": "; ".join(c.keywords), "mean_score": "" if c.mean_score is None else c.mean_score,
                    "quotes": " | ".join(c.quotes)} for c in cm.values()]
-    trend_rows = [{"topic": t.topic, "label": name(int(t.topic)), "period": t.period.isoformat(), "count": t.count,
-                   "total": t.total, "share": t.share,
-                   "previous_share": "" if t.previous_share is None else t.previous_share,
-                   "change": "" if t.change is None else t.change, "p_value": "" if t.p_value is None else t.p_value,
-                   "significant": t.significant, "emerging": t.emerging, "new": t.new} for t in trends]
+    trend_rows = [trend_row(t, name(int(t.topic))) for t in trends]
     scored = [(int(k), it.score) for it, k in zip(clusters.items_, clusters.labels_) if it.score is not None]
     drivers = score_drivers(scored, ignore=[OUTLIER]) if len(scored) >= 10 else []
     driver_rows = [{"kind": "complaint", "id": d.topic, "label": name(int(d.topic)),
@@ -297,3 +284,216 @@ def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out
                                                                 freq=freq), encoding="utf-8")
     files.update(summary=out_dir / "summary.json", report=out_dir / "report.html")
     return files
+
+
+# ================================================================== use cases (CLI, API, worker)
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+PERIODS = ("day", "week", "month")
+
+
+def check_period(period: str, field: str = "period") -> str:
+    if period not in PERIODS:
+        raise InvalidInputError(f"{field} {period!r}: use day, week or month", field)
+    return period
+
+
+def check_model_id(value: str, field: str) -> str:
+    """A topic model or report id as the API names them (never a path)."""
+    if not _MODEL_ID.match(value):
+        raise InvalidInputError(f"{value!r} is not a model id (letters, digits, '.', '_', '-')", field)
+    return value
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def api_model_dir(rt: Runtime, model_id: str) -> Path:
+    """Where a topic model fitted through the API is kept."""
+    return rt.settings.data_dir / "topics" / check_model_id(model_id, "model_id")
+
+
+def api_report_dir(rt: Runtime, report_id: str) -> Path:
+    """Where the files of an API topic fit or complaint analysis are kept."""
+    return rt.settings.data_dir / "reports" / check_model_id(report_id, "report_id")
+
+
+def check_comments(rt: Runtime, comments: Sequence[Comment], field: str = "comments") -> None:
+    """Limits and unique ids for comments sent to a fit."""
+    s = rt.settings
+    if len(comments) > s.max_topic_texts:
+        raise LimitExceededError(f"too many items: {len(comments)} (limit {s.max_topic_texts}, QA_MAX_TOPIC_TEXTS)",
+                                 field)
+    for i, c in enumerate(comments):
+        if len(c.text) > s.max_text_chars:
+            raise LimitExceededError(f"text longer than {s.max_text_chars} characters", f"{field}[{i}].text")
+
+
+def load_api_topic_model(rt: Runtime, model_id: str) -> TopicModel:
+    d = api_model_dir(rt, model_id)
+    if not (d / "manifest.json").exists():
+        raise NotFoundError(f"topic model {model_id!r} not found")
+    return rt.topic_model(d)
+
+
+@dataclass
+class TopicFit:
+    """What a topic fit produced and where it was kept."""
+
+    analysis: FeedbackAnalysis
+    model_dir: Path
+    files: dict[str, Path]
+
+
+def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_dir: Path, version: str, *,
+               source_name: str, period: str = "week", min_topic_size: int | str = "auto",
+               nr_topics: int | str | None = None, reduce_outliers: bool = True,
+               merge: Sequence[Sequence[int]] = (), refit: str | Path | None = None, seed: int = 42,
+               title: str | None = None, progress: Progress | None = None) -> TopicFit:
+    """Fit topics on comments (or refit a saved model with stable ids), write the analysis files to ``out_dir``
+    and the model to ``model_dir``; quotes are redacted when the deployment redacts PII.
+
+    Args:
+        merge: groups of topic ids to merge (as this fit numbers them, or as ``refit``'s model does).
+        refit: a saved topic model (path or version) whose ids and custom labels carry over.
+        source_name: where the comments came from (recorded in the model's manifest).
+    """
+    check_period(period)
+    comments = list(comments)
+    if not comments:
+        raise InvalidInputError("no comments to fit topics on", "comments")
+    ids = [c.id for c in comments]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise InvalidInputError(f"duplicate comment id {dup!r}", "comments")
+    previous = rt.topic_model(refit) if refit is not None else None
+    model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
+                               seed=seed)
+    analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
+                                merge=merge if previous is None else (), progress=progress)
+    if previous is not None:
+        for g in merge:
+            analysis.topic_model.merge(g)
+    redact = rt.quote_redactor()
+    if redact:
+        analysis.redact_quotes(redact)
+    files = analysis.write(out_dir, title=title)
+    analysis.topic_model.save(model_dir, version, training_data=[
+        {"source": source_name, "rows": len(comments), "licence": "the user's own data"}],
+        metrics={"outlier_share": analysis.summary()["outlier_share"]})
+    return TopicFit(analysis=analysis, model_dir=Path(model_dir), files=files)
+
+
+def fit_topics_api(rt: Runtime, comments: Sequence[Comment] | None, source: str | None, since: datetime | None,
+                   until: datetime | None, title: str, refit_id: str | None = None, **params: Any
+                   ) -> tuple[str, TopicFit]:
+    """A topic fit through the API: comments sent, or the stored comments of ``source`` in [since, until) (then
+    each stored comment's topic is stored too); ``refit_id``: a model fitted through the API to refit. The
+    model and report are kept under the data directory; returns the model id (also the report id) and the fit."""
+    from qa_service.store.records import save_topic_assignments, stored_comments
+
+    if bool(comments) == bool(source):
+        raise InvalidInputError("give either comments or the source of stored comments", "comments")
+    row_ids: list[int] | None = None
+    if source:
+        with rt.session() as s:
+            stored = stored_comments(s, source, since, until, limit=rt.settings.max_topic_texts + 1)
+        if not stored:
+            raise InvalidInputError(f"no stored comments from source {source!r} in that period", "source")
+        row_ids, comments = [i for i, _ in stored], [c for _, c in stored]
+    comments = list(comments or [])
+    check_comments(rt, comments)
+    refit = None
+    if refit_id is not None:
+        load_api_topic_model(rt, refit_id)  # 404 when there is no such model
+        refit = api_model_dir(rt, refit_id)
+    model_id = new_id("topics")
+    fit = fit_topics(rt, comments, api_report_dir(rt, model_id), api_model_dir(rt, model_id), model_id,
+                     source_name="API request", title=title, refit=refit, **params)
+    if row_ids is not None:
+        tm, a = fit.analysis.topic_model, fit.analysis
+        with rt.session() as s:
+            save_topic_assignments(s, model_id, [(cid, int(t), tm.topic_name(int(t)), float(sim))
+                                                 for cid, t, sim in zip(row_ids, a.topics, a.similarity)])
+    return model_id, fit
+
+
+def list_api_topic_models(rt: Runtime) -> list[dict[str, Any]]:
+    """Topic models fitted through the API: id, created, number of topics and documents."""
+    root = rt.settings.data_dir / "topics"
+    out = []
+    for d in sorted(root.glob("*/manifest.json")) if root.exists() else []:
+        try:
+            m = json.loads(d.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        out.append({"model_id": d.parent.name, "created": m.get("created"), "topics": len(m.get("labels", [])),
+                    "documents": m.get("n_documents")})
+    return out
+
+
+def report_html(rt: Runtime, report_id: str) -> str:
+    """The stored report page of an API topic fit or complaint analysis."""
+    f = api_report_dir(rt, report_id) / "report.html"
+    if not f.exists():
+        raise NotFoundError(f"report {report_id!r} not found")
+    return f.read_text(encoding="utf-8")
+
+
+def tag_comments(model: TopicModel, texts: Sequence[str]) -> list[tuple[int, str, float]]:
+    """(topic, topic label, similarity) per text with a fitted model, no refit (-1 = no topic)."""
+    topics, sims = model.transform(list(texts))
+    return [(int(t), model.topic_name(int(t)), round(float(s), 4)) for t, s in zip(topics, sims)]
+
+
+def edit_topic_model(rt: Runtime, ref: str, edit: Callable[[TopicModel], Any]) -> Any:
+    """Apply ``edit`` (label, merge) to a saved topic model and save it in place; returns what ``edit`` did."""
+    from qa_service.bundles import resolve_bundle
+
+    bundle = resolve_bundle(rt.settings.models_dir, "topics", ref)
+    tm = TopicModel.load(bundle)
+    out = edit(tm)
+    m = tm.manifest_
+    tm.save(bundle, m["version"], encoder_name=m["base_encoder"].get("name"),
+            encoder_fingerprint=m["base_encoder"].get("fingerprint"), training_data=m.get("training_data"),
+            metrics=m.get("metrics"))
+    return out
+
+
+def show_topic_model(rt: Runtime, ref: str) -> list[Any]:
+    """A saved model's topics, largest first."""
+    from qa_service.bundles import resolve_bundle
+
+    tm = TopicModel.load(resolve_bundle(rt.settings.models_dir, "topics", ref))
+    return sorted(tm.topics_.values(), key=lambda t: -t.size)
+
+
+def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = (),
+                    transcripts: Sequence[Transcript] = (), period: str = "week",
+                    min_topic_size: int | str = "auto", seed: int = 42, title: str | None = None
+                    ) -> tuple[list[ComplaintItem], ComplaintClusters, dict[str, Path]]:
+    """Recurring complaints in negative comments or complaining customer turns: clusters, their trends, and the
+    files (complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json, report.html) in ``out_dir``."""
+    check_period(period)
+    items = select_complaints(rt.sentiment(), comments=comments, transcripts=transcripts)
+    if not items:
+        raise InvalidInputError("no complaints found in the input (no negative comments or customer turns)",
+                                "comments" if comments or not transcripts else "transcripts")
+    model = rt.new_topic_model(min_topic_size=min_topic_size, seed=seed)
+    clusters, trends = analyse_complaints(items, model, freq=period)  # type: ignore[arg-type]
+    files = complaint_outputs(clusters, trends, out_dir, freq=period, redact=rt.quote_redactor())  # type: ignore[arg-type]
+    return items, clusters, files
+
+
+def find_complaints_api(rt: Runtime, comments: Sequence[Comment], transcripts: Sequence[Transcript], period: str,
+                        min_topic_size: int | str) -> tuple[str, list[ComplaintItem], ComplaintClusters]:
+    """Complaints through the API: the report is kept under the data directory; returns its id."""
+    if len(comments) + len(transcripts) > rt.settings.max_topic_texts:
+        raise LimitExceededError(f"too many items: {len(comments) + len(transcripts)} "
+                                 f"(limit {rt.settings.max_topic_texts}, QA_MAX_TOPIC_TEXTS)", "comments")
+    check_comments(rt, comments)
+    report_id = new_id("complaints")
+    items, clusters, _ = find_complaints(rt, api_report_dir(rt, report_id), comments, transcripts, period,
+                                         min_topic_size)
+    return report_id, items, clusters

@@ -7,15 +7,27 @@ version is used. ``qa-service models promote TASK VERSION`` and ``rollback`` edi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from qa_service.encoders._base import files_sha256
 from qa_service.errors import ModelLoadError
+
+
+def files_sha256(paths: Iterable[Path]) -> str:
+    """``sha256:<hex>`` over the names and bytes of ``paths``, in the given order."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
 
 MANIFEST = "manifest.json"
 REQUIRED_KEYS = ("task", "version", "labels", "artifacts", "training_data", "metrics", "created")

@@ -1,0 +1,31 @@
+"""``qa-service`` command line. Heavy libraries are imported inside commands so ``--help`` is instant.
+
+Exit codes: 0 done (some rows may have been skipped: see stderr), 2 bad input or usage,
+3 a model could not be loaded, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from qa_service.cli import core, feedback, models, platform
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
+app.command()(core.sentiment)
+app.command()(core.score)
+app.command()(core.serve)
+app.add_typer(models.models_app, name="models")
+app.add_typer(models.rubric_app, name="rubric")
+app.add_typer(feedback.topics_app, name="topics")
+app.command("complaints")(feedback.complaints)
+app.add_typer(platform.db_app, name="db")
+app.add_typer(platform.keys_app, name="keys")
+app.add_typer(platform.reviews_app, name="reviews")
+app.command("ingest")(platform.ingest)
+app.command("worker")(platform.worker)
+app.command()(core.version)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,131 @@
+"""``qa-service sentiment``, ``score``, ``serve`` and ``version``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from qa_service.cli._common import (check_input, handle_errors, progress_bar, report_skip, runtime, skipped_summary,
+                                    warn_latin1)
+
+SENTIMENT_COLUMNS = ["id", "label", "score", "probabilities_negative", "probabilities_neutral",
+                     "probabilities_positive", "language"]
+
+
+@handle_errors
+def sentiment(
+    input: Annotated[str, typer.Argument(help="A .csv, .jsonl or .txt file, or - for stdin.")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output file (.jsonl or .csv); stdout if omitted.")] = None,
+    text_column: Annotated[str, typer.Option(help="Column/field holding the text.")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column/field holding the id (row number if absent).")] = "id",
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say: csv, jsonl, txt.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Sentiment bundle: version, path, or 'latest'.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per model call.")] = 256,
+) -> None:
+    """Label each text negative / neutral / positive, with a score in -1..1 and probabilities."""
+    from qa_service.io.records import ReadStats, RecordWriter, read_text_records
+    from qa_service.usecases.sentiment import batched, label_batches
+
+    check_input(input)
+    rt = runtime()
+    rt.sentiment(model)  # a broken bundle stops here, before the input is read
+    stats = ReadStats()
+    records = read_text_records(input, text_column, id_column, fmt, stats)
+    written = 0
+    with RecordWriter(output, csv_columns=SENTIMENT_COLUMNS) as writer, progress_bar("sentiment", " rows") as bar:
+        for results in label_batches(rt, batched(records, batch_size, report_skip("line")), model):
+            for res in results:
+                writer.write(res.model_dump())
+            written += len(results)
+            bar.update(len(results))
+    warn_latin1(stats)
+    typer.echo(f"done: {written} row(s) labelled, {skipped_summary(stats)}", err=True)
+
+
+@handle_errors
+def score(
+    input: Annotated[str, typer.Argument(help="Transcripts: .json, .jsonl, .txt, .vtt, .srt or .csv (one row per turn).")],
+    rubric: Annotated[str, typer.Option(help="Rubric name (default-es, default-en) or a YAML path.")] = "default-es",
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output .jsonl (stdout if omitted).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Transcript format when the suffix does not say.")] = None,
+    speaker: Annotated[Optional[list[str]], typer.Option(help="Map a speaker label to a role: 'Laura=agent' (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Transcripts per model call.")] = 16,
+) -> None:
+    """Score each transcript against a rubric: per-criterion result, evidence, confidence, N/A and auto-fail."""
+    from qa_service.io.records import ReadStats, RecordWriter
+    from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
+    from qa_service.usecases.scoring import score_batches
+    from qa_service.usecases.sentiment import batched
+
+    speakers = SpeakerMap(parse_speaker_map(speaker or []))
+    check_input(input, allow_stdin=False)
+    rt = runtime()
+    rt.scorer(rt.rubric(rubric))  # a bad rubric or model stops here, before the input is read
+    stats = ReadStats()
+    results = []
+    batches = batched(read_transcripts(input, fmt, speakers, stats), batch_size, report_skip("record at line"))
+    with RecordWriter(output) as writer, progress_bar("score", " transcripts") as bar:
+        for out in score_batches(rt, rubric, batches):
+            for r in out:
+                writer.write(r.model_dump(mode="json"))
+            # keep only what the summary needs, so memory stays flat on large files
+            results += [(r.total, r.auto_fail, r.needs_review, [(c.id, c.result) for c in r.criteria]) for r in out]
+            bar.update(len(out))
+    _score_summary(results, stats)
+
+
+def _score_summary(results: list, stats) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    totals = [t for t, *_ in results if t is not None]
+    table = Table(title=f"{len(results)} transcript(s) scored, {stats.skipped_total} skipped")
+    table.add_column("criterion")
+    table.add_column("pass rate", justify="right")
+    table.add_column("pass / fail / N/A", justify="right")
+    counts: dict[str, list[int]] = {}
+    for *_, crit in results:
+        for cid, res in crit:
+            c = counts.setdefault(cid, [0, 0, 0])
+            c[("pass", "fail", "na").index(res)] += 1
+    for cid, (p, f, na) in counts.items():
+        table.add_row(cid, f"{100 * p / (p + f):.0f}%" if p + f else "-", f"{p} / {f} / {na}")
+    console.print(table)
+    console.print(f"mean total {sum(totals) / len(totals):.1f}" if totals else "mean total -",
+                  f"| auto-fails {sum(1 for _, a, *_ in results if a)}",
+                  f"| needs review {sum(1 for _, _, n, _ in results if n)}")
+
+
+@handle_errors
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1, QA_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000, QA_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the models).")] = 1,
+) -> None:
+    """Run the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    rt = runtime()
+    s = rt.settings
+    kw = dict(host=host or s.host, port=port or s.port, log_level=s.log_level, access_log=s.debug)
+    if workers > 1:
+        uvicorn.run("qa_service.api.app:create_app", factory=True, workers=workers, **kw)
+        return
+    from qa_service.api.app import create_app
+    from qa_service.usecases.admin import prepare_database
+
+    prepare_database(rt)  # a database behind the code stops here with one line
+    if s.auth_disabled:
+        typer.echo("warning: QA_AUTH_DISABLED is set: anyone who can reach the port can use the API", err=True)
+    typer.echo("loading models...", err=True)
+    rt.sentiment()  # a broken bundle stops here with one line naming the file
+    uvicorn.run(create_app(s), **kw)
+
+
+def version() -> None:
+    """Print the package version."""
+    from qa_service import __version__
+
+    typer.echo(__version__)
