@@ -9,6 +9,7 @@ import typer
 from qa_service.cli._common import (check_input, handle_errors, progress_bar, report_skip, runtime, skipped_summary,
                                     warn_latin1)
 
+APP_FACTORY = "qa_service.api.app:create_app"
 SENTIMENT_COLUMNS = ["id", "label", "score", "probabilities_negative", "probabilities_neutral",
                      "probabilities_positive", "language"]
 
@@ -110,18 +111,17 @@ def serve(
     rt = runtime()
     s = rt.settings
     kw = dict(host=host or s.host, port=port or s.port, log_level=s.log_level, access_log=s.debug)
-    if workers > 1:
-        uvicorn.run("qa_service.api.app:create_app", factory=True, workers=workers, **kw)
-        return
-    from qa_service.api.app import create_app
-    from qa_service.usecases.admin import prepare_database
+    if workers == 1:
+        from qa_service.usecases.admin import prepare_database
 
-    prepare_database(rt)  # a database behind the code stops here with one line
-    if s.auth_disabled:
-        typer.echo("warning: QA_AUTH_DISABLED is set: anyone who can reach the port can use the API", err=True)
-    typer.echo("loading models...", err=True)
-    rt.sentiment()  # a broken bundle stops here with one line naming the file
-    uvicorn.run(create_app(s), **kw)
+        prepare_database(rt)  # a database behind the code stops here with one line
+        if s.auth_disabled:
+            typer.echo("warning: QA_AUTH_DISABLED is set: anyone who can reach the port can use the API", err=True)
+        typer.echo("loading models...", err=True)
+        rt.sentiment()  # a broken bundle stops here with one line naming the file
+    # The app factory builds its app on this process's runtime (same settings -> the same runtime), so the
+    # models loaded above are the ones it serves; several workers each build their own.
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, **kw)
 
 
 def version() -> None:
