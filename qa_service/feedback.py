@@ -222,8 +222,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     items = select_complaints(sentiment, comments, comment_sentiment=results)
     pos = {c.id: i for i, c in enumerate(comments)}
     cmodel = complaint_model or TopicModel(encoder=model.encoder, **{
-        k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages,
-        cache_dir=model.cache_dir)
+        k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages)
     clusters = ComplaintClusters(cmodel)
     step("complaints", 0, 1)
     clusters.fit(items, x[[pos[it.id] for it in items]] if items else None)

@@ -64,8 +64,7 @@ def build_topic_model(settings: Settings, **params):
     from qa_service.encoders import load_encoder
     from qa_service.pipelines.topics import TopicModel
 
-    return TopicModel(encoder=load_encoder(settings.topic_encoder, settings), cache_dir=settings.numba_cache_dir,
-                      **params)
+    return TopicModel(encoder=load_encoder(settings.topic_encoder, settings), **params)
 
 
 def load_topic_model(settings: Settings, ref: str):

@@ -62,7 +62,7 @@ def test_recurring_complaints_from_real_complaints(settings):
     items.append(ComplaintItem(id=items[0].source_id + "#1", source_id=items[0].source_id, text=items[0].text,
                                origin="comment", negative=0.9))
     enc = load_encoder("use-multilingual", settings)
-    clusters = ComplaintClusters(TopicModel(encoder=enc, cache_dir=settings.numba_cache_dir)).fit(items)
+    clusters = ComplaintClusters(TopicModel(encoder=enc)).fit(items)
     assert len(clusters.complaints_) >= 2
     gold = [r["Product"] for r in rows] + [rows[0]["Product"]]
     for c in clusters.complaints_.values():
