@@ -49,7 +49,7 @@ class FeedbackAnalysis:
         if self.complaints:
             for c in self.complaints.complaints_.values():
                 c.quotes = [redact(q) for q in c.quotes]
-            for t in getattr(self.complaints.topic_model, "topics_", {}).values():
+            for t in self.complaints.topic_model_.topics_.values():
                 t.representative = [redact(q) for q in t.representative]
 
     # -------------------------------------------------------------- tables
@@ -208,7 +208,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     step("topics", 0, 1)
     refit = None
     if previous is not None:
-        refit = previous.refit(texts, x)
+        refit = previous.refit(texts, x).refit_report_
     else:
         topic_model.fit(texts, x, merge=merge)
     topics, sim = model.labels_, np.ones(len(texts), dtype=np.float32)
