@@ -68,6 +68,7 @@ class Runtime:
         self.models = ModelCache()
         # UMAP's numba-compiled code is cached on disk so only the first topic fit on a machine pays for it;
         # numba reads this when it is first imported, so the process sets it before any topic work.
+        settings.numba_cache_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.numba_cache_dir))
 
     # ------------------------------------------------------------------ storage

@@ -20,6 +20,10 @@ from qa_service.config import REPO_ROOT, Settings
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
+# The test process is its own composition root: UMAP's numba code is cached where the service caches it (pipelines
+# do not touch the environment). Set before UMAP is first imported.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Settings().numba_cache_dir))
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

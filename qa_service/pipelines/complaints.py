@@ -113,8 +113,9 @@ class ComplaintClusters:
     """Clusters complaint texts into recurring complaints.
 
     Args:
-        topic_model: an unfitted :class:`TopicModel` (its parameters decide the clustering). With its
-            ``min_topic_size="auto"``, a recurring complaint needs ``min_cases`` texts (or 0.2% of them if more).
+        topic_model: a :class:`TopicModel` whose encoder and parameters decide the clustering; it is not changed
+            (``fit`` fits a copy, ``topic_model_``). With its ``min_topic_size="auto"``, a recurring complaint
+            needs ``min_cases`` texts (or 0.2% of them if more).
         n_quotes: example quotes kept per complaint (the most typical first, one per source).
         min_cases: the smallest recurring complaint under ``"auto"``.
     """
@@ -125,26 +126,29 @@ class ComplaintClusters:
         self.min_cases = min_cases
 
     def fit(self, items: Sequence[ComplaintItem], embeddings: np.ndarray | None = None) -> "ComplaintClusters":
-        """Cluster ``items``; sets ``labels_`` (complaint id per item, -1 = not recurring) and ``complaints_``."""
+        """Cluster ``items``; sets ``labels_`` (complaint id per item, -1 = not recurring), ``complaints_`` and
+        ``topic_model_`` (the fitted copy of ``topic_model``)."""
         from qa_service.errors import InvalidInputError
 
         self.items_ = list(items)
         texts = [it.text for it in self.items_]
-        if self.topic_model.min_topic_size == "auto":
-            self.topic_model.min_topic_size = max(self.min_cases, int(round(0.002 * len(texts))))
+        params = self.topic_model.get_params()
+        if params["min_topic_size"] == "auto":
+            params["min_topic_size"] = max(self.min_cases, int(round(0.002 * len(texts))))
+        self.topic_model_ = type(self.topic_model)(encoder=self.topic_model.encoder, **params)
         try:
-            self.topic_model.fit(texts, embeddings)
-            self.labels_ = self.topic_model.labels_
+            self.topic_model_.fit(texts, embeddings)
+            self.labels_ = self.topic_model_.labels_
         except InvalidInputError:
             # Too few complaints to find recurring ones: each stays on its own.
             self.labels_ = np.full(len(texts), OUTLIER, dtype=int)
-            self.topic_model.topics_ = {}
+            self.topic_model_.topics_ = {}
         self.complaints_ = self._describe()
         return self
 
     def _describe(self) -> dict[int, Complaint]:
         out: dict[int, Complaint] = {}
-        topics = getattr(self.topic_model, "topics_", {})
+        topics = self.topic_model_.topics_
         for cid, topic in topics.items():
             idx = np.flatnonzero(self.labels_ == cid)
             members = [self.items_[i] for i in idx]

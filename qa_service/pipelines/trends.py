@@ -6,7 +6,8 @@ serves survey comments, transcripts and complaint clusters.
 
 Statistics: for each topic and each period after the first, a two-sided two-proportion z-test compares the
 topic's share in the period with its share in the previous period (Fisher's exact test when an expected count
-is below 5). P-values within a period are adjusted with Benjamini-Hochberg across topics.
+is below 5). P-values within a period are adjusted with Benjamini-Hochberg across topics
+(:func:`scipy.stats.false_discovery_control`).
 """
 
 from __future__ import annotations
@@ -86,16 +87,12 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
 
 
 def benjamini_hochberg(pvalues: list[float]) -> list[float]:
-    """BH-adjusted p-values (same order as given)."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, pvalues[i] * m / rank)
-        adjusted[i] = running
-    return adjusted
+    """BH-adjusted p-values (same order as given), by :func:`scipy.stats.false_discovery_control`."""
+    if not pvalues:
+        return []
+    from scipy.stats import false_discovery_control
+
+    return [float(p) for p in false_discovery_control(pvalues, method="bh")]
 
 
 @dataclass

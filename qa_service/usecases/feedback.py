@@ -56,7 +56,7 @@ class FeedbackAnalysis:
         if self.complaints:
             for c in self.complaints.complaints_.values():
                 c.quotes = [redact(q) for q in c.quotes]
-            for t in getattr(self.complaints.topic_model, "topics_", {}).values():
+            for t in self.complaints.topic_model_.topics_.values():
                 t.representative = [redact(q) for q in t.representative]
 
     # -------------------------------------------------------------- tables

@@ -62,7 +62,7 @@ def test_recurring_complaints_from_real_complaints(settings):
     items.append(ComplaintItem(id=items[0].source_id + "#1", source_id=items[0].source_id, text=items[0].text,
                                origin="comment", negative=0.9))
     enc = load_encoder("use-multilingual", settings)
-    clusters = ComplaintClusters(TopicModel(encoder=enc, cache_dir=settings.numba_cache_dir)).fit(items)
+    clusters = ComplaintClusters(TopicModel(encoder=enc)).fit(items)
     assert len(clusters.complaints_) >= 2
     gold = [r["Product"] for r in rows] + [rows[0]["Product"]]
     for c in clusters.complaints_.values():
@@ -86,3 +86,18 @@ def test_too_few_complaints_stay_unclustered(settings):
                            origin="comment", negative=0.9) for i in range(6)]
     clusters = ComplaintClusters(TopicModel(encoder=load_encoder("use-multilingual", settings))).fit(items)
     assert clusters.complaints_ == {} and np.all(clusters.labels_ == OUTLIER)
+
+
+def test_fit_leaves_the_given_topic_model_unchanged(settings):
+    """scikit-learn contract: the model passed in is a parameter; fit works on a copy (``topic_model_``)."""
+    from qa_service.encoders import load_encoder
+    from qa_service.pipelines.complaints import ComplaintItem
+
+    items = [ComplaintItem(id=str(i), source_id=str(i), text=f"me cobraron de más en la factura {i}",
+                           origin="comment", negative=0.9) for i in range(6)]
+    given = TopicModel(encoder=load_encoder("use-multilingual", settings))
+    before = given.get_params()
+    clusters = ComplaintClusters(given, min_cases=3).fit(items)
+    assert given.get_params() == before and given.min_topic_size == "auto" and not hasattr(given, "topics_")
+    assert clusters.topic_model is given and clusters.topic_model_ is not given
+    assert clusters.topic_model_.min_topic_size == 3 and clusters.topic_model_.encoder is given.encoder

@@ -64,7 +64,7 @@ def banking(encoder):
 @pytest.fixture(scope="module")
 def fitted(banking, encoder, settings):
     texts, gold, x = banking
-    return TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts, x)
+    return TopicModel(encoder=encoder, min_topic_size=10).fit(texts, x)
 
 
 def test_english_topics_recover_intents(fitted, banking):
@@ -86,14 +86,14 @@ def test_english_topics_recover_intents(fitted, banking):
 
 def test_same_input_same_topics(banking, encoder, settings, fitted):
     texts, _, x = banking
-    again = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts, x)
+    again = TopicModel(encoder=encoder, min_topic_size=10).fit(texts, x)
     assert np.array_equal(again.labels_, fitted.labels_)
     assert [t.keywords for t in again.topics_.values()] == [t.keywords for t in fitted.topics_.values()]
 
 
 def test_spanish_topics_keep_accents_and_drop_stop_words(encoder, settings):
     texts, gold = _amazon()
-    model = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts)
+    model = TopicModel(encoder=encoder, min_topic_size=10).fit(texts)
     assert len(model.topics_) >= 2
     assert normalized_mutual_info_score(gold, model.labels_) > 0.25
     words = [w for t in model.topics_.values() for k in t.keywords for w in k.split()]
@@ -151,7 +151,7 @@ def test_merge_and_label(fitted, banking, tmp_path, encoder):
 def test_refit_keeps_ids_and_labels_reports_new_and_gone(encoder, settings):
     old_intents = BANKING[:4] + ["age_limit"]
     texts, _ = _banking(old_intents, seed=0)
-    model = TopicModel(encoder=encoder, min_topic_size=10, cache_dir=settings.numba_cache_dir).fit(texts)
+    model = TopicModel(encoder=encoder, min_topic_size=10).fit(texts)
     # Name the topic that holds "age_limit" questions.
     age = model.predict("How old do I need to be to open an account?")
     assert age != OUTLIER
@@ -159,7 +159,8 @@ def test_refit_keeps_ids_and_labels_reports_new_and_gone(encoder, settings):
     before = {t: model.topics_[t].name for t in model.topics_}
     # Next period: different comments, "age_limit" no longer asked about, "pending_top_up" is new.
     new_texts, _ = _banking(BANKING[:4] + ["pending_top_up"], seed=1, file="banking_data_test.csv", per=40)
-    report = model.refit(new_texts)
+    assert model.refit(new_texts) is model
+    report = model.refit_report_
     assert report.kept, report
     assert age in report.gone or age in {o for v in report.merged.values() for o in v}
     assert report.new or report.split
@@ -199,9 +200,9 @@ def test_one_topic_does_not_swallow_everything(encoder, settings):
 
     s = restmex("tune")
     texts, gold = s.texts[:400], s.labels[:400]
-    model = TopicModel(encoder=encoder, cache_dir=settings.numba_cache_dir).fit(texts)
+    model = TopicModel(encoder=encoder).fit(texts)
     largest = max(t.size for t in model.topics_.values()) / len(texts)
     assert model.rebalanced_ and largest <= 0.5 and len(model.topics_) >= 4
     assert normalized_mutual_info_score(gold, model.labels_) > 0.3
-    off = TopicModel(encoder=encoder, cache_dir=settings.numba_cache_dir, max_topic_share=None).fit(texts)
+    off = TopicModel(encoder=encoder, max_topic_share=None).fit(texts)
     assert not off.rebalanced_ and max(t.size for t in off.topics_.values()) / len(texts) > 0.5

@@ -10,72 +10,28 @@ fit time. Comments in the fitting set keep HDBSCAN's assignment; tagging them ag
 Topic ids are the model's own and stay stable across refits (:meth:`TopicModel.refit`): new topics are matched
 to the previous model's by centroid similarity; persisting topics keep their id and custom label, and the
 refit reports which topics are new, merged, split or gone. Ids are never reused.
+
+Matching and merging live in :mod:`.editing`; stop words, cleaning and labels in :mod:`.text`. UMAP compiles
+with numba: the process that uses this model sets ``NUMBA_CACHE_DIR`` once (the composition root), this module
+does not touch the environment.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-from qa_service.encoders._base import Encoder, l2_normalise
+from qa_service.encoders import Encoder, l2_normalise
 from qa_service.errors import InvalidInputError, ModelLoadError
+from qa_service.pipelines.topics.editing import RefitReport, match_topics, merge_assignment, merge_topics
+from qa_service.pipelines.topics.text import TOKEN_PATTERN, clean_for_topics, make_label, stop_words
 
 OUTLIER = -1
 TASK = "topics"
-
-# Conversation filler that survives the standard stop lists and says nothing about the topic.
-_FILLER = {
-    "es": "hola buenas buenos días dias tardes noches gracias graciasss saludos favor porfa porfavor ok vale sí si "
-          "usted ustedes señor señora señorita hoy ayer mañana hace pues bueno gracias por ya q k xq pq tb tmb "
-          "etc jaja jajaja jeje mas més muy súper super quiero quería queria necesito necesitaba".split(),
-    "en": "hi hello hey thanks thank thx pls please ok okay yes yeah sir madam today yesterday tomorrow just "
-          "really want wanted need would like lol dm im ive dont cant wont didnt doesnt hasn haven don didn doesn isn wasn aren won wouldn couldn "
-          "shouldn ve ll re".split(),
-}
-
-
-def stop_words(languages: Sequence[str] = ("es", "en")) -> list[str]:
-    """Stop words for the given languages (spaCy's lists plus conversation filler), accents kept.
-
-    Both the accented and the unaccented spelling of each Spanish word are included, since customers often
-    type without accents ("como estas" / "cómo estás").
-    """
-    words: set[str] = set()
-    for lang in languages:
-        if lang == "es":
-            from spacy.lang.es.stop_words import STOP_WORDS
-        elif lang == "en":
-            from spacy.lang.en.stop_words import STOP_WORDS
-        else:
-            raise InvalidInputError(f"no stop words for language {lang!r}: use es or en", "languages")
-        words |= {w.lower() for w in STOP_WORDS} | set(_FILLER[lang])
-    words |= {_strip_accents(w) for w in words}
-    return sorted(words)
-
-
-def _strip_accents(w: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", w) if unicodedata.category(c) != "Mn")
-
-
-# Words of two or more letters (accented letters included, ñ kept); digits and punctuation are not topic words.
-TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
-
-_URL = re.compile(r"https?://\S+|www\.\S+", re.I)
-_HANDLE = re.compile(r"(?<!\w)[@#]\w+")
-_MASK = re.compile(r"\b([^\W\d_])\1+\b|[{<\[]\$?[\w.\- ]{0,20}[}>\]]")
-_SPACES = re.compile(r"\s+")
-
-
-def clean_for_topics(text: str) -> str:
-    """Drop URLs, @handles and #tags, masks of redacted data ("XXXX", "{$1.00}", "<EMAIL>"), squeeze spaces:
-    clusters should follow the complaint, not the brand or the redaction."""
-    return _SPACES.sub(" ", _MASK.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text)))).strip()
 
 
 @dataclass
@@ -94,30 +50,6 @@ class Topic:
     def name(self) -> str:
         """The label people see: the custom one when someone set it."""
         return self.custom_label or self.label
-
-
-@dataclass
-class RefitReport:
-    """What a refit did to the previous model's topics (ids are the model's stable ids)."""
-
-    kept: dict[int, float] = field(default_factory=dict)  # id -> centroid similarity with its previous self
-    new: list[int] = field(default_factory=list)
-    merged: dict[int, list[int]] = field(default_factory=dict)  # surviving id -> ids folded into it
-    split: dict[int, list[int]] = field(default_factory=dict)  # previous id -> new ids split off it
-    gone: list[int] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kept": {str(k): v for k, v in self.kept.items()}, "new": self.new,
-                "merged": {str(k): v for k, v in self.merged.items()},
-                "split": {str(k): v for k, v in self.split.items()}, "gone": self.gone}
-
-
-def _configure_numba(cache_dir: Path | None) -> None:
-    import os
-
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir))
 
 
 class TopicModel:
@@ -141,7 +73,6 @@ class TopicModel:
         n_representative: representative comments kept per topic.
         languages: stop-word languages.
         seed: UMAP's random state (fixed: the same input and settings give the same topics).
-        cache_dir: numba's compilation cache (UMAP compiles ~35 s on first use without it).
     """
 
     def __init__(self, encoder: Encoder | None = None, min_topic_size: int | Literal["auto"] = "auto",
@@ -149,8 +80,7 @@ class TopicModel:
                  cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.5,
                  nr_topics: int | Literal["auto"] | None = None, reduce_outliers: bool = True,
                  outlier_quantile: float = 0.05, center: bool = True, top_n_words: int = 10,
-                 n_representative: int = 5, languages: Sequence[str] = ("es", "en"), seed: int = 42,
-                 cache_dir: Path | None = None) -> None:
+                 n_representative: int = 5, languages: Sequence[str] = ("es", "en"), seed: int = 42) -> None:
         self.encoder = encoder
         self.min_topic_size = min_topic_size
         self.n_neighbors = n_neighbors
@@ -167,7 +97,6 @@ class TopicModel:
         self.n_representative = n_representative
         self.languages = tuple(languages)
         self.seed = seed
-        self.cache_dir = cache_dir
 
     # ------------------------------------------------------------------ parameters
     def get_params(self) -> dict[str, Any]:
@@ -210,7 +139,7 @@ class TopicModel:
             merge: groups of topic ids (as this fit numbers them) to merge before keywords are computed.
 
         Sets ``topics_`` (id -> :class:`Topic`), ``labels_`` (one topic id per text), ``centroids_``,
-        ``threshold_``, ``center_``.
+        ``threshold_``, ``center_``; ``refit_report_`` is ``None`` (no refit yet).
         """
         texts = list(texts)
         n = len(texts)
@@ -229,10 +158,10 @@ class TopicModel:
         self._finish(cleaned, raw, space, assignment, merge)
         self.next_id_ = max([t for t in self.topics_] + [-1]) + 1
         self.n_documents_ = n
+        self.refit_report_: RefitReport | None = None
         return self
 
     def _bertopic(self, min_size: int, n: int):
-        _configure_numba(self.cache_dir)
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
         from hdbscan import HDBSCAN
@@ -276,13 +205,7 @@ class TopicModel:
     def _finish(self, cleaned: list[str], raw: np.ndarray, space: np.ndarray, assignment: np.ndarray,
                 merge: Sequence[Sequence[int]] = (), previous_labels: dict[int, str | None] | None = None) -> None:
         """From a clustering, the model: merges, centroids, threshold, outlier reduction, keywords, labels."""
-        assignment = assignment.copy()
-        for group in merge:
-            group = [int(g) for g in group]
-            unknown = [g for g in group if g not in set(assignment.tolist()) or g == OUTLIER]
-            if unknown:
-                raise InvalidInputError(f"cannot merge unknown topic(s) {unknown}", "merge")
-            assignment[np.isin(assignment, group)] = min(group)
+        assignment = merge_assignment(assignment, merge, OUTLIER)
         ids = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
         if not ids:
             # Nothing dense enough: one topic would say nothing; everything stays an outlier.
@@ -413,42 +336,18 @@ class TopicModel:
         """Merge topics of a fitted model (no refit): the smallest id survives with size-weighted centroid and
         keywords; returns the surviving id."""
         self._check_fitted()
-        group = sorted({int(g) for g in group})
-        unknown = [g for g in group if g not in self.topics_]
-        if len(group) < 2 or unknown:
-            raise InvalidInputError(f"merge needs two or more topics of this model (unknown: {unknown})", "merge")
-        ids = sorted(self.topics_)
-        rows = [ids.index(g) for g in group]
-        sizes = np.array([self.topics_[g].size for g in group], dtype=np.float32)[:, None]
-        cent = l2_normalise((self.centroids_[rows] * sizes).sum(axis=0, keepdims=True))
-        raw = l2_normalise((self.raw_centroids_[rows] * sizes).sum(axis=0, keepdims=True))
-        weights: dict[str, float] = {}
-        for g in group:
-            t = self.topics_[g]
-            for w, v in zip(t.keywords, t.keyword_weights or [1.0] * len(t.keywords)):
-                weights[w] = weights.get(w, 0.0) + v * t.size
-        words = sorted(weights, key=lambda w: -weights[w])[: self.top_n_words]
-        total = int(sizes.sum())
-        reps = [r for g in sorted(group, key=lambda g: -self.topics_[g].size) for r in self.topics_[g].representative]
-        keep = group[0]
-        custom = label or next((self.topics_[g].custom_label for g in group if self.topics_[g].custom_label), None)
-        self.topics_[keep] = Topic(id=keep, label=make_label(words, reps), keywords=words, size=total,
-                                   representative=reps[: self.n_representative], custom_label=custom,
-                                   keyword_weights=[round(weights[w] / total, 5) for w in words])
-        for g in group[1:]:
-            del self.topics_[g]
-        keep_rows = [ids.index(t) for t in sorted(self.topics_)]
-        self.centroids_[rows[0]] = cent[0]
-        self.raw_centroids_[rows[0]] = raw[0]
-        self.centroids_ = self.centroids_[keep_rows]
-        self.raw_centroids_ = self.raw_centroids_[keep_rows]
+        keep, self.topics_, self.centroids_, self.raw_centroids_ = merge_topics(
+            self.topics_, self.centroids_, self.raw_centroids_, group, label, self.top_n_words, self.n_representative)
         if hasattr(self, "labels_"):
+            group = [int(g) for g in group]
             self.labels_ = np.where(np.isin(self.labels_, group), keep, self.labels_)
         return keep
 
     def refit(self, texts: Sequence[str], embeddings: np.ndarray | None = None,
-              match_threshold: float = 0.8) -> RefitReport:
+              match_threshold: float = 0.8) -> "TopicModel":
         """Fit again on ``texts`` (for example the last quarter's comments) keeping topic ids stable.
+
+        Returns ``self``; what happened to the previous topics is in ``refit_report_`` (a :class:`RefitReport`).
 
         A new topic takes the id (and custom label) of the previous topic whose centroid it is closest to, when
         their cosine similarity is at least ``match_threshold``. Several previous topics choosing the same new
@@ -471,41 +370,15 @@ class TopicModel:
             raise InvalidInputError(f"too few comments to refit: {len(texts)}", "texts")
         assignment = self._cluster(cleaned, space, min_size)
         fresh = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
-        report = RefitReport()
-        mapping: dict[int, int] = {}
-        if fresh:
-            new_raw = self._centroids(raw, assignment, fresh)
-            sim = old_raw @ new_raw.T if len(old_ids) else np.zeros((0, len(fresh)))
-            # Each previous topic points at its closest new topic.
-            chosen: dict[int, list[tuple[float, int]]] = {}
-            for i, old in enumerate(old_ids):
-                j = int(sim[i].argmax())
-                if sim[i, j] >= match_threshold:
-                    chosen.setdefault(j, []).append((float(sim[i, j]), old))
-            for j, new in enumerate(fresh):
-                if j in chosen:
-                    cands = sorted(chosen[j], key=lambda c: (-c[0], c[1]))
-                    keep_sim, keep = cands[0]
-                    mapping[new] = keep
-                    report.kept[keep] = round(keep_sim, 4)
-                    if len(cands) > 1:
-                        report.merged[keep] = sorted(o for _, o in cands[1:])
-                else:
-                    mapping[new] = next_id
-                    i = int(sim[:, j].argmax()) if len(old_ids) else -1
-                    if i >= 0 and sim[i, j] >= match_threshold:
-                        report.split.setdefault(old_ids[i], []).append(next_id)
-                    else:
-                        report.new.append(next_id)
-                    next_id += 1
+        new_raw = self._centroids(raw, assignment, fresh) if fresh else np.zeros((0, raw.shape[1]), np.float32)
+        mapping, report, next_id = match_topics(old_ids, old_raw, fresh, new_raw, next_id, match_threshold)
         matched = set(mapping.values())
-        merged_away = {o for v in report.merged.values() for o in v}
-        report.gone = [o for o in old_ids if o not in matched and o not in merged_away]
         stable = np.array([mapping.get(int(t), OUTLIER) for t in assignment], dtype=int)
         self._finish(cleaned, raw, space, stable, previous_labels={v: old_custom.get(v) for v in matched})
         self.next_id_ = max([next_id] + [t + 1 for t in self.topics_])
         self.n_documents_ = len(texts)
-        return report
+        self.refit_report_ = report
+        return self
 
     # ------------------------------------------------------------------ bundles
     def save(self, bundle: Path, version: str, encoder_name: str | None = None, encoder_fingerprint: str | None = None,
@@ -584,18 +457,3 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
     ids, counts = np.unique(labels[labels != OUTLIER], return_counts=True)
     order = {int(t): i for i, t in enumerate(ids[np.argsort(-counts, kind="stable")])}
     return np.array([order.get(int(t), OUTLIER) for t in labels], dtype=int)
-
-
-def make_label(keywords: Sequence[str], representative: Sequence[str]) -> str:
-    """A short readable label: the best keyword phrase that customers actually wrote, plus the next keyword.
-
-    Bigrams that occur in the representative comments read as phrases ("cobro doble", "tiempo de espera" is
-    covered by "tiempo espera" only when written so); otherwise the top two keywords.
-    """
-    if not keywords:
-        return "(sin palabras clave)"
-    text = " ".join(representative).lower()
-    phrase = next((k for k in keywords[:5] if " " in k and k in text), None)
-    head = phrase or keywords[0]
-    rest = next((k for k in keywords if k != head and not set(k.split()) & set(head.split())), None)
-    return f"{head} · {rest}" if rest else head
