@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from qa_service.errors import InvalidInputError
-from qa_service.io.records import BadRecord, ReadStats, TextRecord, read_text_records
+from qa_service.io.records import BadRecord, ReadStats, TextRecord, parse_time, read_text_records
 from qa_service.schemas import Comment
 
 
@@ -18,7 +18,6 @@ def read_comments(source: str | Path, text_column: str = "text", id_column: str 
                   time_column: str = "created_at", score_column: str = "score", fmt: str | None = None,
                   stats: ReadStats | None = None, warnings: Counter | None = None) -> Iterator[Comment | BadRecord]:
     """Yield comments (and bad records) from a file; ``warnings`` counts unreadable dates and scores."""
-    from qa_service.pipelines.trends import parse_time
 
     warnings = warnings if warnings is not None else Counter()
     for rec in read_text_records(source, text_column, id_column, fmt, stats):

@@ -14,6 +14,7 @@ import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Literal
@@ -310,3 +311,25 @@ def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def parse_time(value: object) -> datetime:
+    """An ISO date or datetime (``2026-11-02``, ``2026-11-02T10:15:00Z``) or a datetime/date object."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"not a date: {value!r}", "created_at")
+    v = value.strip().replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(v)
+    except ValueError:
+        pass
+    for fmt in ("%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%d/%m/%Y %H:%M"):
+        try:
+            return datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+    raise InvalidInputError(f"not a date: {value!r} (use ISO 8601, e.g. 2026-11-02 or 2026-11-02T10:15:00Z)",
+                            "created_at")

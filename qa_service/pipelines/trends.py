@@ -19,30 +19,9 @@ from datetime import date, datetime, timedelta
 from typing import Hashable, Iterable, Literal
 
 from qa_service.errors import InvalidInputError
+from qa_service.io.records import parse_time
 
 Freq = Literal["day", "week", "month"]
-
-
-def parse_time(value: object) -> datetime:
-    """An ISO date or datetime (``2026-11-02``, ``2026-11-02T10:15:00Z``) or a datetime/date object."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"not a date: {value!r}", "created_at")
-    v = value.strip().replace("Z", "+00:00")
-    try:
-        return datetime.fromisoformat(v)
-    except ValueError:
-        pass
-    for fmt in ("%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%d/%m/%Y %H:%M"):
-        try:
-            return datetime.strptime(v, fmt)
-        except ValueError:
-            continue
-    raise InvalidInputError(f"not a date: {value!r} (use ISO 8601, e.g. 2026-11-02 or 2026-11-02T10:15:00Z)",
-                            "created_at")
 
 
 def period_start(ts: datetime, freq: Freq) -> date:
