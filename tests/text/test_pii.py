@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.text.pii import PIIRedactor, clabe_ok, cuit_ok, curp_ok, rfc_ok
+from qa_service.pipelines.rubric.detectors import find_pii
+from qa_service.text.identifiers import find_identifiers
+from qa_service.text.pii import IDENTIFIER_ENTITIES, PIIRedactor
 
 
 @pytest.fixture(scope="module")
 def red() -> PIIRedactor:
     return PIIRedactor()
-
-
-def test_checksums():
-    assert cuit_ok("20-12345678-6") and not cuit_ok("20-12345678-5") and not cuit_ok("99-12345678-6")
-    assert clabe_ok("002010077777777771") and not clabe_ok("002010077777777772")
-    assert rfc_ok("GODE561231GR8") and not rfc_ok("GODE561331GR8")  # month 13
-    assert curp_ok("HEGG560427MVZRRL04") and not curp_ok("HEGG560427MVZRRL05")
 
 
 @pytest.mark.parametrize("lang,text,expected", [
@@ -61,3 +56,24 @@ def test_quality_on_the_synthetic_set(red):
     res = evaluate(build(seed=11, per_template=2), red)
     assert res["micro"]["precision"] >= 0.95 and res["micro"]["recall"] >= 0.9
     assert res["negatives"]["with_a_false_redaction"] <= 2
+
+
+AGREEMENT = [
+    "Mi tarjeta es 4539 1488 0343 6467 y mi DNI 12345678Z.",
+    "cuatro cinco tres nueve uno cuatro ocho ocho cero tres cuatro tres seis cuatro seis siete",
+    "El NIE X-1234567-L, el IBAN ES91 2100 0418 4502 0005 1332 para el abono.",
+    "Mi CURP es HEGG560427MVZRRL04 y el RFC GODE561231GR8.",
+    "La CLABE 002100000000000005 y el CUIT 20-12345678-6.",
+    "SSN 123-45-6789, or 123 45 6789; not 078-05-1120.",
+    "La tarjeta 4539 1488 0343 6468 y el DNI 12345678A no valen.",
+]
+
+
+@pytest.mark.parametrize("text", AGREEMENT)
+def test_redactor_and_rubric_detector_agree(red, text):
+    """Both find identifiers through qa_service.text.identifiers: the same spans, the same kinds."""
+    ids = find_identifiers(text)
+    redacted = [(s, e, IDENTIFIER_ENTITIES[ent]) for s, e, ent in red.find(text, "es") if ent in IDENTIFIER_ENTITIES]
+    assert redacted == [tuple(i) for i in ids]
+    rubric = find_pii(text, ["card_number", "dni_nie", "iban", "us_ssn", "curp", "rfc", "clabe", "cuit"])
+    assert [(s, e) for s, e, _ in rubric] == [(s, e) for s, e, _ in ids]

@@ -1,8 +1,9 @@
 """Score transcripts against a rubric: every criterion with evidence, confidence, N/A and auto-fail.
 
-Detectors (see the rubric format): ``pattern`` and ``pii`` (deterministic, ``pipelines/detectors.py``),
-``metric`` (conversation timing), ``semantic`` (similarity between turns in scope and the criterion's
-example phrases, cross-lingual through the multilingual encoder) and ``sentiment`` (customer start vs end).
+Detectors (see the rubric format and ``detectors.py``, where each ``type`` name maps to a class): ``pattern`` and
+``pii`` (deterministic), ``metric`` (conversation timing), ``semantic`` (similarity between turns in scope and the
+criterion's example phrases, cross-lingual through the multilingual encoder) and ``sentiment`` (customer start
+vs end).
 
 Rules:
 * a criterion with ``expect: absent`` detectors fails when any of them finds something;
@@ -23,13 +24,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa_service.pipelines.detectors import conversation_metrics, pattern_evidence, pii_evidence
+from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, DetectionContext,
+                                                   Detector)
+from qa_service.pipelines.rubric.metrics import conversation_metrics
 from qa_service.text.normalize import is_blank
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
                                 ScoreResult, SectionScore, SentimentTrajectory, Transcript)
-
-DEFAULT_SEMANTIC_THRESHOLD = 0.55
 
 _ESCALATION_REQUEST = re.compile(
     r"\b(supervisor|supervisora|responsable|encargad[oa]|jefe|jefa|manager|gerente|superior)\b|"
@@ -66,11 +67,13 @@ class RubricScorer:
         thresholds: calibrated semantic thresholds by criterion id (defaults otherwise).
         kappa: measured agreement with human labels by criterion id; criteria below ``min_kappa`` are
             flagged ``needs_review`` so analysts see which criteria the machine can be trusted on.
+        detectors: detector ``type`` name -> implementation (default: ``detectors.DETECTORS``).
     """
 
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
                  hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
-                 kappa: dict[str, float] | None = None, min_kappa: float = 0.6) -> None:
+                 kappa: dict[str, float] | None = None, min_kappa: float = 0.6,
+                 detectors: dict[str, Detector] | None = None) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
@@ -79,6 +82,7 @@ class RubricScorer:
         self.thresholds = thresholds or {}
         self.kappa = kappa or {}
         self.min_kappa = min_kappa
+        self.detectors = detectors if detectors is not None else DETECTORS
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -130,7 +134,7 @@ class RubricScorer:
         # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
         sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
         sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
-        if self.encoder is not None and any(d.type == "semantic" for s in self.rubric.sections
+        if self.encoder is not None and any(self.detectors[d.type].needs_sentences for s in self.rubric.sections
                                             for c in s.criteria for d in c.detectors):
             texts: list[str] = []
             for i, t in enumerate(transcripts):
@@ -187,36 +191,23 @@ class RubricScorer:
         confidences: list[float] = []
         metric_fail: str | None = None
         abstained = False
+        ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
+                               customer_labels=customer_labels, sentences=vecs,
+                               example_vectors=self._example_vectors if self.encoder is not None else None,
+                               calibrated_threshold=self.thresholds.get(c.id))
         for d in c.detectors:
-            if d.type == "pattern":
-                ev = pattern_evidence(t, scope, d.patterns)
-                conf = 0.95 if ev else 0.6
-            elif d.type == "pii":
-                ev = pii_evidence(t, scope, d.entities or ["card_number", "dni_nie", "iban", "us_ssn"])
-                conf = 0.95
-            elif d.type == "semantic":
-                if vecs is None:
-                    abstained = True
-                    continue
-                ev, conf = self._semantic(t, c, d.threshold, scope, vecs, d.expect)
-            elif d.type == "metric":
-                value = getattr(metrics, d.metric or "", None)
-                if value is None:
-                    continue  # no timing data: the metric cannot decide
-                if (d.max is not None and value > d.max) or (d.min is not None and value < d.min):
-                    metric_fail = f"{d.metric}={value}"
-                confidences.append(0.95)
+            detector = self.detectors[d.type]
+            found = detector.detect(d, ctx)
+            if found.abstained:
+                abstained = True
                 continue
-            else:  # sentiment: the customer's mood must not end worse than it started
-                if customer_labels is None:
-                    abstained = True
-                    continue
-                ev, conf = [], 0.7
-                if len(customer_labels) >= 2 and _rank(customer_labels[-1]) < _rank(customer_labels[0]):
-                    metric_fail = f"sentiment {customer_labels[0]} -> {customer_labels[-1]}"
-            confidences.append(conf)
-            (absent_hits if d.expect == "absent" else present).extend(ev)
-        has_present_detectors = any(d.expect == "present" and d.type in ("pattern", "pii", "semantic")
+            if found.confidence is None:
+                continue
+            if found.failure:
+                metric_fail = found.failure
+            confidences.append(found.confidence)
+            (absent_hits if d.expect == "absent" else present).extend(found.evidence)
+        has_present_detectors = any(d.expect == "present" and self.detectors[d.type].gives_evidence
                                     for d in c.detectors)
         if absent_hits:
             result, evidence, why = "fail", absent_hits, words["found_absent"]
@@ -248,27 +239,6 @@ class RubricScorer:
                                scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
                                critical=c.critical, evidence=evidence[:5], rationale=rationale)
 
-    def _semantic(self, t: Transcript, c: Criterion, threshold: float | None, scope: list[int], vecs: tuple,
-                  expect: str) -> tuple[list[Evidence], float]:
-        thr = self.thresholds.get(c.id, threshold if threshold is not None else DEFAULT_SEMANTIC_THRESHOLD)
-        pass_v, fail_v = self._example_vectors(c)
-        targets = fail_v if expect == "absent" else pass_v
-        spans, sv = vecs
-        in_scope = set(scope)
-        rows = [k for k, (j, _a, _b) in enumerate(spans) if j in in_scope]
-        if not rows or len(targets) == 0:
-            return [], 0.5
-        best = (sv[rows] @ targets.T).max(axis=1)
-        ev = []
-        for k in np.argsort(-best):
-            if best[k] < thr:
-                break
-            j, a, b = spans[rows[k]]
-            ev.append(Evidence(turn=j, speaker=t.turns[j].speaker, start_char=a, end_char=b,
-                               text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
-        margin = abs(float(best.max()) - thr)
-        return ev, min(0.99, 0.5 + 2.5 * margin)
-
 
 def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:
     """Section scores and the total (0-100) from criterion scores (0..1, None = N/A), N/A left out of every
@@ -296,10 +266,6 @@ def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int
         return 5
     best = max(e.similarity or 0.0 for e in evidence)
     return int(min(5, 3 + round((best - threshold) / 0.15)))
-
-
-def _rank(label: str) -> int:
-    return {"negative": 0, "neutral": 1, "positive": 2}[label]
 
 
 def _trajectory(results: list | None) -> SentimentTrajectory:

@@ -1,0 +1,238 @@
+"""Rubric detectors: one class per detector ``type`` of the rubric format, picked by name from ``DETECTORS``.
+
+A detector looks at the turns in a criterion's scope and returns a :class:`Finding`: evidence, how sure it is,
+and (for bounds such as metrics and sentiment) a failure reason. Every piece of evidence is an
+:class:`~qa_service.schemas.Evidence` whose ``text`` is exactly ``transcript.turns[turn].text[start_char:end_char]``,
+so a reviewer can jump to it and the scorer can verify it before returning a result.
+
+Adding a detector type: write a class with ``gives_evidence`` and ``detect`` and add it to ``DETECTORS`` (and to
+``DetectorType`` in ``schemas.py`` so rubrics may name it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Iterable, Protocol
+
+import numpy as np
+
+from qa_service.schemas import ConversationMetrics, Criterion, Evidence, Transcript
+from qa_service.schemas import Detector as DetectorSpec
+from qa_service.text.identifiers import find_identifiers
+from qa_service.text.pii import IDENTIFIER_ENTITIES, TAGS
+
+DEFAULT_SEMANTIC_THRESHOLD = 0.55
+
+# ----------------------------------------------------------------------------- contract
+SentenceVectors = tuple[list[tuple[int, int, int]], np.ndarray]
+"""(turn, start_char, end_char) of every sentence of a transcript, and their embeddings (one row each)."""
+
+
+@dataclass(frozen=True)
+class DetectionContext:
+    """What a detector may look at for one criterion of one transcript.
+
+    Attributes:
+        transcript: the transcript being scored.
+        criterion: the criterion being decided.
+        scope: indices of the turns in the criterion's scope.
+        metrics: the transcript's conversation metrics.
+        customer_labels: sentiment label of each customer turn (None: no sentiment model).
+        sentences: sentence spans and embeddings (None: no encoder, semantic detectors abstain).
+        example_vectors: embeddings of a criterion's pass and fail examples.
+        calibrated_threshold: the semantic threshold fitted for this criterion, if any.
+    """
+
+    transcript: Transcript
+    criterion: Criterion
+    scope: list[int]
+    metrics: ConversationMetrics
+    customer_labels: list[str] | None = None
+    sentences: SentenceVectors | None = None
+    example_vectors: Callable[[Criterion], tuple[np.ndarray, np.ndarray]] | None = None
+    calibrated_threshold: float | None = None
+
+
+@dataclass
+class Finding:
+    """What one detector found.
+
+    Attributes:
+        evidence: spans found (for ``expect: absent`` detectors, what must not appear).
+        confidence: how sure the detector is; None when it could not decide (left out of the criterion's
+            confidence).
+        failure: set when a bound is crossed (a metric out of range, sentiment worsening): fails the criterion.
+        abstained: the detector lacks what it needs (no encoder, no sentiment model).
+    """
+
+    evidence: list[Evidence] = field(default_factory=list)
+    confidence: float | None = None
+    failure: str | None = None
+    abstained: bool = False
+
+
+class Detector(Protocol):
+    """One detector type of the rubric format."""
+
+    gives_evidence: ClassVar[bool]
+    """Whether a ``present`` detector of this type passes a criterion by finding evidence (pattern, pii,
+    semantic); types that only check bounds (metric, sentiment) do not."""
+    needs_sentences: ClassVar[bool]
+    """Whether it reads ``DetectionContext.sentences`` (the scorer embeds every sentence only when one does)."""
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        """Run the detector described by ``spec`` on the context's scope."""
+        ...
+
+
+# ----------------------------------------------------------------------------- pattern
+def pattern_evidence(transcript: Transcript, turn_ids: Iterable[int], patterns: Iterable[str]) -> list[Evidence]:
+    """Case-insensitive regular-expression matches in the given turns."""
+    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+    out = []
+    for i in turn_ids:
+        t = transcript.turns[i]
+        for rx in compiled:
+            for m in rx.finditer(t.text):
+                if m.end() > m.start():
+                    out.append(Evidence(turn=i, speaker=t.speaker, start_char=m.start(), end_char=m.end(),
+                                        text=m.group(0), detector="pattern", label=rx.pattern))
+    return out
+
+
+class PatternDetector:
+    """``pattern``: regular expressions (case-insensitive) in the turns in scope."""
+
+    gives_evidence: ClassVar[bool] = True
+    needs_sentences: ClassVar[bool] = False
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        ev = pattern_evidence(ctx.transcript, ctx.scope, spec.patterns)
+        return Finding(ev, 0.95 if ev else 0.6)
+
+
+# ----------------------------------------------------------------------------- pii
+DEFAULT_PII_ENTITIES = ("card_number", "dni_nie", "iban", "us_ssn")
+# Rubric entity name -> identifier kinds (qa_service.text.identifiers); the entity name is the evidence label.
+PII_ENTITIES: dict[str, tuple[str, ...]] = {
+    "card_number": ("card_number",), "dni_nie": ("dni", "nie"), "iban": ("iban",), "us_ssn": ("us_ssn",),
+    "curp": ("curp",), "rfc": ("rfc",), "clabe": ("clabe",), "cuit": ("cuit",),
+}
+_LABEL_OF_KIND = {kind: entity for entity, kinds in PII_ENTITIES.items() for kind in kinds}
+# Tags left by PII redaction (qa_service/text/pii.py): in a stored, redacted transcript they stand for what was
+# said, so reading a card out loud still counts.
+_KIND_OF_TAG = {TAGS[entity][1:-1]: kind for entity, kind in IDENTIFIER_ENTITIES.items()}
+_REDACTED = re.compile("<(" + "|".join(_KIND_OF_TAG) + ")>")
+
+
+def find_pii(text: str, entities: Iterable[str] = DEFAULT_PII_ENTITIES) -> list[tuple[int, int, str]]:
+    """(start_char, end_char, entity) for every checksum-valid identifier in ``text`` (or its redaction tag)."""
+    kinds = {kind for entity in entities for kind in PII_ENTITIES.get(entity, ())}
+    found = [(m.start(), m.end(), _LABEL_OF_KIND[_KIND_OF_TAG[m.group(1)]]) for m in _REDACTED.finditer(text)
+             if _KIND_OF_TAG[m.group(1)] in kinds]
+    found += [(s, e, _LABEL_OF_KIND[kind]) for s, e, kind in find_identifiers(text, kinds)]
+    return sorted(found)
+
+
+def pii_evidence(transcript: Transcript, turn_ids: Iterable[int], entities: Iterable[str]) -> list[Evidence]:
+    """Evidence for every sensitive identifier (see :func:`find_pii`) in the given turns."""
+    ents = list(entities)
+    out = []
+    for i in turn_ids:
+        t = transcript.turns[i]
+        for s, e, label in find_pii(t.text, ents):
+            out.append(Evidence(turn=i, speaker=t.speaker, start_char=s, end_char=e, text=t.text[s:e],
+                                detector="pii", label=label))
+    return out
+
+
+class PIIDetector:
+    """``pii``: checksum-valid identifiers (cards, DNI/NIE, IBAN, SSN by default) or their redaction tags."""
+
+    gives_evidence: ClassVar[bool] = True
+    needs_sentences: ClassVar[bool] = False
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        return Finding(pii_evidence(ctx.transcript, ctx.scope, spec.entities or DEFAULT_PII_ENTITIES), 0.95)
+
+
+# ----------------------------------------------------------------------------- semantic
+class SemanticDetector:
+    """``semantic``: sentences in scope similar to the criterion's pass examples (``expect: absent``: its fail
+    examples), cross-lingual through the multilingual encoder."""
+
+    gives_evidence: ClassVar[bool] = True
+    needs_sentences: ClassVar[bool] = True
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        if ctx.sentences is None or ctx.example_vectors is None:
+            return Finding(abstained=True)
+        thr = ctx.calibrated_threshold
+        if thr is None:
+            thr = spec.threshold if spec.threshold is not None else DEFAULT_SEMANTIC_THRESHOLD
+        pass_v, fail_v = ctx.example_vectors(ctx.criterion)
+        targets = fail_v if spec.expect == "absent" else pass_v
+        spans, sv = ctx.sentences
+        in_scope = set(ctx.scope)
+        rows = [k for k, (j, _a, _b) in enumerate(spans) if j in in_scope]
+        if not rows or len(targets) == 0:
+            return Finding([], 0.5)
+        t = ctx.transcript
+        best = (sv[rows] @ targets.T).max(axis=1)
+        ev = []
+        for k in np.argsort(-best):
+            if best[k] < thr:
+                break
+            j, a, b = spans[rows[k]]
+            ev.append(Evidence(turn=j, speaker=t.turns[j].speaker, start_char=a, end_char=b,
+                               text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
+        margin = abs(float(best.max()) - thr)
+        return Finding(ev, min(0.99, 0.5 + 2.5 * margin))
+
+
+# ----------------------------------------------------------------------------- bounds
+class MetricDetector:
+    """``metric``: a conversation metric within ``min``/``max``; undecided when the metric is unknown."""
+
+    gives_evidence: ClassVar[bool] = False
+    needs_sentences: ClassVar[bool] = False
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        value = getattr(ctx.metrics, spec.metric or "", None)
+        if value is None:
+            return Finding()  # no timing data: the metric cannot decide
+        failure = None
+        if (spec.max is not None and value > spec.max) or (spec.min is not None and value < spec.min):
+            failure = f"{spec.metric}={value}"
+        return Finding(confidence=0.95, failure=failure)
+
+
+_SENTIMENT_RANK = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+class SentimentDetector:
+    """``sentiment``: the customer's mood must not end worse than it started."""
+
+    gives_evidence: ClassVar[bool] = False
+    needs_sentences: ClassVar[bool] = False
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        labels = ctx.customer_labels
+        if labels is None:
+            return Finding(abstained=True)
+        failure = None
+        if len(labels) >= 2 and _SENTIMENT_RANK[labels[-1]] < _SENTIMENT_RANK[labels[0]]:
+            failure = f"sentiment {labels[0]} -> {labels[-1]}"
+        return Finding([], 0.7, failure)
+
+
+# ----------------------------------------------------------------------------- registry
+DETECTORS: dict[str, Detector] = {
+    "pattern": PatternDetector(),
+    "pii": PIIDetector(),
+    "semantic": SemanticDetector(),
+    "metric": MetricDetector(),
+    "sentiment": SentimentDetector(),
+}
+"""Detector ``type`` name (as written in rubrics) -> implementation."""
