@@ -231,13 +231,3 @@ def redact_transcript(transcript, redactor: PIIRedactor):
 
 def redact_comment(comment, redactor: PIIRedactor, language: str = "es"):
     return comment.model_copy(update={"text": redactor.redact(comment.text, language).text})
-
-
-_REDACTORS: dict[str | None, PIIRedactor] = {}
-
-
-def get_redactor(spacy_es: str | None = None) -> PIIRedactor:
-    """One redactor per process (Presidio and spaCy load once)."""
-    if spacy_es not in _REDACTORS:
-        _REDACTORS[spacy_es] = PIIRedactor(spacy_es)
-    return _REDACTORS[spacy_es]

@@ -10,16 +10,31 @@ object, which bundles do not keep (they are pickle-free).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from qa_service.encoders._base import l2_normalise
+from qa_service.encoders import l2_normalise
 from qa_service.errors import InvalidInputError
 from qa_service.pipelines.topics.text import make_label
 
-if TYPE_CHECKING:
-    from qa_service.pipelines.topics.model import Topic
+
+@dataclass
+class Topic:
+    """One topic of a fitted model."""
+
+    id: int
+    label: str
+    keywords: list[str]
+    size: int
+    representative: list[str] = field(default_factory=list)
+    custom_label: str | None = None
+    keyword_weights: list[float] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The label people see: the custom one when someone set it."""
+        return self.custom_label or self.label
 
 
 @dataclass

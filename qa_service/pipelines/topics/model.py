@@ -27,29 +27,11 @@ import numpy as np
 
 from qa_service.encoders import Encoder, l2_normalise
 from qa_service.errors import InvalidInputError, ModelLoadError
-from qa_service.pipelines.topics.editing import RefitReport, match_topics, merge_assignment, merge_topics
+from qa_service.pipelines.topics.editing import RefitReport, Topic, match_topics, merge_assignment, merge_topics
 from qa_service.pipelines.topics.text import TOKEN_PATTERN, clean_for_topics, make_label, stop_words
 
 OUTLIER = -1
 TASK = "topics"
-
-
-@dataclass
-class Topic:
-    """One topic of a fitted model."""
-
-    id: int
-    label: str
-    keywords: list[str]
-    size: int
-    representative: list[str] = field(default_factory=list)
-    custom_label: str | None = None
-    keyword_weights: list[float] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        """The label people see: the custom one when someone set it."""
-        return self.custom_label or self.label
 
 
 class TopicModel:
