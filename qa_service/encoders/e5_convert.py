@@ -291,9 +291,10 @@ def agreement(out_dir: Path, sentences: list[str] | None = None) -> np.ndarray:
 
 
 def main(out_dir: str | None = None) -> int:  # pragma: no cover - thin wrapper for scripts
-    from qa_service.config import get_settings
+    from qa_service.config import default_cache_dir
 
-    target = Path(out_dir) if out_dir else get_settings().e5_converted_dir
+    # `qa-service models prepare` is the entry point that honours QA_CACHE_DIR; this one takes a directory.
+    target = Path(out_dir) if out_dir else default_cache_dir() / "e5-small-converted"
     rec = convert(target)
     cos = agreement(target)
     print(f"converted e5-small -> {target} ({rec['weights_sha256'][:23]}...); "
