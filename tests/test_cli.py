@@ -131,7 +131,7 @@ def test_serve_with_corrupted_bundle_exits_with_one_line(bundle_copy):
 
 
 def test_score_command_streams_results_and_summary(tmp_path):
-    from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
+    from tests.pipelines.rubric.test_scorer import BAD_EN, GOOD_ES
 
     f = tmp_path / "calls.jsonl"
     f.write_text(json.dumps(GOOD_ES, ensure_ascii=False) + "\n{broken\n" + json.dumps(BAD_EN) + "\n", encoding="utf-8")

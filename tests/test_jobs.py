@@ -21,7 +21,7 @@ from qa_service.config import Settings
 from qa_service.store import session_scope, upgrade
 from qa_service.store.tables import JobItemRow, ScoreRow
 from tests.conftest import auth
-from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
+from tests.pipelines.rubric.test_scorer import BAD_EN, GOOD_ES
 
 
 def _transcripts(n: int, turns: int = 6) -> list[dict]:

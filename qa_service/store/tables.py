@@ -96,6 +96,8 @@ class ScoreRow(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     job_id: Mapped[str | None] = mapped_column(String(64))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    owner_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    owner_team: Mapped[str | None] = mapped_column(String(100))
 
     transcript: Mapped[TranscriptRow] = relationship(back_populates="scores")
     criteria: Mapped[list["CriterionResultRow"]] = relationship(back_populates="score_row",
@@ -169,6 +171,9 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The API key that submitted the job (None: the command line or before migration 0003) and its team.
+    owner_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    owner_team: Mapped[str | None] = mapped_column(String(100))
 
 
 class JobItemRow(Base):
@@ -197,6 +202,7 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

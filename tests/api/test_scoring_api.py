@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from qa_service.api.app import create_app
 from qa_service.config import Settings
 from tests.conftest import auth
-from tests.pipelines.test_rubric_scoring import BAD_EN, GOOD_ES
+from tests.pipelines.rubric.test_scorer import BAD_EN, GOOD_ES
 
 
 @pytest.fixture(scope="module")
