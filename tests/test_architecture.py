@@ -211,7 +211,7 @@ def test_api_cli_and_worker_get_the_same_models(settings, tmp_path):
         f.write_text("id,text\n1,Muy mal servicio\n", encoding="utf-8")
         tf = tmp_path / "t.jsonl"
         tf.write_text(__import__("json").dumps(t) + "\n", encoding="utf-8")
-        mp.setattr("qa_service.cli._common.runtime", lambda: rt)  # the CLI's runtime for these settings
+        mp.setattr("qa_service.cli.core.runtime", lambda: rt)  # the CLI's runtime for these settings
         assert CliRunner().invoke(cli_app, ["sentiment", str(f)]).exit_code == 0
         assert CliRunner().invoke(cli_app, ["score", str(tf)]).exit_code == 0
         cli_sentiment, cli_scorer = seen["sentiment"][-1], seen["scorer"][-1]

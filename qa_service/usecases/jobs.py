@@ -30,6 +30,9 @@ BATCH = {"score": 8, "sentiment": 128}
 
 # --------------------------------------------------------------------------- the queue
 _QUEUES: dict[str, Any] = {}
+# The runtime whose jobs a queue's task runs: the latest one that used the queue (a process has one in
+# production; tests build several configurations on one data directory).
+_QUEUE_RUNTIME: dict[str, Runtime] = {}
 _lock = threading.Lock()
 
 
@@ -38,6 +41,7 @@ def get_queue(rt: Runtime):
     settings = rt.settings
     key = settings.redis_url or str(settings.data_dir / "queue.db")
     with _lock:
+        _QUEUE_RUNTIME[key] = rt
         if key in _QUEUES:
             return _QUEUES[key]
         if settings.redis_url:
@@ -55,7 +59,7 @@ def get_queue(rt: Runtime):
 
         @huey.task(name="run_job")
         def run_job_task(job_id: str) -> None:
-            run_job(get_runtime(settings), job_id)
+            run_job(_QUEUE_RUNTIME.get(key) or get_runtime(settings), job_id)
 
         huey.run_job_task = run_job_task  # type: ignore[attr-defined]
         _QUEUES[key] = huey
