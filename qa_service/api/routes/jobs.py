@@ -109,7 +109,8 @@ async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
             payloads = await run_in_threadpool(payloads_from_file, rt, path, kind)
         finally:
             path.unlink(missing_ok=True)
-        params = job_params(rt, kind, fields.get("source") or name, fields.get("rubric") or "default-es")
+        params = await run_in_threadpool(job_params, rt, kind, fields.get("source") or name,
+                                         fields.get("rubric") or "default-es")
     else:
         try:
             raw = await request.json()
@@ -127,7 +128,7 @@ async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
             raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
                                      "transcripts" if kind == "score" else "comments")
         payloads = [r.model_dump(mode="json") for r in records]
-        params = job_params(rt, kind, body.source, getattr(body, "rubric", None))
+        params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None))
     job = await run_in_threadpool(submit_job, rt, kind, payloads, params)
     return _accepted(job)
 
