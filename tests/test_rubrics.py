@@ -139,7 +139,7 @@ def test_a_rubric_path_is_only_the_command_lines_and_fails_in_one_line(tmp_path,
     with pytest.raises(InvalidInputError, match="is a directory"):
         load_rubric(tmp_path, settings.rubrics_dir)
     runner = CliRunner()
-    for bad, why in ((str(tmp_path), "is a directory"), (str(tmp_path / "nope.yaml"), "no such file")):
+    for bad, why in ((str(tmp_path), "is a directory"), (str(tmp_path / "nope.yaml"), "not found")):
         for args in (["rubric", "validate", bad], ["score", "eval/transcripts/labelled.jsonl", "--rubric", bad]):
             res = runner.invoke(app, args)
             assert res.exit_code != 0 and not isinstance(res.exception, (IsADirectoryError, OSError)), res.output

@@ -139,8 +139,8 @@ def load_rubric(ref: str | Path, rubrics_dir: Path, *, max_patterns: int = MAX_R
     if isinstance(ref, Path):
         if not ref.exists():
             available = ", ".join(rubric_names(rubrics_dir)) or "none"
-            raise InvalidInputError(f"rubric {ref}: no such file, and not a shipped rubric (available: {available})",
-                                    "rubric")
+            raise InvalidInputError(f"rubric {ref} not found: neither a shipped rubric (available: {available}) "
+                                    "nor a file", "rubric")
         return parse_rubric(_read_yaml(ref, str(ref)), str(ref), **limits)
     names = rubric_names(rubrics_dir)
     if not isinstance(ref, str) or ref not in names:
