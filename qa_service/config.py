@@ -15,6 +15,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Defaults of QA_MAX_RUBRIC_PATTERNS and QA_MAX_PATTERN_CHARS (the shipped rubrics have ~15 short patterns each).
+MAX_RUBRIC_PATTERNS = 500
+MAX_PATTERN_CHARS = 500
 
 
 def _default_data_dir() -> Path:
@@ -77,6 +80,10 @@ class Settings(BaseSettings):
     max_body_mb: int = Field(default=20, ge=1, description="Largest request body, in MB (uploads: QA_MAX_UPLOAD_MB).")
     request_timeout: float = Field(default=120.0, gt=0, description="Seconds before a request is answered 504.")
     max_topic_texts: int = Field(default=20_000, ge=1, description="Most comments in one topic fit request.")
+    # Rubric patterns (inline in requests, or in rubric files) are compiled with RE2 (linear time); these bound
+    # how much compiling one rubric may cost.
+    max_rubric_patterns: int = Field(default=MAX_RUBRIC_PATTERNS, ge=1, description="Most patterns in one rubric.")
+    max_pattern_chars: int = Field(default=MAX_PATTERN_CHARS, ge=1, description="Longest rubric pattern, in characters.")
 
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)

@@ -140,16 +140,21 @@ class Runtime:
                     self._sentiment[""] = pipe
             return self._sentiment[key]
 
-    def rubric(self, ref: str | dict[str, Any]):
-        """A validated rubric: a shipped rubric's name or path (str), or a rubric object (dict)."""
+    def rubric(self, ref: str | Path | dict[str, Any]):
+        """A validated rubric: a shipped rubric's name (str, looked up in the registry, never opened as a path),
+        a rubric object (dict), or a YAML file the command line was given explicitly (Path). The pattern limits
+        (QA_MAX_RUBRIC_PATTERNS, QA_MAX_PATTERN_CHARS) apply to all three."""
         from qa_service.io.rubrics import load_rubric, parse_rubric
 
+        limits = {"max_patterns": self.settings.max_rubric_patterns,
+                  "max_pattern_chars": self.settings.max_pattern_chars}
         if isinstance(ref, dict):
-            return parse_rubric(ref, "rubric")
-        return load_rubric(ref, self.settings.rubrics_dir)
+            return parse_rubric(ref, "rubric", **limits)
+        return load_rubric(ref, self.settings.rubrics_dir, **limits)
 
     def scorer(self, rubric):
-        """A :class:`RubricScorer` for a validated rubric (one per rubric content), with its calibration."""
+        """A :class:`RubricScorer` for a validated rubric (one per rubric content, so its patterns are compiled
+        once), with its calibration. Call it off the event loop: building compiles the rubric's patterns."""
         key = ("scorer", hashlib.sha256(rubric.model_dump_json().encode()).hexdigest())
         return self.models.get_or_build(key, lambda: self._build_scorer(rubric))
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 LanguageCode = Literal["es", "en", "other"]
@@ -124,6 +125,43 @@ class Scope(BaseModel):
         return self
 
 
+@lru_cache(maxsize=2048)
+def compile_pattern(pattern: str) -> Any:
+    """A rubric ``pattern`` compiled the one way rubrics are matched: RE2 (linear time in the text, so no pattern
+    can backtrack for ever), case-insensitive, Unicode. RE2 syntax is Python's without look-around or
+    backreferences; ``\\b``, ``\\w`` and ``\\d`` are ASCII. Cached, so validating a rubric and building its
+    scorer compile each pattern once.
+
+    Raises:
+        ValueError: the pattern is not valid RE2 syntax, or it compiles to a program over RE2's memory budget.
+    """
+    import re2
+
+    opts = re2.Options()
+    opts.case_sensitive = False
+    opts.log_errors = False
+    opts.max_mem = PATTERN_MAX_MEM
+    try:
+        return re2.compile(pattern, opts)
+    except re2.error as exc:
+        why = exc.args[0] if exc.args else "invalid"
+        why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+        raise ValueError(f"not a valid regular expression (RE2 syntax: no look-around or backreferences): {why}") \
+            from None
+
+
+PATTERN_MAX_MEM = 1 << 20
+"""RE2 memory budget of one compiled pattern (program and DFA cache; a pattern needing more is refused)."""
+
+
+def _valid_pattern(pattern: str) -> str:
+    compile_pattern(pattern)
+    return pattern
+
+
+RubricPattern = Annotated[str, AfterValidator(_valid_pattern)]
+
+
 class Detector(BaseModel):
     """One way of finding evidence for a criterion; several may be combined."""
 
@@ -131,7 +169,8 @@ class Detector(BaseModel):
 
     type: DetectorType
     threshold: float | None = Field(default=None, description="semantic: similarity needed to count as a match")
-    patterns: list[str] = Field(default_factory=list, description="pattern: regular expressions (case-insensitive)")
+    patterns: list[RubricPattern] = Field(default_factory=list,
+                                          description="pattern: regular expressions (RE2 syntax, case-insensitive)")
     entities: list[str] = Field(default_factory=list, description="pii: entity types to look for")
     metric: str | None = Field(default=None, description="metric: which conversation metric")
     max: float | None = None
@@ -141,16 +180,8 @@ class Detector(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "Detector":
-        import re
-
-        if self.type == "pattern":
-            if not self.patterns:
-                raise ValueError("a pattern detector needs patterns")
-            for i, p in enumerate(self.patterns):
-                try:
-                    re.compile(p)
-                except re.error as exc:
-                    raise ValueError(f"patterns[{i}] is not a valid regular expression: {exc}") from exc
+        if self.type == "pattern" and not self.patterns:
+            raise ValueError("a pattern detector needs patterns")
         if self.type == "metric" and not self.metric:
             raise ValueError("a metric detector needs metric")
         if self.threshold is not None and not -1 <= self.threshold <= 1:

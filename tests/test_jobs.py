@@ -222,3 +222,14 @@ def test_redis_queue_with_two_workers(tmp_path):
         assert (final.status, final.done, final.failed) == ("done", 12, 0)
         with session_scope(s.db_url) as sess:
             assert sess.scalar(select(func.count()).select_from(ScoreRow).where(ScoreRow.job_id == j.id)) == 12
+
+
+def test_job_results_csv_neutralises_formula_cells(client):
+    bad = [{**GOOD_ES, "id": '=HYPERLINK("http://evil","x")'}, {**GOOD_ES, "id": "@SUM(1)"}]
+    r = client.post("/v1/jobs/score", json={"rubric": "default-es", "transcripts": bad, "source": "csv-injection"})
+    assert r.status_code == 202, r.text
+    acc = r.json()
+    assert _wait(client, acc["job_id"])["status"] == "done"
+    rows = list(csv.DictReader(io.StringIO(client.get(acc["results_url"] + "?format=csv").text)))
+    assert [row["id"] for row in rows] == ["'" + b["id"] for b in bad]
+    assert all(float(row["total"]) >= 0 for row in rows)

@@ -44,7 +44,7 @@ def _base(settings) -> dict:
     (lambda d: d["sections"][1]["criteria"][0]["detectors"].append({"type": "telepathy"}),
      "sections[1].criteria[0].detectors[1].type:"),
     (lambda d: d["sections"][0]["criteria"][1]["detectors"][0].__setitem__("patterns", ["(oops"]),
-     "sections[0].criteria[1].detectors[0]: patterns[0] is not a valid regular expression"),
+     "sections[0].criteria[1].detectors[0].patterns[0]: not a valid regular expression"),
     (lambda d: d["sections"][0]["criteria"][0].__setitem__("scope", {"speaker": "agent", "position": "first"}),
      "sections[0].criteria[0].scope: n is required"),
     (lambda d: d["sections"][1]["criteria"][1].__setitem__("na_when", ["full_moon"]),
@@ -87,3 +87,61 @@ def test_cli_rubric_validate_and_list(tmp_path, settings):
     assert "sections[2].criteria[0].weight: must be > 0" in res.stderr
     res = runner.invoke(app, ["rubric", "list"])
     assert res.exit_code == 0 and "default-es" in res.stdout and "default-en" in res.stdout
+
+
+def _with_patterns(settings, patterns: list[str]) -> dict:
+    data = copy.deepcopy(_base(settings))
+    data["sections"][0]["criteria"][1]["detectors"] = [{"type": "pattern", "patterns": patterns}]
+    return data
+
+
+def test_pattern_count_and_length_limits_name_the_pattern(settings):
+    with pytest.raises(InvalidInputError) as exc:
+        parse_rubric(_with_patterns(settings, ["ok", "x" * 501]))
+    assert "sections[0].criteria[1].detectors[0].patterns[1]: longer than 500 characters (QA_MAX_PATTERN_CHARS)" \
+        in str(exc.value)
+    with pytest.raises(InvalidInputError) as exc:
+        parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=2)
+    assert "patterns[2]: more than 2 patterns in one rubric (QA_MAX_RUBRIC_PATTERNS)" in str(exc.value)
+    parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=100, max_pattern_chars=200)
+
+
+def test_sixty_thousand_patterns_are_refused_before_compiling(settings):
+    import time
+
+    data = _with_patterns(settings, [f"(p{i})+x" for i in range(60_000)])
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidInputError, match=r"patterns\[\d+\]: more than 500 patterns"):
+        parse_rubric(data)
+    assert time.perf_counter() - t0 < 0.5
+
+
+@pytest.mark.parametrize("name", ["README.md", "pyproject.toml", "models", "rubrics", "../models/rubrics/default-es",
+                                  "default-es.yaml", "/etc/passwd", ".importlinter", "default-es.calibration", ""])
+def test_a_rubric_name_is_looked_up_in_the_registry_never_opened(settings, name):
+    from qa_service.io.rubrics import rubric_names
+
+    assert rubric_names(settings.rubrics_dir) == ["default-en", "default-es"]
+    with pytest.raises(InvalidInputError) as exc:
+        load_rubric(name, settings.rubrics_dir)
+    msg = str(exc.value)
+    assert "not found" in msg and "available: default-en, default-es" in msg
+    assert "qa-service" not in msg and "unknown field" not in msg and "YAML" not in msg
+
+
+def test_a_rubric_path_is_only_the_command_lines_and_fails_in_one_line(tmp_path, settings):
+    from pathlib import Path
+
+    from qa_service.io.rubrics import rubric_ref
+
+    assert rubric_ref("default-es", settings.rubrics_dir) == "default-es"
+    assert rubric_ref("my.yaml", settings.rubrics_dir) == Path("my.yaml")
+    with pytest.raises(InvalidInputError, match="is a directory"):
+        load_rubric(tmp_path, settings.rubrics_dir)
+    runner = CliRunner()
+    for bad, why in ((str(tmp_path), "is a directory"), (str(tmp_path / "nope.yaml"), "not found")):
+        for args in (["rubric", "validate", bad], ["score", "eval/transcripts/labelled.jsonl", "--rubric", bad]):
+            res = runner.invoke(app, args)
+            assert res.exit_code != 0 and not isinstance(res.exception, (IsADirectoryError, OSError)), res.output
+            assert why in res.stderr and "Traceback" not in res.output
+            assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -61,13 +61,16 @@ def score(
 
     speakers = SpeakerMap(parse_speaker_map(speaker or []))
     check_input(input, allow_stdin=False)
+    from qa_service.io.rubrics import rubric_ref
+
     rt = runtime()
-    rt.scorer(rt.rubric(rubric))  # a bad rubric or model stops here, before the input is read
+    ref = rubric_ref(rubric, rt.settings.rubrics_dir)  # a shipped rubric's name, else a YAML path
+    rt.scorer(rt.rubric(ref))  # a bad rubric or model stops here, before the input is read
     stats = ReadStats()
     results = []
     batches = batched(read_transcripts(input, fmt, speakers, stats), batch_size, report_skip("record at line"))
     with RecordWriter(output) as writer, progress_bar("score", " transcripts") as bar:
-        for out in score_batches(rt, rubric, batches):
+        for out in score_batches(rt, ref, batches):
             for r in out:
                 writer.write(r.model_dump(mode="json"))
             # keep only what the summary needs, so memory stays flat on large files

@@ -55,7 +55,10 @@ def models_promote(task: str, version: str) -> None:
 @handle_errors
 def rubric_validate(path: Annotated[str, typer.Argument(help="A rubric YAML file, or a shipped rubric's name.")]) -> None:
     """Check a rubric; every problem is listed with its path (sections[2].criteria[0].weight: must be > 0)."""
-    r = runtime().rubric(path)
+    from qa_service.io.rubrics import rubric_ref
+
+    rt = runtime()
+    r = rt.rubric(rubric_ref(path, rt.settings.rubrics_dir))
     n = sum(len(s.criteria) for s in r.sections)
     critical = [c.id for s in r.sections for c in s.criteria if c.critical]
     typer.echo(f"ok: {r.id} {r.version} ({r.language}): {len(r.sections)} sections, {n} criteria, "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Literal
 
 from qa_service.errors import InvalidInputError
+from qa_service.io.tables import CsvWriter
 from qa_service.text.normalize import is_blank, scrub
 
 InputFormat = Literal["csv", "jsonl", "txt"]
@@ -260,7 +261,8 @@ def _read_csv(lines: Iterable[bytes], decode: LineDecoder, text_column: str, id_
 
 
 class RecordWriter:
-    """Writes result dicts as JSONL (default) or CSV (``.csv`` suffix) to a path or stdout, streaming."""
+    """Writes result dicts as JSONL (default) or CSV (``.csv`` suffix, through the one CSV writer,
+    :class:`~qa_service.io.tables.CsvWriter`, which neutralises formula cells) to a path or stdout, streaming."""
 
     def __init__(self, out: str | Path | None, csv_columns: list[str] | None = None) -> None:
         self.is_csv = out not in (None, "-") and Path(str(out)).suffix.lower() == ".csv"
@@ -282,7 +284,7 @@ class RecordWriter:
         if self.is_csv:
             flat = _flatten(row)
             if self._csv is None:
-                self._csv = csv.DictWriter(self._fh, fieldnames=self._columns or list(flat), extrasaction="ignore")
+                self._csv = CsvWriter(self._fh, self._columns or list(flat), extrasaction="ignore")
                 self._csv.writeheader()
             self._csv.writerow(flat)
         else:

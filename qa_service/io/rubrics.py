@@ -1,17 +1,26 @@
 """Rubrics (QA scorecards): YAML files validated into :class:`~qa_service.schemas.Rubric`.
 
-A rubric is addressed by name (``default-es`` -> ``models/rubrics/default-es.yaml``) or by path.
-Validation errors name the path inside the file: ``sections[2].criteria[0].weight: must be > 0``.
+A rubric is addressed by NAME, looked up in the registry of shipped rubrics (``default-es`` ->
+``<rubrics_dir>/default-es.yaml``): a name is never opened as a path, so a request cannot make the service read
+another file. Only the command line loads a rubric from an explicit path (a :class:`~pathlib.Path`).
+Validation errors name the path inside the file: ``sections[2].criteria[0].weight: must be > 0``; the number and
+length of patterns are checked before any is compiled.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any, Iterator
 
 from pydantic import ValidationError
 
+from qa_service.config import MAX_PATTERN_CHARS, MAX_RUBRIC_PATTERNS
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import Rubric
+
+RUBRIC_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+"""What a rubric name looks like (the file name of a shipped rubric without ``.yaml``)."""
 
 
 def _loc(loc: tuple) -> str:
@@ -41,43 +50,115 @@ def validation_messages(exc: ValidationError) -> list[str]:
     return [f"{_loc(tuple(e.get('loc', ()))) or 'rubric'}: {_message(e)}" for e in exc.errors()]
 
 
-def parse_rubric(data: object, source: str = "rubric") -> Rubric:
-    """Validate a parsed YAML/JSON object; InvalidInputError lists every problem with its path."""
+def _items(value: Any, key: str) -> list:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, list) else []
+
+
+def _patterns(data: dict) -> Iterator[tuple[str, Any]]:
+    """(path, pattern) of every pattern in a parsed, not yet validated, rubric."""
+    for i, section in enumerate(_items(data, "sections")):
+        for j, criterion in enumerate(_items(section, "criteria")):
+            for k, detector in enumerate(_items(criterion, "detectors")):
+                for m, pattern in enumerate(_items(detector, "patterns")):
+                    yield f"sections[{i}].criteria[{j}].detectors[{k}].patterns[{m}]", pattern
+
+
+def pattern_limit_problems(data: dict, max_patterns: int = MAX_RUBRIC_PATTERNS,
+                           max_pattern_chars: int = MAX_PATTERN_CHARS) -> list[str]:
+    """``path: message`` for patterns beyond the per-rubric count or length limits (checked on the raw data,
+    before validation compiles anything)."""
+    problems = []
+    for n, (path, pattern) in enumerate(_patterns(data), start=1):
+        if n > max_patterns:
+            problems.append(f"{path}: more than {max_patterns} patterns in one rubric (QA_MAX_RUBRIC_PATTERNS)")
+            break
+        if isinstance(pattern, str) and len(pattern) > max_pattern_chars:
+            problems.append(f"{path}: longer than {max_pattern_chars} characters (QA_MAX_PATTERN_CHARS)")
+    return problems
+
+
+def _refuse(source: str, lines: list[str]) -> InvalidInputError:
+    shown = lines[:20] + ([f"... and {len(lines) - 20} more"] if len(lines) > 20 else [])
+    return InvalidInputError(f"{source}: {len(lines)} problem(s):\n  " + "\n  ".join(shown), "rubric")
+
+
+def parse_rubric(data: object, source: str = "rubric", *, max_patterns: int = MAX_RUBRIC_PATTERNS,
+                 max_pattern_chars: int = MAX_PATTERN_CHARS) -> Rubric:
+    """Validate a parsed YAML/JSON object; InvalidInputError lists every problem with its path.
+
+    Patterns beyond ``max_patterns`` per rubric or longer than ``max_pattern_chars`` are refused before any
+    pattern is compiled; the others are compiled (RE2) and refused when invalid.
+    """
     if not isinstance(data, dict):
         raise InvalidInputError(f"{source}: a rubric must be a mapping with id, version, language and sections",
                                 "rubric")
+    limits = pattern_limit_problems(data, max_patterns, max_pattern_chars)
+    if limits:
+        raise _refuse(source, limits)
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        lines = validation_messages(exc)
-        raise InvalidInputError(f"{source}: {len(lines)} problem(s):\n  " + "\n  ".join(lines), "rubric") from exc
+        raise _refuse(source, validation_messages(exc)) from exc
 
 
-def load_rubric(ref: str | Path, rubrics_dir: Path) -> Rubric:
-    """A rubric by name (a file in ``rubrics_dir``) or by path to a YAML file."""
+def rubric_names(rubrics_dir: Path) -> list[str]:
+    """The registry: names of the shipped rubrics (``<name>.yaml`` files in ``rubrics_dir``)."""
+    d = Path(rubrics_dir)
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.yaml") if p.is_file() and RUBRIC_NAME.match(p.stem))
+
+
+def _read_yaml(path: Path, shown: str) -> object:
     import yaml
 
-    p = Path(ref)
-    if not p.suffix:
-        p = Path(rubrics_dir) / f"{ref}.yaml"
-    if not p.exists():
-        available = sorted(x.stem for x in Path(rubrics_dir).glob("*.yaml")) if Path(rubrics_dir).is_dir() else []
-        raise InvalidInputError(f"rubric {str(ref)!r} not found" + (f" (available: {', '.join(available)})"
-                                                                     if available else ""), "rubric")
+    if path.is_dir():
+        raise InvalidInputError(f"rubric {shown}: is a directory, not a rubric YAML file", "rubric")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"rubric {shown}: not UTF-8 text", "rubric") from None
+    except OSError as exc:
+        raise InvalidInputError(f"rubric {shown}: cannot be read ({exc.strerror or type(exc).__name__})",
+                                "rubric") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInputError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}", "rubric") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{p}: not UTF-8 text", "rubric") from exc
-    return parse_rubric(data, str(p))
+        raise InvalidInputError(f"{shown}: not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+                                "rubric") from None
+
+
+def load_rubric(ref: str | Path, rubrics_dir: Path, *, max_patterns: int = MAX_RUBRIC_PATTERNS,
+                max_pattern_chars: int = MAX_PATTERN_CHARS) -> Rubric:
+    """A shipped rubric by name (``str``: looked up in the registry, never opened as a path), or a rubric file
+    given explicitly as a :class:`~pathlib.Path` (the command line's ``--rubric my.yaml``)."""
+    limits = {"max_patterns": max_patterns, "max_pattern_chars": max_pattern_chars}
+    if isinstance(ref, Path):
+        if not ref.exists():
+            available = ", ".join(rubric_names(rubrics_dir)) or "none"
+            raise InvalidInputError(f"rubric {ref} not found: neither a shipped rubric (available: {available}) "
+                                    "nor a file", "rubric")
+        return parse_rubric(_read_yaml(ref, str(ref)), str(ref), **limits)
+    names = rubric_names(rubrics_dir)
+    if not isinstance(ref, str) or ref not in names:
+        shown = repr(ref[:80]) if isinstance(ref, str) else type(ref).__name__
+        raise InvalidInputError(f"rubric {shown} not found: use a shipped rubric's name or a rubric object"
+                                + (f" (available: {', '.join(names)})" if names else ""), "rubric")
+    path = Path(rubrics_dir) / f"{names[names.index(ref)]}.yaml"
+    return parse_rubric(_read_yaml(path, str(path)), str(path), **limits)
+
+
+def rubric_ref(value: str, rubrics_dir: Path) -> str | Path:
+    """The command line's ``--rubric`` value: a shipped rubric's name stays a name, anything else is a path."""
+    return value if value in rubric_names(rubrics_dir) else Path(value)
 
 
 def list_rubrics(rubrics_dir: Path) -> list[Rubric]:
-    """Every valid rubric shipped in ``rubrics_dir``."""
-    return [load_rubric(p, rubrics_dir) for p in sorted(Path(rubrics_dir).glob("*.yaml"))]
+    """Every shipped rubric in ``rubrics_dir``."""
+    return [load_rubric(name, rubrics_dir) for name in rubric_names(rubrics_dir)]
 
 
 def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:

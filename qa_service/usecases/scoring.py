@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from qa_service.errors import InvalidInputError, LimitExceededError, NotFoundError
@@ -10,8 +11,9 @@ from qa_service.schemas import Rubric, ScoreResult, Transcript
 
 
 def request_rubric(rt: Runtime, rubric: str | dict[str, Any]) -> Rubric:
-    """A rubric named in a request: a shipped rubric's name or a rubric object, never a path."""
-    if isinstance(rubric, str) and ("/" in rubric or rubric.endswith((".yaml", ".yml"))):
+    """A rubric named in a request: a shipped rubric's name (looked up in the registry) or a rubric object,
+    never a path. Validating compiles its patterns: call it off the event loop."""
+    if not isinstance(rubric, (str, dict)):
         raise InvalidInputError("rubric must be a shipped rubric's name or an inline rubric object", "rubric")
     return rt.rubric(rubric)
 
@@ -25,8 +27,9 @@ def score_transcript(rt: Runtime, transcript: Transcript, rubric: str | dict[str
     return rt.scorer(r).score(transcript)
 
 
-def score_batches(rt: Runtime, rubric: str, batches: Iterable[list[Transcript]]) -> Iterator[list[ScoreResult]]:
-    """Score batches of transcripts with a rubric (name or path), one result list per batch."""
+def score_batches(rt: Runtime, rubric: str | Path, batches: Iterable[list[Transcript]]) -> Iterator[list[ScoreResult]]:
+    """Score batches of transcripts with a rubric (a shipped rubric's name, or a YAML file's Path), one result
+    list per batch."""
     scorer = rt.scorer(rt.rubric(rubric))
     for batch in batches:
         yield scorer.score_many(batch)

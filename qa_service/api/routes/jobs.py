@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -18,6 +16,7 @@ from qa_service.api.auth import ANALYST
 from qa_service.api.deps import RuntimeDep
 from qa_service.runtime import Runtime
 from qa_service.errors import InvalidInputError, LimitExceededError
+from qa_service.io.tables import iter_csv
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[ANALYST],
@@ -109,7 +108,8 @@ async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
             payloads = await run_in_threadpool(payloads_from_file, rt, path, kind)
         finally:
             path.unlink(missing_ok=True)
-        params = job_params(rt, kind, fields.get("source") or name, fields.get("rubric") or "default-es")
+        params = await run_in_threadpool(job_params, rt, kind, fields.get("source") or name,
+                                         fields.get("rubric") or "default-es")
     else:
         try:
             raw = await request.json()
@@ -127,7 +127,7 @@ async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
             raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
                                      "transcripts" if kind == "score" else "comments")
         payloads = [r.model_dump(mode="json") for r in records]
-        params = job_params(rt, kind, body.source, getattr(body, "rubric", None))
+        params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None))
     job = await run_in_threadpool(submit_job, rt, kind, payloads, params)
     return _accepted(job)
 
@@ -207,16 +207,9 @@ def job_results(job_id: str, rt: RuntimeDep, format: Literal["jsonl", "csv"] = "
             yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
 
     def as_csv() -> Iterator[bytes]:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=_CSV[job.kind])
-        w.writeheader()
-        for item in iter_results(rt, job.id):
-            w.writerow(_csv_row(job.kind, item))
-            if buf.tell() > 1 << 16:
-                yield buf.getvalue().encode()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue().encode()
+        rows = (_csv_row(job.kind, item) for item in iter_results(rt, job.id))
+        for chunk in iter_csv(rows, _CSV[job.kind]):  # the one CSV writer: formula cells neutralised
+            yield chunk.encode()
 
     if format == "csv":
         return StreamingResponse(as_csv(), media_type="text/csv; charset=utf-8",

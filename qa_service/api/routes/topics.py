@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa_service.api.auth import READER
 from qa_service.api.deps import ModelsDep, RuntimeDep
+from qa_service.reports.feedback import REPORT_HEADERS
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 from qa_service.usecases import feedback
@@ -155,7 +156,7 @@ async def tag(model_id: str, body: TagRequest, rt: RuntimeDep) -> dict[str, list
 @router.get("/reports/{report_id}", response_class=HTMLResponse, responses={404: {"model": ErrorResponse}},
             summary="The report page of a topic fit or complaint analysis (self-contained HTML)")
 def report(report_id: str, rt: RuntimeDep) -> HTMLResponse:
-    return HTMLResponse(feedback.report_html(rt, report_id))
+    return HTMLResponse(feedback.report_html(rt, report_id), headers=REPORT_HEADERS)
 
 
 @router.post("/complaints", status_code=201, responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},

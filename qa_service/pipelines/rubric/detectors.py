@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterable, Protocol
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol
 
 import numpy as np
 
-from qa_service.schemas import ConversationMetrics, Criterion, Evidence, Transcript
+from qa_service.schemas import ConversationMetrics, Criterion, Evidence, Transcript, compile_pattern
 from qa_service.schemas import Detector as DetectorSpec
 from qa_service.text.identifiers import find_identifiers
 from qa_service.text.pii import IDENTIFIER_ENTITIES, TAGS
@@ -42,6 +42,8 @@ class DetectionContext:
         sentences: sentence spans and embeddings (None: no encoder, semantic detectors abstain).
         example_vectors: embeddings of a criterion's pass and fail examples.
         calibrated_threshold: the semantic threshold fitted for this criterion, if any.
+        patterns: the rubric's patterns compiled once by the scorer (pattern text -> compiled RE2 pattern);
+            a pattern missing here is compiled on use.
     """
 
     transcript: Transcript
@@ -52,6 +54,7 @@ class DetectionContext:
     sentences: SentenceVectors | None = None
     example_vectors: Callable[[Criterion], tuple[np.ndarray, np.ndarray]] | None = None
     calibrated_threshold: float | None = None
+    patterns: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -87,9 +90,10 @@ class Detector(Protocol):
 
 
 # ----------------------------------------------------------------------------- pattern
-def pattern_evidence(transcript: Transcript, turn_ids: Iterable[int], patterns: Iterable[str]) -> list[Evidence]:
-    """Case-insensitive regular-expression matches in the given turns."""
-    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
+def pattern_evidence(transcript: Transcript, turn_ids: Iterable[int], patterns: Iterable[Any]) -> list[Evidence]:
+    """Case-insensitive regular-expression matches in the given turns. ``patterns``: pattern strings (compiled
+    here with :func:`~qa_service.schemas.compile_pattern`, RE2) or patterns compiled with it already."""
+    compiled = [compile_pattern(p) if isinstance(p, str) else p for p in patterns]
     out = []
     for i in turn_ids:
         t = transcript.turns[i]
@@ -108,7 +112,8 @@ class PatternDetector:
     needs_sentences: ClassVar[bool] = False
 
     def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
-        ev = pattern_evidence(ctx.transcript, ctx.scope, spec.patterns)
+        known = ctx.patterns or {}
+        ev = pattern_evidence(ctx.transcript, ctx.scope, [known.get(p, p) for p in spec.patterns])
         return Finding(ev, 0.95 if ev else 0.6)
 
 

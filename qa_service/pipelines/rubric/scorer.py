@@ -30,7 +30,7 @@ from qa_service.pipelines.rubric.metrics import conversation_metrics
 from qa_service.text.normalize import is_blank
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
-                                ScoreResult, SectionScore, SentimentTrajectory, Transcript)
+                                ScoreResult, SectionScore, SentimentTrajectory, Transcript, compile_pattern)
 
 _ESCALATION_REQUEST = re.compile(
     r"\b(supervisor|supervisora|responsable|encargad[oa]|jefe|jefa|manager|gerente|superior)\b|"
@@ -84,6 +84,9 @@ class RubricScorer:
         self.min_kappa = min_kappa
         self.detectors = detectors if detectors is not None else DETECTORS
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
+        self.patterns_ = {p: compile_pattern(p) for s in rubric.sections for c in s.criteria for d in c.detectors
+                          if d.type == "pattern" for p in d.patterns}
 
     # ------------------------------------------------------------------ helpers
     def _example_vectors(self, c: Criterion) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +197,7 @@ class RubricScorer:
         ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
                                customer_labels=customer_labels, sentences=vecs,
                                example_vectors=self._example_vectors if self.encoder is not None else None,
-                               calibrated_threshold=self.thresholds.get(c.id))
+                               calibrated_threshold=self.thresholds.get(c.id), patterns=self.patterns_)
         for d in c.detectors:
             detector = self.detectors[d.type]
             found = detector.detect(d, ctx)
