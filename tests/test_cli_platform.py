@@ -26,9 +26,9 @@ def test_db_upgrade_and_current(tmp_path, monkeypatch):
     try:
         res = runner.invoke(app, ["db", "upgrade"])
         assert res.exit_code == 0, res.output
-        assert "at revision 0002" in res.stderr
+        assert "at revision 0003" in res.stderr
         res = runner.invoke(app, ["db", "current"])
-        assert res.stdout.startswith("0002")
+        assert res.stdout.startswith("0003")
         assert (tmp_path / "qa_service.db").exists()
     finally:
         get_settings.cache_clear()
