@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     # Access control: API keys with roles. Turning it off is for local use only (a warning is logged at start).
     auth_disabled: bool = Field(default=False, description="Serve without API keys (local use only).")
+    # /docs, /redoc and /openapi.json need a valid key (any role) unless this is on; /metrics needs an admin key
+    # unless QA_PUBLIC_METRICS is on (e.g. a Prometheus scraper on a private network).
+    public_docs: bool = Field(default=False, description="Serve /docs and /openapi.json without a key.")
+    public_metrics: bool = Field(default=False, description="Serve /metrics without a key (default: admin key).")
 
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")

@@ -87,15 +87,20 @@ class Turn(BaseModel):
         return self
 
 
+# Record ids and the fields stored in 200-character columns are bounded here, so an over-long one is a 422 naming
+# the field, not a database error.
+ID_CHARS = 200
+
+
 class AgentInfo(BaseModel):
-    id: str | None = None
-    team: str | None = None
+    id: str | None = Field(default=None, max_length=ID_CHARS)
+    team: str | None = Field(default=None, max_length=ID_CHARS)
 
 
 class Transcript(BaseModel):
     """A call or chat transcript (the JSON contract in ARCHITECTURE.md)."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=ID_CHARS)
     channel: Literal["call", "chat", "email", "other"] = "call"
     language: LanguageCode | None = None
     started_at: datetime | None = None
@@ -332,11 +337,11 @@ class ScoreResult(BaseModel):
 class Comment(BaseModel):
     """A survey comment (CSAT/NPS verbatim) or message; other input columns are kept in ``metadata``."""
 
-    id: str
+    id: str = Field(max_length=ID_CHARS)
     text: str
     created_at: datetime | None = None
     score: float | None = Field(default=None, ge=0, le=10, description="CSAT 1-5 or NPS 0-10")
-    channel: str | None = None
-    agent_id: str | None = None
-    team: str | None = None
+    channel: str | None = Field(default=None, max_length=100)
+    agent_id: str | None = Field(default=None, max_length=ID_CHARS)
+    team: str | None = Field(default=None, max_length=ID_CHARS)
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -72,6 +72,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: QAServiceError) -> JSONResponse:
         return JSONResponse(status_code=400, content=_body("bad_request", str(exc)))
 
+    from qa_service.api.middleware import BodyTooLarge
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content=_body("limit_exceeded", str(exc.detail), "body"))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content=_body("http_error", str(exc.detail)),

@@ -9,15 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("qa_service.access")
+# A client's X-Request-ID is kept only when it is short and plain; otherwise the server makes one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,8 +55,18 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
     return JSONResponse(status_code=status, content={"error": code, "detail": [{"field": field, "message": message}]})
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` when a body grows past its limit (FastAPI re-raises HTTP exceptions from body
+    parsing as they are; the error handlers answer 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit // (1 << 20)} MB (QA_MAX_BODY_MB; uploads QA_MAX_UPLOAD_MB)")
+
+
 class BodySizeLimit:
-    """413 for request bodies over ``limit`` bytes, declared (Content-Length) or streamed. File uploads to the
+    """413 for request bodies over ``limit`` bytes: a declared Content-Length is refused before reading; every
+    body (chunked ones too) is counted as it arrives and reading stops at the limit. Nothing is buffered here:
+    the route reads the stream (multipart uploads are spooled to disk by the form parser). File uploads to the
     job endpoints get ``upload_limit`` instead (the route then checks ``QA_MAX_UPLOAD_MB`` itself)."""
 
     def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
@@ -69,35 +84,31 @@ class BodySizeLimit:
         limit = self.upload_limit if upload else self.body_limit
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _error(413, "limit_exceeded", f"request body over {limit // (1 << 20)} MB (QA_MAX_BODY_MB)",
-                         "body")(scope, receive, send)
+            await _error(413, "limit_exceeded", str(BodyTooLarge(limit).detail), "body")(scope, receive, send)
             return
-        if declared is not None or scope.get("method") not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        # No declared length (chunked): read up to the limit first, then hand the body on.
-        messages, seen = [], 0
-        while True:
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
             message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                await _error(413, "limit_exceeded", f"request body over {limit // (1 << 20)} MB (QA_MAX_BODY_MB)",
-                             "body")(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replay = iter(messages)
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
 
-        async def replayed() -> Message:
-            try:
-                return next(replay)
-            except StopIteration:
-                return await receive()
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replayed, send)
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge as exc:  # read outside a route's error handling (e.g. by a middleware)
+            if started:
+                raise
+            await _error(413, "limit_exceeded", str(exc.detail), "body")(scope, receive, send)
 
 
 class Metrics:
@@ -120,16 +131,24 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def request_id(request: Request) -> str:
+    """The client's X-Request-ID when it is 1-64 characters of [A-Za-z0-9._-]; else a new one."""
+    given = request.headers.get("x-request-id") or ""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
 def install_operations(app: FastAPI, settings) -> None:
-    """Size limit, timeout, access log and metrics on ``app``."""
+    """Access log with request ids and the timeout (outermost), authentication (before any body is read), the
+    body size limit, and metrics on ``app``."""
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    from qa_service.api.auth import ADMIN, Authenticate
 
     metrics = Metrics()
     app.state.metrics = metrics
 
-    @app.middleware("http")
     async def observe(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        rid = request_id(request)
         t0 = time.perf_counter()
         status = 500
         try:
@@ -144,15 +163,15 @@ def install_operations(app: FastAPI, settings) -> None:
         elapsed = time.perf_counter() - t0
         metrics.requests.labels(request.method, path, str(status)).inc()
         metrics.latency.labels(path).observe(elapsed)
-        response.headers["x-request-id"] = request_id
+        response.headers["x-request-id"] = rid
         principal = getattr(request.state, "principal", None)
         if path not in ("/healthz", "/readyz", "/metrics"):
-            log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
+            log.info("request", extra={"request_id": rid, "method": request.method, "route": path,
                                        "status": status, "ms": round(1000 * elapsed, 2),
                                        "key_id": getattr(principal, "key_id", None)})
         return response
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[] if settings.public_metrics else [ADMIN])
     def prometheus() -> Response:
         from qa_service.usecases.jobs import queue_depth
 
@@ -164,5 +183,8 @@ def install_operations(app: FastAPI, settings) -> None:
             metrics.models.labels(task, version).set(1)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    # Starlette runs the middleware added last first: observe -> Authenticate -> BodySizeLimit -> routes.
     app.add_middleware(BodySizeLimit, limit=settings.max_body_mb << 20,
                        upload_limit=(settings.max_upload_mb + 1) << 20)
+    app.add_middleware(Authenticate, settings=settings, runtime=app.state.runtime)
+    app.add_middleware(BaseHTTPMiddleware, dispatch=observe)

@@ -42,11 +42,14 @@ def db_current() -> None:
 def keys_create(
     role: Annotated[str, typer.Option(help="helpdesk | analyst | manager | admin")],
     name: Annotated[Optional[str], typer.Option(help="What the key is for (shown in `keys list`).")] = None,
+    team: Annotated[Optional[str], typer.Option(
+        help="Team scope: the key sees the jobs and scores of every key of this team (default: only its own).")
+    ] = None,
 ) -> None:
     """Create an API key; the key itself is printed once, as the last line (only its hash is stored)."""
     from qa_service.usecases.admin import create_key
 
-    key_id, key = create_key(runtime(), role, name)
+    key_id, key = create_key(runtime(), role, name, team)
     typer.echo(f"created {role} key {key_id}; keep it now, it cannot be shown again:", err=True)
     typer.echo(key)
 
@@ -69,13 +72,13 @@ def keys_init() -> None:
 @keys_app.command("list")
 @handle_errors
 def keys_list() -> None:
-    """List keys: id, role, name, created, last used, revoked."""
+    """List keys: id, role, name, created, last used, revoked, team ("-" for none)."""
     from qa_service.usecases.admin import list_keys
 
     for k in list_keys(runtime()):
         typer.echo("\t".join([k.id, k.role, k.name or "", k.created_at.isoformat(timespec="seconds"),
                               k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "-",
-                              "revoked" if k.revoked else "active"]))
+                              "revoked" if k.revoked else "active", k.team or "-"]))
 
 
 @keys_app.command("revoke")

@@ -16,10 +16,12 @@ def now() -> datetime:
 
 
 def create_job(session: Session, job_id: str, kind: str, params: dict[str, Any],
-               payloads: Iterable[dict[str, Any]]) -> tuple[int, int]:
+               payloads: Iterable[dict[str, Any]], owner: tuple[str | None, str | None] = (None, None)
+               ) -> tuple[int, int]:
     """Store a job and one item per payload (a payload with ``_error`` is stored as failed); returns
-    ``(records, failed)``. A job whose every record failed is finished at once."""
-    job = JobRow(id=job_id, kind=kind, status="queued", params=params)
+    ``(records, failed)``. A job whose every record failed is finished at once. ``owner``: the submitting API
+    key's (id, team)."""
+    job = JobRow(id=job_id, kind=kind, status="queued", params=params, owner_key_id=owner[0], owner_team=owner[1])
     session.add(job)
     session.flush()
     n = failed = 0

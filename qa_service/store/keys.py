@@ -25,13 +25,17 @@ def _key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_key(session: Session, role: str, name: str | None = None) -> tuple[str, str]:
-    """Create a key; returns ``(key_id, key)``. The key is shown once: only its hash is stored."""
+def create_api_key(session: Session, role: str, name: str | None = None, team: str | None = None
+                   ) -> tuple[str, str]:
+    """Create a key; returns ``(key_id, key)``. The key is shown once: only its hash is stored. A key with a
+    ``team`` sees the jobs and scores of every key of that team (team scope); without one, only its own."""
     if role not in ROLES:
         raise InvalidInputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}", "role")
+    if team is not None and not (0 < len(team) <= 100):
+        raise InvalidInputError("team: 1 to 100 characters", "team")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    session.add(ApiKeyRow(id=key_id, key_hash=_key_hash(secret), role=role, name=name))
+    session.add(ApiKeyRow(id=key_id, key_hash=_key_hash(secret), role=role, name=name, team=team))
     session.flush()
     return key_id, f"{KEY_PREFIX}_{key_id}_{secret}"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from qa_service.errors import InvalidInputError
 from qa_service.schemas import ScoreResult
 from qa_service.store.records import content_hash
-from qa_service.store.tables import CriterionResultRow, ReviewRow, RubricRow, ScoreRow, TranscriptRow
+from qa_service.store.tables import CriterionResultRow, JobRow, ReviewRow, RubricRow, ScoreRow, TranscriptRow
 
 
 def save_rubric(session: Session, rubric) -> RubricRow:
@@ -41,9 +41,12 @@ def save_score(session: Session, transcript_id: int, result: ScoreResult, job_id
         session.delete(old)
         session.flush()
     data = result.model_dump(mode="json")
+    # A score belongs to whoever owns the job that produced it (the submitting API key and its team).
+    job = session.get(JobRow, job_id) if job_id else None
     row = ScoreRow(transcript_id=transcript_id, rubric_id=result.rubric.id, rubric_version=result.rubric.version,
                    total=result.total, auto_fail=result.auto_fail, needs_review=result.needs_review,
                    language=result.language, result=data, job_id=job_id,
+                   owner_key_id=job.owner_key_id if job else None, owner_team=job.owner_team if job else None,
                    criteria=[CriterionResultRow(criterion_id=c["id"], result=c["result"], score=c.get("score"),
                                                 confidence=c.get("confidence"), evidence=c.get("evidence", []))
                              for c in data["criteria"]])
@@ -96,10 +99,26 @@ def reviewed_scores(session: Session, rubric_id: str | None = None, source: str 
         yield score, transcript, review_labels(session, score)
 
 
+Scope = tuple[str, str | None] | None
+"""Whose scores a query sees: ``None`` all; (key id, team) those owned by the key or by the team."""
+
+
+def visible(scope: Scope):
+    """The WHERE condition for scores visible in ``scope`` (``true()`` when unscoped)."""
+    if scope is None:
+        return true()
+    key_id, team = scope
+    mine = ScoreRow.owner_key_id == key_id
+    return or_(mine, ScoreRow.owner_team == team) if team is not None else mine
+
+
 def list_scores(session: Session, source: str | None = None, needs_review: bool | None = None,
-                reviewed: bool | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-    """Stored scores, newest first, with their transcript's source and id and whether an analyst reviewed them."""
-    q = select(ScoreRow, TranscriptRow).join(TranscriptRow, ScoreRow.transcript_id == TranscriptRow.id)
+                reviewed: bool | None = None, limit: int = 50, offset: int = 0, scope: Scope = None
+                ) -> list[dict[str, Any]]:
+    """Stored scores visible in ``scope``, newest first, with their transcript's source and id and whether an
+    analyst reviewed them."""
+    q = select(ScoreRow, TranscriptRow).join(TranscriptRow, ScoreRow.transcript_id == TranscriptRow.id) \
+        .where(visible(scope))
     if source is not None:
         q = q.where(TranscriptRow.source == source)
     if needs_review is not None:
@@ -116,10 +135,15 @@ def list_scores(session: Session, source: str | None = None, needs_review: bool 
             for sc, t in rows]
 
 
-def score_detail(session: Session, score_id: int) -> dict[str, Any] | None:
+def visible_score(session: Session, score_id: int, scope: Scope = None) -> ScoreRow | None:
+    """The score when it exists and ``scope`` sees it, else ``None``."""
+    return session.scalar(select(ScoreRow).where(ScoreRow.id == score_id, visible(scope)))
+
+
+def score_detail(session: Session, score_id: int, scope: Scope = None) -> dict[str, Any] | None:
     """One stored score with its (stored) transcript, current labels and the reviews that changed or noted
-    something; ``None`` when there is no such score."""
-    score = session.get(ScoreRow, score_id)
+    something; ``None`` when there is no such score (or ``scope`` does not see it)."""
+    score = visible_score(session, score_id, scope)
     if score is None:
         return None
     t = score.transcript
@@ -133,5 +157,5 @@ def score_detail(session: Session, score_id: int) -> dict[str, Any] | None:
                         for r in reviews if r.result != r.original_result or r.note]}
 
 
-def score_exists(session: Session, score_id: int) -> bool:
-    return session.get(ScoreRow, score_id) is not None
+def score_exists(session: Session, score_id: int, scope: Scope = None) -> bool:
+    return visible_score(session, score_id, scope) is not None

@@ -39,11 +39,12 @@ def prepare_database(rt: Runtime) -> bool:
     return False
 
 
-def create_key(rt: Runtime, role: str, name: str | None = None) -> tuple[str, str]:
-    """A new API key: (id, key); the key is shown once, only its hash is stored."""
+def create_key(rt: Runtime, role: str, name: str | None = None, team: str | None = None) -> tuple[str, str]:
+    """A new API key: (id, key); the key is shown once, only its hash is stored. ``team``: the key sees what
+    every key of that team owns (jobs, their results and scores)."""
     upgrade(rt.settings.db_url)
     with rt.session() as s:
-        return key_store.create_api_key(s, role, name)
+        return key_store.create_api_key(s, role, name, team)
 
 
 def first_admin_key(rt: Runtime) -> tuple[str, str] | int:
@@ -61,6 +62,7 @@ class KeyInfo:
     id: str
     role: str
     name: str | None
+    team: str | None
     created_at: object
     last_used_at: object
     revoked: bool
@@ -69,7 +71,7 @@ class KeyInfo:
 def list_keys(rt: Runtime) -> list[KeyInfo]:
     upgrade(rt.settings.db_url)
     with rt.session() as s:
-        return [KeyInfo(k.id, k.role, k.name, k.created_at, k.last_used_at, k.revoked_at is not None)
+        return [KeyInfo(k.id, k.role, k.name, k.team, k.created_at, k.last_used_at, k.revoked_at is not None)
                 for k in key_store.list_api_keys(s)]
 
 
@@ -79,8 +81,8 @@ def revoke_key(rt: Runtime, key_id: str) -> None:
         key_store.revoke_api_key(s, key_id)
 
 
-def authenticate(rt: Runtime, key: str) -> tuple[str, str] | None:
-    """(key id, role) of a valid, unrevoked key (its last use is recorded), else ``None``."""
+def authenticate(rt: Runtime, key: str) -> tuple[str, str, str | None] | None:
+    """(key id, role, team) of a valid, unrevoked key (its last use is recorded), else ``None``."""
     from datetime import datetime, timezone
 
     with rt.session() as s:
@@ -88,7 +90,7 @@ def authenticate(rt: Runtime, key: str) -> tuple[str, str] | None:
         if row is None:
             return None
         row.last_used_at = datetime.now(timezone.utc)
-        return row.id, row.role
+        return row.id, row.role, row.team
 
 
 def register_models(rt: Runtime, manifests: dict) -> None:

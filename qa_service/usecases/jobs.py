@@ -21,6 +21,7 @@ from qa_service.store import jobs as job_store
 from qa_service.store.records import ingest_comments, ingest_transcripts, save_sentiment
 from qa_service.store.scores import save_rubric, save_score
 from qa_service.store.tables import JobItemRow, JobRow
+from qa_service.usecases.access import EVERYONE, Caller
 
 log = logging.getLogger("qa_service.jobs")
 
@@ -71,16 +72,18 @@ def _enqueue(rt: Runtime, job_id: str) -> None:
 
 
 # --------------------------------------------------------------------------- submitting and reading jobs
-def submit_job(rt: Runtime, kind: str, payloads: Iterable[dict[str, Any]], params: dict[str, Any]) -> JobRow:
+def submit_job(rt: Runtime, kind: str, payloads: Iterable[dict[str, Any]], params: dict[str, Any],
+               caller: Caller = EVERYONE) -> JobRow:
     """Store a job and its records, then queue it. ``payloads``: transcripts (score) or comments (sentiment),
-    as JSON-ready dicts; records that failed validation can be passed as ``{"_error": reason, ...}``."""
+    as JSON-ready dicts; records that failed validation can be passed as ``{"_error": reason, ...}``. The job,
+    its results and the scores it produces are owned by ``caller``'s key (and team)."""
     if kind not in KINDS:
         raise InvalidInputError(f"unknown job kind {kind!r}", "kind")
     if rt.settings.pii_mode == "redact":
         payloads = (redact_payload(rt, kind, p) for p in payloads)
     job_id = uuid.uuid4().hex
     with rt.session() as s:
-        n, failed = job_store.create_job(s, job_id, kind, params, payloads)
+        n, failed = job_store.create_job(s, job_id, kind, params, payloads, owner=caller.owner)
         if n == 0:
             raise InvalidInputError("the job has no records", "transcripts" if kind == "score" else "comments")
     if failed < n:
@@ -146,16 +149,19 @@ def run_job(rt: Runtime, job_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - the job records why; the worker lives on
         # Exception messages can quote records (pydantic echoes input values): the log gets the type only,
         # unless debugging; the job row keeps the message for the analyst.
+        # Job ids name customer batches: they are logged at debug level only.
         if rt.settings.debug:
             log.exception("job %s failed", job_id)
         else:
-            log.error("job %s failed: %s (details in GET /v1/jobs/%s)", job_id, type(exc).__name__, job_id)
+            log.error("a %s job failed: %s (its status says why)", kind, type(exc).__name__)
+            log.debug("job %s failed", job_id)
         with rt.session() as s:
             job_store.finish_job(s, job_id, error=f"{type(exc).__name__}: {exc}")
         return
     with rt.session() as s:
         job_store.finish_job(s, job_id)
-    log.info("job %s done", job_id)
+    log.info("a %s job is done", kind)
+    log.debug("job %s done", job_id)
 
 
 def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any]) -> bool:
@@ -239,22 +245,28 @@ def run_worker(rt: Runtime, workers: int = 1) -> None:
     consumer.run()
 
 
-def find_job(rt: Runtime, job_id: str) -> JobRow:
-    """The job named in a request; NotFoundError (404) for an unknown or malformed id."""
+def find_job(rt: Runtime, job_id: str, caller: Caller = EVERYONE) -> JobRow:
+    """The job named in a request; NotFoundError (404) for an unknown or malformed id, and for another
+    caller's job (404, not 403: the id is not confirmed to exist)."""
     from qa_service.errors import NotFoundError
 
     if not job_id.isalnum() or len(job_id) > 64:
         raise NotFoundError(f"job {job_id!r} not found")
     try:
-        return get_job(rt, job_id)
+        job = get_job(rt, job_id)
     except KeyError:
         raise NotFoundError(f"job {job_id!r} not found") from None
+    if not caller.may_see(job.owner_key_id, job.owner_team):
+        raise NotFoundError(f"job {job_id!r} not found")
+    return job
 
 
 def job_params(rt: Runtime, kind: str, source: str | None, rubric: str | dict[str, Any] | None) -> dict[str, Any]:
     """A job's parameters; the rubric is validated now, so a bad one is refused and not a failed job."""
     from qa_service.usecases.scoring import request_rubric
 
+    if source is not None and len(source) > 200:
+        raise InvalidInputError("source: at most 200 characters", "source")
     params: dict[str, Any] = {"source": source}
     if kind == "score":
         rubric = rubric or "default-es"

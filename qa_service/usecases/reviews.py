@@ -10,35 +10,38 @@ from typing import Any
 from qa_service.errors import InvalidInputError, NotFoundError
 from qa_service.runtime import Runtime
 from qa_service.store import scores as score_store
+from qa_service.usecases.access import EVERYONE, Caller
 
 
-def list_scores(rt: Runtime, **filters: Any) -> list[dict[str, Any]]:
-    """Stored scores, newest first (filters: source, needs_review, reviewed, limit, offset)."""
+def list_scores(rt: Runtime, caller: Caller = EVERYONE, **filters: Any) -> list[dict[str, Any]]:
+    """Stored scores ``caller`` may see, newest first (filters: source, needs_review, reviewed, limit, offset)."""
     with rt.session() as s:
-        return score_store.list_scores(s, **filters)
+        return score_store.list_scores(s, scope=caller.scope, **filters)
 
 
-def get_score(rt: Runtime, score_id: int) -> dict[str, Any]:
-    """One stored score with its (stored, redacted) transcript, reviews and current labels."""
+def get_score(rt: Runtime, score_id: int, caller: Caller = EVERYONE) -> dict[str, Any]:
+    """One stored score with its (stored, redacted) transcript, reviews and current labels; 404 when it does
+    not exist or belongs to someone ``caller`` may not see (the same answer, so ids are not confirmed)."""
     with rt.session() as s:
-        detail = score_store.score_detail(s, score_id)
+        detail = score_store.score_detail(s, score_id, caller.scope)
     if detail is None:
         raise NotFoundError(f"score {score_id} not found")
     return detail
 
 
-def review(rt: Runtime, score_id: int, corrections: list[tuple[str, str, str | None]], reviewer: str | None
-           ) -> dict[str, Any]:
-    """Record a review: ``corrections`` are (criterion, result, note); unlisted criteria are confirmed."""
+def review(rt: Runtime, score_id: int, corrections: list[tuple[str, str, str | None]],
+           caller: Caller = EVERYONE) -> dict[str, Any]:
+    """Record ``caller``'s review: ``corrections`` are (criterion, result, note); unlisted criteria are
+    confirmed. Only a score ``caller`` may see can be reviewed (404 otherwise)."""
     seen: set[str] = set()
     for i, (crit, _, _) in enumerate(corrections):
         if crit in seen:
             raise InvalidInputError(f"criterion {crit!r} given twice", f"corrections[{i}].criterion")
         seen.add(crit)
     with rt.session() as s:
-        if not score_store.score_exists(s, score_id):
+        if not score_store.score_exists(s, score_id, caller.scope):
             raise NotFoundError(f"score {score_id} not found")
-        labels = score_store.review_score(s, score_id, {c: (r, n) for c, r, n in corrections}, reviewer)
+        labels = score_store.review_score(s, score_id, {c: (r, n) for c, r, n in corrections}, caller.key_id)
     return {"score_id": score_id, "labels": labels, "corrected": sorted(seen)}
 
 

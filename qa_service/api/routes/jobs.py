@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa_service.api.auth import ANALYST
+from qa_service.api.auth import ANALYST, CallerDep
 from qa_service.api.deps import RuntimeDep
 from qa_service.runtime import Runtime
+from qa_service.usecases.access import Caller
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.io.tables import iter_csv
 from qa_service.schemas import Comment, ErrorResponse, Transcript
@@ -98,7 +99,7 @@ async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str
     return Path(tmp.name), fields, name
 
 
-async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
+async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> JSONResponse:
     from qa_service.usecases.jobs import job_params, payloads_from_file, submit_job
 
     ctype = request.headers.get("content-type", "")
@@ -128,7 +129,7 @@ async def _submit(request: Request, rt: Runtime, kind: str) -> JSONResponse:
                                      "transcripts" if kind == "score" else "comments")
         payloads = [r.model_dump(mode="json") for r in records]
         params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None))
-    job = await run_in_threadpool(submit_job, rt, kind, payloads, params)
+    job = await run_in_threadpool(submit_job, rt, kind, payloads, params, caller)
     return _accepted(job)
 
 
@@ -145,8 +146,8 @@ _SUBMIT_DOC = {
              openapi_extra={"requestBody": {"content": {
                  "application/json": {"schema": ScoreJobRequest.model_json_schema()},
                  **_SUBMIT_DOC["requestBody"]["content"]}}})
-async def submit_score(request: Request, rt: RuntimeDep) -> JSONResponse:
-    return await _submit(request, rt, "score")
+async def submit_score(request: Request, rt: RuntimeDep, caller: CallerDep) -> JSONResponse:
+    return await _submit(request, rt, "score", caller)
 
 
 @router.post("/sentiment", status_code=202, response_model=JobAccepted,
@@ -155,14 +156,14 @@ async def submit_score(request: Request, rt: RuntimeDep) -> JSONResponse:
              openapi_extra={"requestBody": {"content": {
                  "application/json": {"schema": SentimentJobRequest.model_json_schema()},
                  **_SUBMIT_DOC["requestBody"]["content"]}}})
-async def submit_sentiment(request: Request, rt: RuntimeDep) -> JSONResponse:
-    return await _submit(request, rt, "sentiment")
+async def submit_sentiment(request: Request, rt: RuntimeDep, caller: CallerDep) -> JSONResponse:
+    return await _submit(request, rt, "sentiment", caller)
 
 
-def _job(rt: Runtime, job_id: str):
+def _job(rt: Runtime, job_id: str, caller: Caller):
     from qa_service.usecases.jobs import find_job
 
-    return find_job(rt, job_id)
+    return find_job(rt, job_id, caller)
 
 
 def _iso(d) -> str | None:
@@ -170,10 +171,10 @@ def _iso(d) -> str | None:
 
 
 @router.get("/{job_id}", response_model=JobStatus, responses={404: {"model": ErrorResponse}}, summary="Job status")
-def job_status(job_id: str, rt: RuntimeDep) -> JobStatus:
+def job_status(job_id: str, rt: RuntimeDep, caller: CallerDep) -> JobStatus:
     from qa_service.usecases.jobs import eta_seconds
 
-    job = _job(rt, job_id)
+    job = _job(rt, job_id, caller)
     return JobStatus(job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
                      failed=job.failed, eta_seconds=eta_seconds(job), created_at=_iso(job.created_at),
                      started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), error=job.error)
@@ -195,10 +196,11 @@ def _csv_row(kind: str, item) -> dict[str, Any]:
 
 @router.get("/{job_id}/results", responses={404: {"model": ErrorResponse}},
             summary="Finished records so far, streamed: JSONL (default) or CSV (?format=csv)")
-def job_results(job_id: str, rt: RuntimeDep, format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+def job_results(job_id: str, rt: RuntimeDep, caller: CallerDep, format: Literal["jsonl", "csv"] = "jsonl"
+                ) -> StreamingResponse:
     from qa_service.usecases.jobs import iter_results
 
-    job = _job(rt, job_id)
+    job = _job(rt, job_id, caller)
 
     def jsonl() -> Iterator[bytes]:
         for item in iter_results(rt, job.id):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa_service.api.auth import ANALYST, READER
+from qa_service.api.auth import ANALYST, READER, CallerDep
 from qa_service.api.deps import RuntimeDep
 from qa_service.schemas import ErrorResponse
 from qa_service.usecases import reviews
@@ -51,23 +51,22 @@ class ReviewRequest(BaseModel):
 
 
 @router.get("", response_model=list[ScoreSummary], dependencies=[READER], summary="Stored scores, newest first")
-def list_scores(rt: RuntimeDep, source: str | None = None, needs_review: bool | None = None,
-                reviewed: bool | None = None, limit: int = Query(default=50, ge=1, le=500),
+def list_scores(rt: RuntimeDep, caller: CallerDep, source: str | None = Query(default=None, max_length=200),
+                needs_review: bool | None = None, reviewed: bool | None = None,
+                limit: int = Query(default=50, ge=1, le=500),
                 offset: int = Query(default=0, ge=0, le=2**63 - 1)) -> list[ScoreSummary]:
-    return [ScoreSummary(**row) for row in reviews.list_scores(rt, source=source, needs_review=needs_review,
+    return [ScoreSummary(**row) for row in reviews.list_scores(rt, caller, source=source, needs_review=needs_review,
                                                                reviewed=reviewed, limit=limit, offset=offset)]
 
 
 @router.get("/{score_id}", dependencies=[READER], responses={404: {"model": ErrorResponse}},
             summary="One stored score with its (stored, redacted) transcript, reviews and current labels")
-def get_score(score_id: ScoreId, rt: RuntimeDep) -> dict[str, Any]:
-    return reviews.get_score(rt, score_id)
+def get_score(score_id: ScoreId, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    return reviews.get_score(rt, score_id, caller)
 
 
 @router.post("/{score_id}/reviews", status_code=201, dependencies=[ANALYST],
              responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
              summary="Correct (or confirm) a stored score's criteria")
-def review(score_id: ScoreId, body: ReviewRequest, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    principal = getattr(request.state, "principal", None)
-    return reviews.review(rt, score_id, [(c.criterion, c.result, c.note) for c in body.corrections],
-                          getattr(principal, "key_id", None))
+def review(score_id: ScoreId, body: ReviewRequest, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    return reviews.review(rt, score_id, [(c.criterion, c.result, c.note) for c in body.corrections], caller)

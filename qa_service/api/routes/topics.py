@@ -15,14 +15,15 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from qa_service.api.auth import READER
+from qa_service.api.auth import ANALYST, READER
 from qa_service.api.deps import ModelsDep, RuntimeDep
 from qa_service.reports.feedback import REPORT_HEADERS
 from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 from qa_service.usecases import feedback
 
-# Analysts and managers (and admins): feedback analysis creates reports but changes no stored record.
+# Managers are read-only: they read topics and reports and may tag texts with a fitted model (nothing is written);
+# fitting topics and finding complaints write models, reports and topic assignments, so they need an analyst.
 router = APIRouter(prefix="/v1", tags=["topics"], dependencies=[READER],
                    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}})
 
@@ -109,7 +110,7 @@ def _topic_out(tm) -> list[TopicOut]:
             for t in sorted(tm.topics_.values(), key=lambda t: -t.size)]
 
 
-@router.post("/topics/fit", response_model=TopicFitResponse, status_code=201,
+@router.post("/topics/fit", response_model=TopicFitResponse, status_code=201, dependencies=[ANALYST],
              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
              summary="Fit topics on comments; keeps the model and its report")
 def fit_topics(body: TopicFitRequest, rt: ModelsDep) -> TopicFitResponse:
@@ -159,7 +160,8 @@ def report(report_id: str, rt: RuntimeDep) -> HTMLResponse:
     return HTMLResponse(feedback.report_html(rt, report_id), headers=REPORT_HEADERS)
 
 
-@router.post("/complaints", status_code=201, responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+@router.post("/complaints", status_code=201, dependencies=[ANALYST],
+             responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
              summary="Recurring complaints in negative comments or complaining customer turns")
 def complaints(body: ComplaintsRequest, rt: ModelsDep) -> dict[str, Any]:
     report_id, items, clusters = feedback.find_complaints_api(rt, body.comments, body.transcripts, body.period,
