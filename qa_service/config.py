@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     max_body_mb: int = Field(default=20, ge=1, description="Largest request body, in MB (uploads: QA_MAX_UPLOAD_MB).")
     request_timeout: float = Field(default=120.0, gt=0, description="Seconds before a request is answered 504.")
     max_topic_texts: int = Field(default=20_000, ge=1, description="Most comments in one topic fit request.")
+    # Trend tables have a row per topic for every period between the first and the last date.
+    max_trend_periods: int = Field(default=3660, ge=1, description="Most periods (days/weeks/months) in a trend.")
 
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)

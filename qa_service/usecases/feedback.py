@@ -21,7 +21,7 @@ import numpy as np
 from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, select_complaints
 from qa_service.pipelines.drivers import ScoreDriver, score_drivers
 from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
-from qa_service.pipelines.trends import Freq, TopicTrend, topic_trends
+from qa_service.pipelines.trends import Freq, TopicTrend, check_trend_span, topic_trends
 from qa_service.errors import InvalidInputError, LimitExceededError, NotFoundError
 from qa_service.io.tables import write_csv
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
@@ -177,7 +177,8 @@ def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: st
 
 def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
                      complaint_model: TopicModel | None = None, previous: TopicModel | None = None,
-                     merge: Sequence[Sequence[int]] = (), progress: Progress | None = None) -> FeedbackAnalysis:
+                     merge: Sequence[Sequence[int]] = (), progress: Progress | None = None,
+                     max_periods: int | None = None) -> FeedbackAnalysis:
     """Fit topics (or refit ``previous``), score sentiment, cluster the negative comments, compute trends and
     drivers.
 
@@ -221,7 +222,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     step("complaints", 1, 1)
     complaint_of = {it.id: int(k) for it, k in zip(items, clusters.labels_) if k != OUTLIER}
     dated = [(c.created_at, int(t)) for c, t in zip(comments, topics) if c.created_at is not None]
-    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else []
+    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else []
     notes = []
     undated = len(comments) - len(dated)
     if undated:
@@ -233,12 +234,12 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
                             drivers=drivers, freq=freq, refit=refit, notes=notes)
 
 
-def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week"
-                       ) -> tuple[ComplaintClusters, list[TopicTrend]]:
+def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week",
+                       max_periods: int | None = None) -> tuple[ComplaintClusters, list[TopicTrend]]:
     """Cluster complaint items (from comments and/or transcripts) and their trend per period."""
     clusters = ComplaintClusters(complaint_model).fit(items)
     dated = [(it.created_at, int(k)) for it, k in zip(items, clusters.labels_) if it.created_at is not None]
-    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else [])
+    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else [])
 
 
 def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week",
@@ -367,11 +368,14 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
         seen: set[str] = set()
         dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise InvalidInputError(f"duplicate comment id {dup!r}", "comments")
+    max_periods = rt.settings.max_trend_periods
+    check_trend_span((c.created_at for c in comments), period, max_periods)  # type: ignore[arg-type]
     previous = rt.topic_model(refit) if refit is not None else None
     model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
                                seed=seed)
     analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
-                                merge=merge if previous is None else (), progress=progress)
+                                merge=merge if previous is None else (), progress=progress,
+                                max_periods=max_periods)
     if previous is not None:
         for g in merge:
             analysis.topic_model.merge(g)
@@ -480,8 +484,10 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     if not items:
         raise InvalidInputError("no complaints found in the input (no negative comments or customer turns)",
                                 "comments" if comments or not transcripts else "transcripts")
+    max_periods = rt.settings.max_trend_periods
+    check_trend_span((it.created_at for it in items), period, max_periods)  # type: ignore[arg-type]
     model = rt.new_topic_model(min_topic_size=min_topic_size, seed=seed)
-    clusters, trends = analyse_complaints(items, model, freq=period)  # type: ignore[arg-type]
+    clusters, trends = analyse_complaints(items, model, freq=period, max_periods=max_periods)  # type: ignore[arg-type]
     files = complaint_outputs(clusters, trends, out_dir, freq=period, redact=rt.quote_redactor())  # type: ignore[arg-type]
     return items, clusters, files
 
