@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="redis://host:6379/0 to queue jobs in Redis.")
     embedded_worker: bool = Field(default=True, description="Run a job consumer inside `qa-service serve`.")
     max_job_records: int = Field(default=100_000, ge=1, description="Most records in one batch job.")
+    # A consumer holds the records it works on under a lease it renews; a killed consumer's records are taken
+    # over once the lease has expired.
+    job_lease_seconds: float = Field(default=60.0, gt=0, description="Lease on claimed job records, in seconds.")
     max_upload_mb: int = Field(default=200, ge=1, description="Largest uploaded job file, in MB.")
 
     # PII: "redact" replaces e-mails, phones, cards, IBANs, national ids and names by their type before anything
