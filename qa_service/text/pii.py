@@ -222,9 +222,10 @@ class PIIRedactor:
 
 
 # ----------------------------------------------------------------------------- records
-def redact_transcript(transcript, redactor: PIIRedactor):
-    """A copy of the transcript with every turn redacted."""
-    lang = transcript.language or "es"
+def redact_transcript(transcript, redactor: PIIRedactor, language: str | None = None):
+    """A copy of the transcript with every turn redacted, in its own language, else ``language`` (detected
+    by the caller), else Spanish."""
+    lang = transcript.language or language or "es"
     turns = [t.model_copy(update={"text": redactor.redact(t.text, lang).text}) for t in transcript.turns]
     return transcript.model_copy(update={"turns": turns})
 

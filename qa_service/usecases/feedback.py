@@ -499,6 +499,12 @@ def find_complaints_api(rt: Runtime, comments: Sequence[Comment], transcripts: S
         raise LimitExceededError(f"too many items: {len(comments) + len(transcripts)} "
                                  f"(limit {rt.settings.max_topic_texts}, QA_MAX_TOPIC_TEXTS)", "comments")
     check_comments(rt, comments)
+    limit = rt.settings.max_text_chars
+    for i, t in enumerate(transcripts):
+        for j, turn in enumerate(t.turns):
+            if len(turn.text) > limit:
+                raise LimitExceededError(f"text longer than {limit} characters (QA_MAX_TEXT_CHARS)",
+                                         f"transcripts[{i}].turns[{j}].text")
     report_id = new_id("complaints")
     items, clusters, _ = find_complaints(rt, api_report_dir(rt, report_id), comments, transcripts, period,
                                          min_topic_size)
