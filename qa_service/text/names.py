@@ -60,8 +60,9 @@ _CUE_ES = (r"me\s+llamo|mi\s+nombre\s+es|mi\s+nombre|le\s+atiende|le\s+atendió|
            r"te\s+habla|habla\s+con|atendid[oa]\s+por|me\s+atendió|nos\s+atendió|me\s+atendio|"
            r"se(?:ñ|n)or(?:ita|a)?|sr\.?|sra\.?|srta\.?|don|doña|dña\.?|a\s+nombre\s+de(?:l\s+titular)?|"
            r"(?:el|la|al|del)\s+(?:agente|asesor[a]?|operador[a]?|compañer[oa]|gestor[a]?|técnic[oa]|"
-           r"teleoperador[a]?|supervisor[a]?|titular)|preguntar?\s+por|pregunte\s+por|hablar\s+con|"
-           r"hablé\s+con|soy\s+(?:el|la)\s+(?:cliente|titular)")
+           r"teleoperador[a]?|supervisor[a]?|titular|recepcionista|camarer[oa]|emplead[oa]|encargad[oa]|"
+           r"gerente|jef[ea]|dependient[ea]|chic[oa]|muchach[oa]|guía|conductor[a]?|repartidor[a]?)|pregunt\w*\s+por|habl\w*\s+con|"
+           r"soy\s+(?:el|la)\s+(?:cliente|titular)")
 _CUE_EN = (r"my\s+name\s+is|my\s+name's|name\s+is|this\s+is|speaking\s+with|spoke\s+(?:to|with)|talked\s+to|"
            r"put\s+me\s+through\s+to|transfer\s+me\s+to|ask\s+for|asked\s+for|mr\.?|mrs\.?|ms\.?|miss|dr\.?|"
            r"(?:the\s+)?(?:agent|representative|rep|advisor|adviser|supervisor|manager)(?:\s+named)?|"
