@@ -142,7 +142,21 @@ def ssn(rng: random.Random, lang: str) -> str:
 
 
 def person(rng: random.Random, lang: str) -> str:
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    """A full name drawn from mimesis's name lists (MIT): a different source from the detector's gazetteer
+    (Faker's lists, qa_service/text/names.py), so recall is not measured on the detector's own list."""
+    from mimesis import Person
+    from mimesis.locales import Locale
+
+    locale = rng.choice([Locale.ES, Locale.ES_MX]) if lang == "es" else rng.choice([Locale.EN, Locale.EN_GB])
+    gen = Person(locale, seed=rng.randint(0, 2**31))
+    parts = []
+    for make in (gen.first_name, gen.last_name):
+        while True:
+            w = make()
+            if w[:1].isupper() and w.replace("-", "").isalpha():
+                parts.append(w)
+                break
+    return " ".join(parts)
 
 
 GENERATORS: dict[str, Callable[[random.Random, str], str]] = {
@@ -166,7 +180,9 @@ TEMPLATES = {
         "MX_CLABE": ["Depositen a la CLABE {x}.", "La cuenta CLABE es {x} del banco."],
         "AR_CUIT": ["Mi CUIT es {x}.", "Facturá con el CUIL {x}."],
         "US_SSN": ["Mi número de seguro social es {x}."],
-        "PERSON": [],
+        "PERSON": ["Buenos días, le atiende {x}, ¿en qué puedo ayudarle?", "Me llamo {x} y llamo por la factura.",
+                   "¿Me pasa con {x}, por favor?", "{x} me atendió la última vez.",
+                   "La reserva está a nombre de {x}."],
     },
     "en": {
         "CREDIT_CARD": ["My card number is {x}, expiring in May.", "Sure, the card is {x}.",

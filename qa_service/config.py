@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="redis://host:6379/0 to queue jobs in Redis.")
     embedded_worker: bool = Field(default=True, description="Run a job consumer inside `qa-service serve`.")
     max_job_records: int = Field(default=100_000, ge=1, description="Most records in one batch job.")
+    # A consumer holds the records it works on under a lease it renews; a killed consumer's records are taken
+    # over once the lease has expired.
+    job_lease_seconds: float = Field(default=60.0, gt=0, description="Lease on claimed job records, in seconds.")
     max_upload_mb: int = Field(default=200, ge=1, description="Largest uploaded job file, in MB.")
 
     # PII: "redact" replaces e-mails, phones, cards, IBANs, national ids and names by their type before anything
@@ -88,6 +91,8 @@ class Settings(BaseSettings):
     # how much compiling one rubric may cost.
     max_rubric_patterns: int = Field(default=MAX_RUBRIC_PATTERNS, ge=1, description="Most patterns in one rubric.")
     max_pattern_chars: int = Field(default=MAX_PATTERN_CHARS, ge=1, description="Longest rubric pattern, in characters.")
+    # Trend tables have a row per topic for every period between the first and the last date.
+    max_trend_periods: int = Field(default=3660, ge=1, description="Most periods (days/weeks/months) in a trend.")
 
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)

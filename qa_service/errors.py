@@ -45,3 +45,39 @@ class AuthenticationError(QAServiceError):
 
 class PermissionDeniedError(QAServiceError):
     """A valid key whose role may not do this (HTTP 403)."""
+
+
+class DeadlineExceededError(QAServiceError):
+    """Work stopped because its caller's deadline passed (the API's QA_REQUEST_TIMEOUT; HTTP 504)."""
+
+
+class Deadline:
+    """A point in time after which long use cases stop, checked cooperatively between batches and stages.
+
+    The API builds one per request from ``QA_REQUEST_TIMEOUT`` and passes it down; :meth:`check` raises
+    :class:`DeadlineExceededError` once it has passed, so a request answered 504 stops using CPU at the next
+    check (a model call already running, e.g. one batch's embedding or a clustering step, finishes first).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        import time
+
+        self.seconds = seconds
+        self._clock = time.monotonic
+        self.at = self._clock() + seconds
+
+    def remaining(self) -> float:
+        return self.at - self._clock()
+
+    def check(self, stage: str = "") -> None:
+        """Raise :class:`DeadlineExceededError` when the deadline has passed."""
+        if self._clock() >= self.at:
+            where = f" (stopped at {stage})" if stage else ""
+            raise DeadlineExceededError(f"request took longer than {self.seconds:g} s{where}; "
+                                        "use a batch job for large inputs")
+
+
+def check_deadline(deadline: Deadline | None, stage: str = "") -> None:
+    """:meth:`Deadline.check` when there is a deadline (CLI and worker calls have none)."""
+    if deadline is not None:
+        deadline.check(stage)

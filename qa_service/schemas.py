@@ -8,6 +8,30 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+# Free-form metadata is stored as JSON and echoed back: bounded so a deeply nested or huge object is a 422
+# naming the field, not a recursion error in a JSON encoder.
+MAX_METADATA_DEPTH = 8
+MAX_METADATA_ITEMS = 2000
+
+
+def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    items = 0
+    while stack:  # iterative: the check itself must not recurse
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata nested deeper than {MAX_METADATA_DEPTH} levels")
+            children = list(node.values()) if isinstance(node, dict) else node
+            items += len(children)
+            if items > MAX_METADATA_ITEMS:
+                raise ValueError(f"metadata has more than {MAX_METADATA_ITEMS} values")
+            stack.extend((c, depth + 1) for c in children)
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
+
 SentimentLabel = Literal["negative", "neutral", "positive"]
 LanguageCode = Literal["es", "en", "other"]
 
@@ -105,7 +129,7 @@ class Transcript(BaseModel):
     language: LanguageCode | None = None
     started_at: datetime | None = None
     agent: AgentInfo = Field(default_factory=AgentInfo)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     turns: list[Turn] = Field(min_length=1)
 
 
@@ -344,4 +368,4 @@ class Comment(BaseModel):
     channel: str | None = Field(default=None, max_length=100)
     agent_id: str | None = Field(default=None, max_length=ID_CHARS)
     team: str | None = Field(default=None, max_length=ID_CHARS)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa_service.errors import (AuthenticationError, InvalidInputError, LimitExceededError, ModelLoadError,
+from qa_service.errors import (AuthenticationError, DeadlineExceededError, InvalidInputError, LimitExceededError, ModelLoadError,
                                ModelNotReadyError, NotFoundError, PermissionDeniedError, QAServiceError)
 
 log = logging.getLogger("qa_service.api")
@@ -45,6 +45,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LimitExceededError)
     async def _limit(_: Request, exc: LimitExceededError) -> JSONResponse:
         return JSONResponse(status_code=413, content=_body("limit_exceeded", str(exc), exc.field))
+
+    @app.exception_handler(DeadlineExceededError)
+    async def _deadline(_: Request, exc: DeadlineExceededError) -> JSONResponse:
+        return JSONResponse(status_code=504, content=_body("timeout", str(exc)))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:

@@ -16,8 +16,10 @@ from qa_service.schemas import Comment
 
 def read_comments(source: str | Path, text_column: str = "text", id_column: str = "id",
                   time_column: str = "created_at", score_column: str = "score", fmt: str | None = None,
-                  stats: ReadStats | None = None, warnings: Counter | None = None) -> Iterator[Comment | BadRecord]:
-    """Yield comments (and bad records) from a file; ``warnings`` counts unreadable dates and scores."""
+                  stats: ReadStats | None = None, warnings: Counter | None = None,
+                  max_text_chars: int | None = None) -> Iterator[Comment | BadRecord]:
+    """Yield comments (and bad records) from a file; ``warnings`` counts unreadable dates and scores; a text
+    longer than ``max_text_chars`` is a bad record (its line and length)."""
 
     warnings = warnings if warnings is not None else Counter()
     for rec in read_text_records(source, text_column, id_column, fmt, stats):
@@ -25,6 +27,10 @@ def read_comments(source: str | Path, text_column: str = "text", id_column: str 
             yield rec
             continue
         assert isinstance(rec, TextRecord)
+        if max_text_chars is not None and len(rec.text) > max_text_chars:
+            yield BadRecord(rec.line, f"text is {len(rec.text)} characters long (limit {max_text_chars}, "
+                                      "QA_MAX_TEXT_CHARS)")
+            continue
         meta = dict(rec.metadata)
         created = meta.pop(time_column, None)
         score = meta.pop(score_column, None)

@@ -37,11 +37,38 @@ def period_start(ts: datetime, freq: Freq) -> date:
 
 
 def _next_period(p: date, freq: Freq) -> date:
+    """The period after ``p`` (never called on the calendar's last period: callers stop at the last one)."""
     if freq == "day":
         return p + timedelta(days=1)
     if freq == "week":
         return p + timedelta(days=7)
     return (p.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def period_span(first: date, last: date, freq: Freq) -> int:
+    """How many periods from the one starting ``first`` to the one starting ``last``, both included (computed,
+    not enumerated, so a span of millennia costs nothing)."""
+    if freq == "month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return (last - first).days // (1 if freq == "day" else 7) + 1
+
+
+def check_trend_span(timestamps: Iterable[object], freq: Freq, max_periods: int, field: str = "created_at") -> None:
+    """Raise :class:`InvalidInputError` (naming ``field``) when the dates span more than ``max_periods`` periods:
+    the trend table has a row per topic for every period between the first and the last date."""
+    starts = [period_start(parse_time(ts), freq) for ts in timestamps if ts is not None]
+    if not starts:
+        return
+    _check_span(min(starts), max(starts), freq, max_periods, field)
+
+
+def _check_span(first: date, last: date, freq: Freq, max_periods: int, field: str) -> int:
+    n = period_span(first, last, freq)
+    if n > max_periods:
+        raise InvalidInputError(
+            f"dates from {first.isoformat()} to {last.isoformat()} span {n} {freq}s; trends cover at most "
+            f"{max_periods} (QA_MAX_TREND_PERIODS): check the dates or use a longer period", field)
+    return n
 
 
 def _norm_sf(z: float) -> float:
@@ -92,7 +119,8 @@ class TopicTrend:
 
 
 def topic_trends(items: Iterable[tuple[object, Hashable]], freq: Freq = "week", alpha: float = 0.05,
-                 min_count: int = 5, ignore: Iterable[Hashable] = ()) -> list[TopicTrend]:
+                 min_count: int = 5, ignore: Iterable[Hashable] = (), max_periods: int | None = None
+                 ) -> list[TopicTrend]:
     """Shares per period and their changes.
 
     Args:
@@ -101,6 +129,8 @@ def topic_trends(items: Iterable[tuple[object, Hashable]], freq: Freq = "week", 
         alpha: significance level after Benjamini-Hochberg adjustment within each period.
         min_count: a topic must have at least this many items in a period to be flagged emerging.
         ignore: topics left out of the flags (e.g. -1, the outliers) but kept in the denominators.
+        max_periods: most periods from the first date to the last (None: no limit); more raise
+            :class:`InvalidInputError` on ``created_at`` before any row is built.
 
     Returns:
         One :class:`TopicTrend` per topic and period, periods in order, including empty periods in between.
@@ -112,11 +142,13 @@ def topic_trends(items: Iterable[tuple[object, Hashable]], freq: Freq = "week", 
         counts[period_start(parse_time(ts), freq)][topic] += 1
     if not counts:
         return []
-    periods = []
     p, last = min(counts), max(counts)
-    while p <= last:
-        periods.append(p)
+    if max_periods is not None:
+        _check_span(p, last, freq, max_periods, "created_at")
+    periods = [p]
+    while p < last:  # stop at the last period: the one after 9999-12-27 does not exist
         p = _next_period(p, freq)
+        periods.append(p)
     topics = sorted({t for c in counts.values() for t in c}, key=str)
     skip = set(ignore)
     seen: set = set()

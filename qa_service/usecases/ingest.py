@@ -18,8 +18,11 @@ def ingest(rt: Runtime, source: str, transcripts: Sequence[Transcript] = (), com
 
     red = rt.redactor()
     if red is not None:
-        transcripts = [redact_transcript(t, red) for t in transcripts]
-        comments = [redact_comment(c, red) for c in comments]
+        lid = rt.language_id()
+        # each record in its own language: English names are only found by the English model
+        transcripts = [redact_transcript(t, red, None if t.language else lid.detect(
+            " ".join(x.text for x in t.turns)[:2000], default="es")) for t in transcripts]
+        comments = [redact_comment(c, red, lid.detect(c.text, default="es")) for c in comments]
     upgrade(rt.settings.db_url)
     with rt.session() as s:
         if transcripts:

@@ -4,14 +4,19 @@ The queue is Huey: SQLite by default (a file in ``QA_DATA_DIR``, the consumer ru
 Redis with ``QA_REDIS_URL`` for several ``qa-service worker`` processes. The queue only carries job ids; the
 work itself lives in the database: a job has one row per record (``job_items``), and each batch of records is
 processed and written (result, status, counters) in one transaction. A worker killed mid-batch leaves that
-batch queued; on start a worker re-enqueues every unfinished job, so each record ends up done exactly once.
+batch claimed under a lease (owner, expiry) that nobody renews; once it expires, a consumer's recovery loop
+re-queues the job and the batch is claimed again, so each record ends up done exactly once. Two consumers may
+work on one job (a duplicate queue message): claims are leased and the results' write re-checks the lease.
 Models come from the process's :class:`~qa_service.runtime.Runtime`, the same objects the API serves.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 import uuid
 from typing import Any, Iterable, Iterator
 
@@ -95,12 +100,15 @@ def redact_payload(rt: Runtime, kind: str, payload: dict[str, Any]) -> dict[str,
     """The record with its text redacted (before it is stored anywhere); rejected records pass through."""
     if "_error" in payload:
         return payload
-    red = rt.redactor()
+    red, lid = rt.redactor(), rt.language_id()
     if kind == "score":
-        lang = payload.get("language") or "es"
-        return {**payload, "turns": [{**t, "text": red.redact(t.get("text", ""), lang).text}
-                                     for t in payload.get("turns", [])]}
-    return {**payload, "text": red.redact(payload.get("text", ""), "es").text}
+        turns = payload.get("turns", [])
+        # the record's own language, else detected per record (English names need the English model)
+        lang = payload.get("language") or lid.detect(" ".join(t.get("text", "") for t in turns)[:2000],
+                                                     default="es")
+        return {**payload, "turns": [{**t, "text": red.redact(t.get("text", ""), lang).text} for t in turns]}
+    text = payload.get("text", "")
+    return {**payload, "text": red.redact(text, lid.detect(text, default="es")).text}
 
 
 def get_job(rt: Runtime, job_id: str) -> JobRow:
@@ -136,16 +144,30 @@ def queue_depth(rt: Runtime) -> int:
 
 
 # --------------------------------------------------------------------------- doing the work
+def consumer_name() -> str:
+    """This consumer thread's name in leases: host, process and thread."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident()}"
+
+
 def run_job(rt: Runtime, job_id: str) -> None:
-    """Process the job's queued records, batch by batch, each batch in one transaction."""
+    """Process the job's records, batch by batch: each batch is claimed under a lease in one transaction and
+    written in another. When nothing is left to claim but another consumer holds items of this job, wait for
+    them to be written or for that lease to expire (then they are claimed here)."""
+    owner, lease = consumer_name(), rt.settings.job_lease_seconds
     with rt.session() as s:
-        started = job_store.start_job(s, job_id)
+        started = job_store.start_job(s, job_id, owner, lease)
     if started is None:
         return
     kind, params = started
     try:
-        while _run_batch(rt, job_id, kind, params):
-            pass
+        while True:
+            if _run_batch(rt, job_id, kind, params, owner):
+                continue
+            with rt.session() as s:
+                wait = job_store.others_lease_wait(s, job_id, owner)
+            if wait is None:
+                break
+            time.sleep(min(max(wait, 0.05), 1.0))
     except Exception as exc:  # noqa: BLE001 - the job records why; the worker lives on
         # Exception messages can quote records (pydantic echoes input values): the log gets the type only,
         # unless debugging; the job row keeps the message for the analyst.
@@ -159,35 +181,62 @@ def run_job(rt: Runtime, job_id: str) -> None:
             job_store.finish_job(s, job_id, error=f"{type(exc).__name__}: {exc}")
         return
     with rt.session() as s:
-        job_store.finish_job(s, job_id)
-    log.info("a %s job is done", kind)
-    log.debug("job %s done", job_id)
+        finished = job_store.finish_job(s, job_id)
+    if finished:
+        log.info("a %s job is done", kind)
+        log.debug("job %s done", job_id)
 
 
-def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any]) -> bool:
-    with rt.session() as s:
-        items = job_store.claim_batch(s, job_id, BATCH[kind])
-        if not items:
-            return False
-        source = params.get("source") or f"job:{job_id}"
-        if kind == "score":
-            from qa_service.schemas import Transcript
+class _Heartbeat:
+    """Renews a batch's lease every third of the lease while the batch is computed (a long batch keeps it)."""
 
-            scorer = rt.scorer(rt.rubric(params["rubric"]))
-            save_rubric(s, scorer.rubric)
-            parse, compute = Transcript.model_validate, scorer.score_many
-            ingest = ingest_transcripts
-            save = lambda rid, res: save_score(s, rid, res, job_id=job_id)  # noqa: E731
-        else:
-            from qa_service.schemas import Comment
+    def __init__(self, rt: Runtime, job_id: str, owner: str, ids: list[int]) -> None:
+        self.rt, self.job_id, self.owner, self.ids = rt, job_id, owner, ids
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{job_id[:8]}")
 
-            pipe = rt.sentiment()
-            version = str(getattr(pipe, "manifest_", {}).get("version", "unknown"))
-            parse = Comment.model_validate
-            compute = lambda cs: pipe.predict([c.text for c in cs], ids=[c.id for c in cs])  # noqa: E731
-            ingest = ingest_comments
-            save = lambda rid, res: save_sentiment(s, rid, res, version, job_id=job_id)  # noqa: E731
-        records = [parse(it.payload) for it in items]
+    def _beat(self) -> None:
+        lease = self.rt.settings.job_lease_seconds
+        while not self.stop.wait(lease / 3):
+            try:
+                with self.rt.session() as s:
+                    job_store.renew_lease(s, self.job_id, self.owner, self.ids, lease)
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the write re-checks it
+                log.warning("job %s: lease renewal failed", self.job_id)
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owner: str) -> bool:
+    lease = rt.settings.job_lease_seconds
+    with rt.session() as s:  # the claim commits on its own: other consumers now skip these items
+        claimed = [(it.id, it.payload) for it in job_store.claim_batch(s, job_id, BATCH[kind], owner, lease)]
+    if not claimed:
+        return False
+    ids = [i for i, _ in claimed]
+    source = params.get("source") or f"job:{job_id}"
+    if kind == "score":
+        from qa_service.schemas import Transcript
+
+        scorer = rt.scorer(rt.rubric(params["rubric"]))
+        parse, compute = Transcript.model_validate, scorer.score_many
+        ingest = ingest_transcripts
+    else:
+        from qa_service.schemas import Comment
+
+        pipe = rt.sentiment()
+        version = str(getattr(pipe, "manifest_", {}).get("version", "unknown"))
+        parse = Comment.model_validate
+        compute = lambda cs: pipe.predict([c.text for c in cs], ids=[c.id for c in cs])  # noqa: E731
+        ingest = ingest_comments
+    records = [parse(p) for _, p in claimed]
+    with _Heartbeat(rt, job_id, owner, ids):
         try:
             results: list[Any] = compute(records)
         except Exception:  # noqa: BLE001 - one bad record must not fail the batch: retry one by one
@@ -197,24 +246,55 @@ def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any]) -> b
                     results.append(compute([rec])[0])
                 except Exception as exc:  # noqa: BLE001
                     results.append(exc)
+    with rt.session() as s:
+        # First statement: renew the lease on exactly these items; this transaction then holds them until it
+        # commits. Fewer rows: the lease expired and another consumer took some over; it writes them, not us.
+        if job_store.renew_lease(s, job_id, owner, ids, lease) < len(ids):
+            s.rollback()
+            log.warning("job %s: lease on a batch lost to another consumer; its results are discarded", job_id)
+            return True
         ok = [(rec, res) for rec, res in zip(records, results) if not isinstance(res, Exception)]
-        ids = ingest(s, source, [rec for rec, _ in ok], redacted=rt.settings.pii_mode == "redact").ids if ok else []
-        for (_, res), rid in zip(ok, ids):
-            save(rid, res)
-        job_store.record_batch(s, job_id, items, [res if isinstance(res, Exception) else res.model_dump(mode="json")
-                                                  for res in results])
+        ids_stored = ingest(s, source, [rec for rec, _ in ok], redacted=rt.settings.pii_mode == "redact").ids \
+            if ok else []
+        if kind == "score":
+            save_rubric(s, scorer.rubric)
+            for (_, res), rid in zip(ok, ids_stored):
+                save_score(s, rid, res, job_id=job_id)
+        else:
+            for (_, res), rid in zip(ok, ids_stored):
+                save_sentiment(s, rid, res, version, job_id=job_id)
+        job_store.record_batch(s, job_id, ids, [res if isinstance(res, Exception) else res.model_dump(mode="json")
+                                                for res in results])
     return True
 
 
 def recover(rt: Runtime) -> list[str]:
-    """Queue again every job that has records left (after a crash or a killed worker)."""
+    """Queue again the running jobs whose consumer's lease expired (it was killed or hung); a job another
+    consumer is working on (live lease) or one still waiting in the queue is left alone."""
     with rt.session() as s:
-        ids = job_store.unfinished_job_ids(s)
+        ids = job_store.take_over_expired_jobs(s, consumer_name(), rt.settings.job_lease_seconds)
     for job_id in ids:
         _enqueue(rt, job_id)
     if ids:
-        log.info("re-queued %d unfinished job(s)", len(ids))
+        log.info("re-queued %d job(s) whose lease expired", len(ids))
     return ids
+
+
+def _recover_every(rt: Runtime, stop: threading.Event) -> threading.Thread:
+    """Check for expired leases now and every half lease until ``stop`` is set (a consumer that survives
+    another one's death takes its jobs over without a restart)."""
+    def loop() -> None:
+        while True:
+            try:
+                recover(rt)
+            except Exception:  # noqa: BLE001 - try again next round (e.g. database briefly locked)
+                log.warning("recovering expired jobs failed; retrying")
+            if stop.wait(max(rt.settings.job_lease_seconds / 2, 0.5)):
+                return
+
+    t = threading.Thread(target=loop, daemon=True, name="job-recovery")
+    t.start()
+    return t
 
 
 # --------------------------------------------------------------------------- consumers
@@ -223,17 +303,23 @@ def start_embedded_consumer(rt: Runtime, workers: int = 1):
     works with the runtime's models, the ones the server already loaded."""
     from huey.consumer import Consumer
 
+    stop = threading.Event()
+
     class _Embedded(Consumer):
         def _set_signal_handlers(self) -> None:  # the server owns the process's signals
             pass
 
+        def stop(self, graceful: bool = False) -> None:
+            stop.set()
+            super().stop(graceful=graceful)
+
     huey = get_queue(rt)
-    # On shutdown, a batch still running after 5 s is abandoned: its transaction never commits, so its records
-    # stay queued and the next start picks them up.
+    # On shutdown, a batch still running after 5 s is abandoned: its results are never written, so its records
+    # stay claimed until their lease expires and a consumer takes them over.
     consumer = _Embedded(huey, workers=workers, worker_type="thread", periodic=False, max_delay=1.0,
                          shutdown_timeout=5)
     consumer.start()
-    recover(rt)
+    _recover_every(rt, stop)
     return consumer
 
 
@@ -241,8 +327,12 @@ def run_worker(rt: Runtime, workers: int = 1) -> None:
     """Run a consumer in the foreground (``qa-service worker``) until interrupted."""
     huey = get_queue(rt)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, max_delay=1.0)
-    recover(rt)
-    consumer.run()
+    stop = threading.Event()
+    _recover_every(rt, stop)
+    try:
+        consumer.run()
+    finally:
+        stop.set()
 
 
 def find_job(rt: Runtime, job_id: str, caller: Caller = EVERYONE) -> JobRow:
@@ -275,6 +365,29 @@ def job_params(rt: Runtime, kind: str, source: str | None, rubric: str | dict[st
     return params
 
 
+def text_limit_problem(rt: Runtime, record: Any) -> tuple[str, str] | None:
+    """``(field, reason)`` when a comment's text or a transcript turn's text is longer than QA_MAX_TEXT_CHARS
+    (the limit every route applies to a text), else ``None``."""
+    limit = rt.settings.max_text_chars
+    texts = [("text", record.text)] if hasattr(record, "text") else \
+        [(f"turns[{j}].text", t.text) for j, t in enumerate(record.turns)]
+    for field, text in texts:
+        if len(text) > limit:
+            return field, f"{field} is {len(text)} characters long (limit {limit}, QA_MAX_TEXT_CHARS)"
+    return None
+
+
+def check_text_limits(rt: Runtime, kind: str, records: Iterable[Any]) -> None:
+    """LimitExceededError (413) naming the first over-long text of a JSON job request."""
+    from qa_service.errors import LimitExceededError
+
+    name = "transcripts" if kind == "score" else "comments"
+    for i, rec in enumerate(records):
+        problem = text_limit_problem(rt, rec)
+        if problem:
+            raise LimitExceededError(problem[1], f"{name}[{i}].{problem[0]}")
+
+
 def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
     """Records of an uploaded file as job payloads; unreadable ones become failed items carrying their line and
     reason (nothing is dropped)."""
@@ -289,10 +402,13 @@ def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
     else:
         from qa_service.io.comments import read_comments
 
-        records = read_comments(path)
-    for rec in records:
+        records = read_comments(path, max_text_chars=rt.settings.max_text_chars)
+    for n, rec in enumerate(records, 1):
         if isinstance(rec, BadRecord):
             out.append({"_error": f"line {rec.line}: {rec.reason}", "id": f"line-{rec.line}"})
+        elif problem := text_limit_problem(rt, rec):
+            # kept as a failed item (its text is not stored): where it is and why
+            out.append({"_error": f"record {n}: {problem[1]}", "id": rec.id})
         else:
             out.append(rec.model_dump(mode="json"))
         if len(out) > rt.settings.max_job_records:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Sequence
 
-from qa_service.errors import InvalidInputError, LimitExceededError
+from qa_service.errors import Deadline, InvalidInputError, LimitExceededError
 from qa_service.runtime import Runtime
 from qa_service.schemas import SentimentResult
 from qa_service.text.normalize import is_blank
@@ -25,15 +25,23 @@ def label_text(rt: Runtime, text: str) -> SentimentResult:
     return rt.sentiment().predict(text)
 
 
-def label_texts(rt: Runtime, texts: Sequence[str]) -> list[SentimentResult]:
-    """The sentiment of several texts (at most ``QA_MAX_TEXTS``)."""
+def label_texts(rt: Runtime, texts: Sequence[str], deadline: Deadline | None = None,
+                batch_size: int = 64) -> list[SentimentResult]:
+    """The sentiment of several texts (at most ``QA_MAX_TEXTS``); with a ``deadline``, in batches of
+    ``batch_size`` with the deadline checked before each."""
     if not texts:
         raise InvalidInputError("'texts' is empty", field="texts")
     if len(texts) > rt.settings.max_texts:
         raise LimitExceededError(f"too many texts: {len(texts)} > limit {rt.settings.max_texts}", field="texts")
     for i, t in enumerate(texts):
         check_text(rt, t, f"texts[{i}]")
-    return rt.sentiment().predict(list(texts))
+    if deadline is None:
+        return rt.sentiment().predict(list(texts))
+    out: list[SentimentResult] = []
+    for i in range(0, len(texts), batch_size):
+        deadline.check("sentiment")
+        out.extend(rt.sentiment().predict(list(texts[i:i + batch_size])))
+    return out
 
 
 def label_batches(rt: Runtime, batches: Iterable[list], model: str | None = None

@@ -79,6 +79,12 @@ def test_complaints_endpoint(client):
     ("/v1/topics/nope/tag", {"texts": ["hola"]}, 404, None),
     ("/v1/topics/nope/tag", {"texts": []}, 422, "texts"),
     ("/v1/complaints", {}, 422, "body"),
+    # dates millennia apart: a clear 422 before any fit (was 34 s and 2 GB for a row per empty week; a 500
+    # from an OverflowError when the last date was in the calendar's last week)
+    ("/v1/topics/fit", {"comments": [{"id": "a", "text": "hola", "created_at": "0001-01-01"},
+                                     {"id": "b", "text": "adios", "created_at": "9999-12-20"}]}, 422, "created_at"),
+    ("/v1/topics/fit", {"comments": [{"id": "a", "text": "hola", "created_at": "0001-01-01"},
+                                     {"id": "b", "text": "adios", "created_at": "9999-12-31"}]}, 422, "created_at"),
 ])
 def test_errors_name_the_field(client, path, payload, status, field):
     r = client.post(path, json=payload)
@@ -119,3 +125,35 @@ def test_fit_on_stored_comments_stores_each_comments_topic(client):
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "source"
     r = client.post("/v1/topics/fit", json={"source": "x", "comments": [{"id": "1", "text": "hola"}]})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "comments"
+
+
+PLANTED = ["Ernesto", "Soyma", "Jennifer", "Walsh"]
+
+
+def test_no_person_name_reaches_topic_outputs(sentiment, tmp_path):
+    """Finding 8: staff names repeated in many comments must not become keywords, labels, quotes, report text
+    or anything in the saved model, in Spanish or English (fit on text redacted per record)."""
+    settings = Settings(data_dir=tmp_path / "data", max_topic_texts=1000)
+    comments = hotel_comments(240)
+    plants = [" La recepcionista Soyma fue muy amable con nosotros.", " Ernesto nos atendió fatal en el bar.",
+              " Hablé con Jennifer Walsh en recepción y no lo resolvió.",
+              " Ernesto el camarero fue muy atento.", " Preguntamos por Soyma y nos ayudó."]
+    for i, c in enumerate(comments):
+        c["text"] += plants[i % len(plants)]
+    en = ["Jennifer Walsh at the front desk was rude to us about the {x}.",
+          "Ernesto at the bar was great with the {x}, thanks Ernesto!", "Ask for Soyma at reception about the {x}."]
+    things = ["room", "breakfast", "pool", "wifi", "towels", "air conditioning", "noise", "taxi"]
+    comments += [{"id": f"en{i}", "text": en[i % 3].format(x=things[i % 8]), "created_at": "2019-03-01"}
+                 for i in range(12)]
+    with TestClient(create_app(settings), headers=auth(settings, "analyst")) as c:
+        r = c.post("/v1/topics/fit", json={"comments": comments, "period": "month"})
+        assert r.status_code == 201, r.text
+        leaked = [(n, r.text[max(0, r.text.lower().find(n.lower()) - 80):r.text.lower().find(n.lower()) + 40]) for n in PLANTED if n.lower() in r.text.lower()]
+        assert not leaked
+    files = [f for f in (tmp_path / "data").rglob("*") if f.is_file() and f.suffix not in (".db", ".sqlite")]
+    names = {f.name for f in files}
+    assert {"topics.csv", "documents.csv", "summary.json", "report.html", "manifest.json"} <= names
+    for f in files:
+        text = f.read_bytes().decode("utf-8", errors="ignore").lower()
+        for n in PLANTED:
+            assert n.lower() not in text, (n, f)

@@ -8,8 +8,8 @@ from datetime import date, datetime
 import pytest
 
 from qa_service.errors import InvalidInputError
-from qa_service.pipelines.trends import (benjamini_hochberg, parse_time, period_start, topic_trends,
-                                         two_proportion_p)
+from qa_service.pipelines.trends import (benjamini_hochberg, check_trend_span, parse_time, period_span,
+                                         period_start, topic_trends, two_proportion_p)
 
 
 @pytest.mark.parametrize("ts,freq,expected", [
@@ -95,3 +95,32 @@ def test_benjamini_hochberg_matches_the_hand_written_version():
            0.160812307692, 0.000424, 0.108728, 0.001216, 0.001989333333, 0.053333333333, 0.053333333333, 1.0, 0.0]
     assert benjamini_hochberg(ps) == pytest.approx(old, rel=1e-9, abs=1e-12)
     assert benjamini_hochberg([]) == []
+
+
+@pytest.mark.parametrize("freq", ["day", "week", "month"])
+def test_the_calendars_last_period_does_not_overflow(freq):
+    items = [("9999-12-20", 1), ("9999-12-31T23:59:59", 1), ("9999-12-31", 2)]
+    rows = topic_trends(items, freq=freq)
+    assert max(r.period for r in rows) == period_start(datetime(9999, 12, 31), freq)
+    rows = topic_trends([("0001-01-01", 1), ("0001-01-09", 1)], freq=freq)
+    assert min(r.period for r in rows) == date(1, 1, 1)
+
+
+@pytest.mark.parametrize("freq,n", [("day", 3652048), ("week", 521722), ("month", 119988)])
+def test_a_span_of_millennia_is_refused_before_any_row_is_built(freq, n):
+    items = [("0001-01-01", 1), ("9999-12-20", 2)]
+    assert period_span(period_start(parse_time("0001-01-01"), freq),
+                       period_start(parse_time("9999-12-20"), freq), freq) == n
+    with pytest.raises(InvalidInputError, match="QA_MAX_TREND_PERIODS") as e:
+        topic_trends(items, freq=freq, max_periods=1000)
+    assert e.value.field == "created_at"
+    with pytest.raises(InvalidInputError, match=f"span {n} {freq}s"):
+        check_trend_span([t for t, _ in items], freq, 1000)
+    check_trend_span(["2026-01-01", None, "2026-03-01"], freq, 1000)  # a few months: fine
+
+
+def test_span_limit_counts_periods_inclusive():
+    items = [("2026-01-05", 1), ("2026-01-12", 1), ("2026-01-19", 2)]  # three Mondays: three weeks
+    assert len({r.period for r in topic_trends(items, freq="week", max_periods=3)}) == 3
+    with pytest.raises(InvalidInputError):
+        topic_trends(items, freq="week", max_periods=2)

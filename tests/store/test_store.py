@@ -144,3 +144,18 @@ def test_upgrade_from_the_first_migration_keeps_data(tmp_path):
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(TranscriptRow)) == 1
         assert s.execute(text("SELECT count(*) FROM reviews")).scalar() == 0
+
+
+def test_migrations_match_the_orm_tables(tmp_path):
+    """Alembic head and tables.py describe the same schema (columns, indexes, constraints)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from qa_service.store import get_engine, upgrade
+    from qa_service.store.tables import Base
+
+    url = f"sqlite:///{tmp_path / 'cmp.db'}"
+    upgrade(url)
+    with get_engine(url).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

@@ -100,7 +100,7 @@ async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str
 
 
 async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> JSONResponse:
-    from qa_service.usecases.jobs import job_params, payloads_from_file, submit_job
+    from qa_service.usecases.jobs import check_text_limits, job_params, payloads_from_file, submit_job
 
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
@@ -114,8 +114,9 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
     else:
         try:
             raw = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidInputError("request body is not valid JSON (or send a multipart 'file')", "body") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # ValueError: also a >4300-digit integer
+            why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
+            raise InvalidInputError(f"request body is {why} (or send a multipart 'file')", "body") from None
         model = ScoreJobRequest if kind == "score" else SentimentJobRequest
         try:
             body = model.model_validate(raw)
@@ -127,6 +128,7 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
         if len(records) > rt.settings.max_job_records:
             raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)",
                                      "transcripts" if kind == "score" else "comments")
+        check_text_limits(rt, kind, records)
         payloads = [r.model_dump(mode="json") for r in records]
         params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None))
     job = await run_in_threadpool(submit_job, rt, kind, payloads, params, caller)

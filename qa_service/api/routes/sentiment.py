@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from qa_service.api.auth import HELPDESK
 from qa_service.api.deps import ModelsDep
-from qa_service.errors import InvalidInputError
+from qa_service.errors import Deadline, InvalidInputError
 from qa_service.schemas import ErrorResponse, SentimentBatchResponse, SentimentRequest, SentimentResult
 from qa_service.usecases.sentiment import label_text, label_texts
 
@@ -29,4 +29,5 @@ async def sentiment(body: SentimentRequest, rt: ModelsDep):
     if body.text is not None:
         # Short single texts are cheaper inline than a thread hop (the encoder is fast and holds the GIL little).
         return label_text(rt, body.text)
-    return SentimentBatchResponse(results=await run_in_threadpool(label_texts, rt, body.texts or []))
+    deadline = Deadline(rt.settings.request_timeout)  # the 504 comes first; this stops the work too
+    return SentimentBatchResponse(results=await run_in_threadpool(label_texts, rt, body.texts or [], deadline))

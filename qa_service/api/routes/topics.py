@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from qa_service.api.auth import ANALYST, READER
 from qa_service.api.deps import ModelsDep, RuntimeDep
+from qa_service.errors import Deadline, InvalidInputError, LimitExceededError
 from qa_service.reports.feedback import REPORT_HEADERS
-from qa_service.errors import InvalidInputError, LimitExceededError
 from qa_service.schemas import Comment, ErrorResponse, Transcript
 from qa_service.usecases import feedback
 
@@ -117,7 +117,7 @@ def fit_topics(body: TopicFitRequest, rt: ModelsDep) -> TopicFitResponse:
     model_id, fit = feedback.fit_topics_api(
         rt, body.comments, body.source, body.since, body.until, body.title, period=body.period,
         min_topic_size=body.min_topic_size, nr_topics=body.nr_topics, reduce_outliers=body.reduce_outliers,
-        merge=body.merge, refit_id=body.refit)
+        merge=body.merge, refit_id=body.refit, deadline=Deadline(rt.settings.request_timeout))
     a = fit.analysis
     return TopicFitResponse(
         model_id=model_id, report_url=f"/v1/reports/{model_id}", topics=_topic_out(a.topic_model),
@@ -165,7 +165,8 @@ def report(report_id: str, rt: RuntimeDep) -> HTMLResponse:
              summary="Recurring complaints in negative comments or complaining customer turns")
 def complaints(body: ComplaintsRequest, rt: ModelsDep) -> dict[str, Any]:
     report_id, items, clusters = feedback.find_complaints_api(rt, body.comments, body.transcripts, body.period,
-                                                              body.min_topic_size)
+                                                              body.min_topic_size,
+                                                              deadline=Deadline(rt.settings.request_timeout))
     return {"report_id": report_id, "report_url": f"/v1/reports/{report_id}", "complaints_found": len(items),
             "recurring": [{"id": c.id, "label": c.label, "cases": c.sources, "texts": c.size, "keywords": c.keywords,
                            "quotes": c.quotes, "mean_score": c.mean_score} for c in clusters.complaints_.values()],

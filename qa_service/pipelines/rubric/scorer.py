@@ -27,6 +27,7 @@ import numpy as np
 from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, DetectionContext,
                                                    Detector)
 from qa_service.pipelines.rubric.metrics import conversation_metrics
+from qa_service.text.identifiers import mask_identifiers
 from qa_service.text.normalize import is_blank
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
@@ -222,6 +223,9 @@ class RubricScorer:
             result, evidence, why = "fail", [], words["no_evidence"]
         verified = all(0 <= e.turn < len(t.turns) and t.turns[e.turn].text[e.start_char:e.end_char] == e.text
                        for e in evidence)
+        # Verified against the transcript, evidence is then stored and shown: identifiers keep their last 4
+        # characters at most (offsets still point at the transcript, where the full text is, or its tag).
+        evidence = [_masked(e) for e in evidence]
         confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
         if abstained and not confidences:
             confidence = 0.0
@@ -241,6 +245,11 @@ class RubricScorer:
                                score=(scale - 1) / 4 if scale is not None else (1.0 if result == "pass" else 0.0),
                                scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
                                critical=c.critical, evidence=evidence[:5], rationale=rationale)
+
+
+def _masked(e: Evidence) -> Evidence:
+    text = mask_identifiers(e.text)
+    return e if text == e.text else e.model_copy(update={"text": text})
 
 
 def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:

@@ -9,6 +9,7 @@ from qa_service.encoders import load_encoder
 from qa_service.pipelines.rubric import RubricScorer
 from qa_service.io.rubrics import load_rubric, parse_rubric
 from qa_service.schemas import Transcript
+from qa_service.text.identifiers import mask_identifiers
 
 ARITH = parse_rubric({
     "id": "arith", "version": "1", "language": "en",
@@ -51,9 +52,24 @@ def test_critical_failure_auto_fails_with_reason_and_verified_evidence():
     r = RubricScorer(ARITH).score(t)
     assert r.auto_fail and r.auto_fail_reasons[0].startswith("pii:")
     ev = next(c for c in r.criteria if c.id == "pii").evidence[0]
-    assert t.turns[ev.turn].text[ev.start_char:ev.end_char] == ev.text == "4539 1488 0343 6467"
+    # the offsets point at the transcript; the evidence text keeps only the last 4 digits (finding 8)
+    assert t.turns[ev.turn].text[ev.start_char:ev.end_char] == "4539 1488 0343 6467"
+    assert ev.text == "**** **** **** 6467"
     assert ev.label == "card_number" and ev.speaker == "agent"
     assert r.sections[0].score == 100.0
+    assert "4539" not in r.model_dump_json()
+
+
+def test_any_evidence_masks_identifiers_it_quotes():
+    rubric = parse_rubric({"id": "m", "version": "1", "language": "es", "sections": [{"id": "a", "name": "A",
+        "weight": 1, "criteria": [{"id": "c", "question": "confirma datos?", "weight": 1, "detectors": [
+            {"type": "pattern", "patterns": [r"confirmo .*"]}]}]}]})
+    t = _t("Le confirmo la tarjeta 4539 1488 0343 6467 y el DNI 12345678Z, ¿correcto?")
+    r = RubricScorer(rubric).score(t)
+    ev = r.criteria[0].evidence[0]
+    assert ev.text == "confirmo la tarjeta **** **** **** 6467 y el DNI *****678Z, ¿correcto?"
+    assert t.turns[ev.turn].text[ev.start_char:ev.end_char].startswith("confirmo la tarjeta 4539")
+    assert "4539" not in r.criteria[0].rationale and not r.criteria[0].needs_review
 
 
 def test_hold_applies_when_there_is_one():
@@ -118,7 +134,7 @@ def test_shipped_rubrics_separate_a_good_and_a_bad_call(settings, use_encoder, s
         for c in r.criteria:
             for e in c.evidence:
                 src = Transcript.model_validate(GOOD_ES if r is good else BAD_EN).turns[e.turn].text
-                assert src[e.start_char:e.end_char] == e.text
+                assert mask_identifiers(src[e.start_char:e.end_char]) == e.text
 
 
 def test_score_many_equals_score(settings, use_encoder):
