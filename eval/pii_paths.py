@@ -22,7 +22,7 @@ A labelled span LEAKS when its original text (case-folded), or for identifiers w
 form, occurs in what was stored for its record (DB paths: every stored field that names the record) or, for
 topics, anywhere in the written files (the outputs are aggregates). Recall = 1 - leaks / spans. As a check on the
 attribution, ``anywhere`` counts spans found anywhere in the path's whole database (every row of every table)
-or data directory files. For PERSON, ``part`` counts names one of whose words (3+ letters) survives as a word
+or data directory files (the plotly.js library inside report.html left out). For PERSON, ``part`` counts names one of whose words (3+ letters) survives as a word
 (a surname in a topic keyword, say): stricter than the brief's exact-string test.
 A false alarm is a negative sentence (no PII by construction) whose stored text carries a redaction tag; for
 topics this is read on the redacted comments the outputs are built from.
@@ -51,6 +51,9 @@ PATHS = ("sentiment_job", "score_job", "ingest_comments", "ingest_transcripts", 
 TOPICS_MAX = 300
 COMMAND = "python -m eval.pii_paths"
 _TAG = re.compile("|".join(re.escape(t) for t in TAGS.values()))
+# report.html embeds the plotly.js library (~4.8 MB, the same in every report): its words and numbers (US states,
+# map projections like "craig") are not the user's data, so it is left out of the search.
+_PLOTLY = re.compile(r"<script>\s*/\*\*\s*\* plotly\.js v[\d.]+.*?</script>", re.S)
 FILLER = {  # the PII-free other turn of each transcript: (agent turn, customer turn)
     "es": ("Gracias por llamar, ¿en qué puedo ayudarle hoy?", "Vale, muchas gracias por la ayuda."),
     "en": ("Thanks for calling, how can I help you today?", "Okay, thanks a lot for the help."),
@@ -133,8 +136,8 @@ def everything_stored(rt, extra_dirs: Sequence[Path] = ()) -> str:
         for table in meta.sorted_tables:
             parts.extend(_dump(list(row)) for row in conn.execute(select(table)))
     for d in (rt.settings.data_dir, *extra_dirs):
-        parts.extend(f.read_bytes().decode("utf-8", errors="ignore") for f in sorted(Path(d).rglob("*"))
-                     if f.is_file())
+        parts.extend(_PLOTLY.sub("<script>plotly.js</script>", f.read_bytes().decode("utf-8", errors="ignore"))
+                     for f in sorted(Path(d).rglob("*")) if f.is_file())
     # JSON columns and raw bytes keep non-ASCII letters as \\uXXXX escapes: undo them so "Lucía" is found
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), "\n".join(parts))
 
@@ -221,26 +224,39 @@ RUNNERS: dict[str, Callable] = {
 
 
 # --------------------------------------------------------------------------- scoring what was stored
-def leaks(span: str, stored: str) -> bool:
-    """The span's original text (case-folded), or its digits when it has 6 or more, occurs in ``stored``."""
-    if span.casefold() in stored.casefold():
+def leaks(span: str, stored: str, folded: str | None = None) -> bool:
+    """The span's original text (case-folded), or its digits when it has 6 or more, occurs in ``stored``
+    (``folded``: ``stored.casefold()`` when the caller has it already)."""
+    if span.casefold() in (stored.casefold() if folded is None else folded):
         return True
     digits = re.sub(r"\D", "", span)
     # a run of exactly these digits (not a piece of a longer number such as a float or a timestamp)
-    return len(digits) >= 6 and re.search(rf"(?<!\d){digits}(?!\d)", stored) is not None
+    return len(digits) >= 6 and digits in stored and re.search(rf"(?<!\d){digits}(?!\d)", stored) is not None
 
 
-def name_part_leaks(span: str, stored: str) -> bool:
-    """One of the name's words (3+ letters) occurs as a word in ``stored`` (case-folded)."""
-    low = stored.casefold()
-    return any(re.search(rf"(?<!\w){re.escape(w.casefold())}(?!\w)", low)
-               for w in re.findall(r"\w{3,}", span))
+def name_part_leaks(span: str, words: set[str]) -> bool:
+    """One of the name's words (3+ letters) is one of ``words`` (the stored text's words, case-folded)."""
+    return any(w.casefold() in words for w in re.findall(r"\w{3,}", span))
 
 
 def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, texts_for_alarms: Sequence[str]
                ) -> dict:
     n, leaked, part, found_anywhere = (defaultdict(int) for _ in range(4))
     neg_total = neg_flagged = 0
+    folds: dict[int, str] = {}  # topics check every record against one (large) text: fold it once
+
+    words: dict[int, set[str]] = {}
+
+    def fold(t: str) -> str:
+        if id(t) not in folds:
+            folds[id(t)] = t.casefold()
+        return folds[id(t)]
+
+    def words_of(t: str) -> set[str]:
+        if id(t) not in words:
+            words[id(t)] = set(re.findall(r"\w+", fold(t)))
+        return words[id(t)]
+
     for row, stored, text in zip(rows, per_record, texts_for_alarms):
         if not row["spans"]:
             neg_total += 1
@@ -249,10 +265,10 @@ def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, t
             key = (row["language"], ent)
             span = row["text"][s:e]
             n[key] += 1
-            leaked[key] += leaks(span, stored)
-            found_anywhere[key] += leaks(span, anywhere)
+            leaked[key] += leaks(span, stored, fold(stored))
+            found_anywhere[key] += leaks(span, anywhere, fold(anywhere))
             if ent == "PERSON":
-                part[key] += name_part_leaks(span, stored)
+                part[key] += name_part_leaks(span, words_of(stored))
     per = [{"language": k[0], "entity": k[1], "n": n[k], "leaks": leaked[k], "recall": 1 - leaked[k] / n[k],
             "anywhere": found_anywhere[k], "name_part_leaks": part[k] if k[1] == "PERSON" else None}
            for k in sorted(n)]
