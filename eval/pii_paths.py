@@ -239,9 +239,10 @@ def name_part_leaks(span: str, words: set[str]) -> bool:
     return any(w.casefold() in words for w in re.findall(r"\w{3,}", span))
 
 
-def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, texts_for_alarms: Sequence[str]
+def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, redacted_texts: Sequence[str]
                ) -> dict:
-    n, leaked, part, found_anywhere = (defaultdict(int) for _ in range(4))
+    n, leaked, part, found_anywhere, in_input = (defaultdict(int) for _ in range(5))
+    leaked_spans = []
     neg_total = neg_flagged = 0
     folds: dict[int, str] = {}  # topics check every record against one (large) text: fold it once
 
@@ -257,7 +258,7 @@ def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, t
             words[id(t)] = set(re.findall(r"\w+", fold(t)))
         return words[id(t)]
 
-    for row, stored, text in zip(rows, per_record, texts_for_alarms):
+    for row, stored, text in zip(rows, per_record, redacted_texts):
         if not row["spans"]:
             neg_total += 1
             neg_flagged += bool(_TAG.search(text))
@@ -265,12 +266,15 @@ def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, t
             key = (row["language"], ent)
             span = row["text"][s:e]
             n[key] += 1
-            leaked[key] += leaks(span, stored, fold(stored))
+            if leaks(span, stored, fold(stored)):
+                leaked[key] += 1
+                leaked_spans.append({"language": row["language"], "entity": ent, "span": span})
+            in_input[key] += leaks(span, text, fold(text))
             found_anywhere[key] += leaks(span, anywhere, fold(anywhere))
             if ent == "PERSON":
                 part[key] += name_part_leaks(span, words_of(stored))
     per = [{"language": k[0], "entity": k[1], "n": n[k], "leaks": leaked[k], "recall": 1 - leaked[k] / n[k],
-            "anywhere": found_anywhere[k], "name_part_leaks": part[k] if k[1] == "PERSON" else None}
+            "anywhere": found_anywhere[k], "in_redacted_text": in_input[k], "name_part_leaks": part[k] if k[1] == "PERSON" else None}
            for k in sorted(n)]
     overall = {}
     for lang in ("es", "en", "all"):
@@ -278,7 +282,7 @@ def score_path(rows: Sequence[dict], per_record: Sequence[str], anywhere: str, t
         tot, lk = sum(n[k] for k in keys), sum(leaked[k] for k in keys)
         overall[lang] = {"n": tot, "leaks": lk, "recall": 1 - lk / tot if tot else None,
                          "anywhere": sum(found_anywhere[k] for k in keys)}
-    return {"rows": len(rows), "per_entity": per, "overall": overall,
+    return {"rows": len(rows), "per_entity": per, "overall": overall, "leaked_spans": leaked_spans,
             "false_alarms": {"negatives": neg_total, "with_a_tag": neg_flagged,
                              "rate": neg_flagged / neg_total if neg_total else None}}
 
@@ -350,10 +354,15 @@ def render_path(path: str, res: dict) -> str:
              f"({o['all']['leaks']} of {o['all']['n']} spans leaked; es {f(o['es']['recall'])}, en "
              f"{f(o['en']['recall'])}; found anywhere in the path's storage: {o['all']['anywhere']}). False alarms: "
              f"**{fa['with_a_tag']} of {fa['negatives']}** negative sentences carry a redaction tag.", "",
-             "| lang | entity | n | recall | leaks | anywhere | name-part leaks |", "|---|---|---|---|---|---|---|"]
+             "| lang | entity | n | recall | leaks | anywhere | in redacted text | name-part leaks |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in res["per_entity"]:
         lines.append(f"| {r['language']} | {r['entity']} | {r['n']} | {f(r['recall'])} | {r['leaks']} | "
-                     f"{r['anywhere']} | {'-' if r['name_part_leaks'] is None else r['name_part_leaks']} |")
+                     f"{r['anywhere']} | {r['in_redacted_text']} | "
+                     f"{'-' if r['name_part_leaks'] is None else r['name_part_leaks']} |")
+    if res["leaked_spans"]:
+        lines += ["", "Leaked: " + "; ".join(f"{x['language']} {x['entity']} `{x['span']}`"
+                                            for x in res["leaked_spans"]) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -390,7 +399,9 @@ def render(results: dict[int, dict[str, dict]], commit: str, seconds: float) -> 
         "Caveats: synthetic templates and identifiers (see eval/reports/pii.md); a span counts as leaked only when "
         "its whole text (or all its 6+ digits) survives, so a partly redacted identifier counts as hidden; the "
         "name-part column is the stricter test for names. Topics outputs are aggregates: every span is checked "
-        "against every written file.", ""]
+        "against every written file; they quote only a few representative comments per topic, so a name the "
+        "redactor missed often never reaches them (column *in redacted text*: spans still present in the "
+        "redacted comments the fit was built from; on the database paths it equals *leaks*).", ""]
     body = []
     for seed, by_path in results.items():
         body.append(f"## Seed {seed}: {SEEDS.get(seed, '')}\n")
