@@ -53,7 +53,7 @@ def _transcript() -> dict:
 def _rubric(patterns: list[str]) -> dict:
     return {"id": "abuse", "version": "1", "language": "es", "name": "abuse", "sections": [{
         "id": "s", "name": "s", "weight": 1, "criteria": [{
-            "id": "c", "name": "c", "question": "q?", "weight": 1,
+            "id": "c", "question": "q?", "weight": 1,
             "detectors": [{"type": "pattern", "patterns": patterns}]}]}]}
 
 

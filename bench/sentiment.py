@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         "http_over_in_process_p50": round(http["p50_ms"] / inproc["p50_ms"], 2),
         "in_process_batch_texts_per_s": round(inproc_tps, 1), "http_batch_texts_per_s": round(http_tps, 1),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python -m bench.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sentiment.json").write_text(json.dumps(result, indent=2) + "\n")
