@@ -99,13 +99,10 @@ class Runtime:
                 self._redactor = PIIRedactor(self.settings.spacy_es)
             return self._redactor
 
-    def quote_redactor(self) -> Callable[[str], str] | None:
-        """``text -> redacted text`` in the text's own language, or ``None`` when PII is kept."""
-        red = self.redactor()
-        if red is None:
-            return None
-        lid = self.language_id()
-        return lambda text: red.redact(text, lid.detect(text, default="es")).text
+    def record_language(self, text: str, given: str | None = None) -> str:
+        """A record's language for redaction: as given by the record, else detected (English names are only
+        found by the English model, so a fixed default would leave them in)."""
+        return given or self.language_id().detect(text, default="es")
 
     # ------------------------------------------------------------------ models
     def encoder(self, name: str | None = None):

@@ -37,7 +37,6 @@ KEY_SHAPE = re.compile(r"qa_[0-9a-f]{12}_[A-Za-z0-9_-]{20,64}")
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 _bearer = HTTPBearer(auto_error=False, description="An API key from `qa-service keys create --role ROLE`.")
 
-Principal = Caller  # who is calling: key id, role, team (``None`` id when auth is disabled)
 
 
 class KeyCache:

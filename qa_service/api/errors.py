@@ -27,6 +27,29 @@ def _loc(loc: tuple) -> str:
     return out or "body"
 
 
+# Domain error -> (status, error code, field when the exception carries none). Most specific first; the
+# QAServiceError base catches the rest as 400.
+DOMAIN_ERRORS: dict[type[QAServiceError], tuple[int, str, str | None]] = {
+    InvalidInputError: (422, "invalid_input", None),
+    LimitExceededError: (413, "limit_exceeded", None),
+    DeadlineExceededError: (504, "timeout", None),
+    # Same body as a 404 raised by routing, so clients see one shape for every "not found".
+    NotFoundError: (404, "http_error", None),
+    ModelNotReadyError: (503, "not_ready", None),
+    ModelLoadError: (503, "model_unavailable", None),
+    AuthenticationError: (401, "unauthenticated", "Authorization"),
+    PermissionDeniedError: (403, "forbidden", "Authorization"),
+    QAServiceError: (400, "bad_request", None),
+}
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    status, code, field = next(v for t, v in DOMAIN_ERRORS.items() if isinstance(exc, t))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, content=_body(code, str(exc), getattr(exc, "field", None) or field),
+                        headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -38,43 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
             detail.append({"field": _loc(tuple(e.get("loc", ()))), "message": msg})
         return JSONResponse(status_code=422, content={"error": "invalid_request", "detail": detail})
 
-    @app.exception_handler(InvalidInputError)
-    async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content=_body("invalid_input", str(exc), exc.field))
-
-    @app.exception_handler(LimitExceededError)
-    async def _limit(_: Request, exc: LimitExceededError) -> JSONResponse:
-        return JSONResponse(status_code=413, content=_body("limit_exceeded", str(exc), exc.field))
-
-    @app.exception_handler(DeadlineExceededError)
-    async def _deadline(_: Request, exc: DeadlineExceededError) -> JSONResponse:
-        return JSONResponse(status_code=504, content=_body("timeout", str(exc)))
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        # Same body as a 404 raised by routing, so clients see one shape for every "not found".
-        return JSONResponse(status_code=404, content=_body("http_error", str(exc)))
-
-    @app.exception_handler(ModelNotReadyError)
-    async def _not_ready(_: Request, exc: ModelNotReadyError) -> JSONResponse:
-        return JSONResponse(status_code=503, content=_body("not_ready", str(exc)))
-
-    @app.exception_handler(ModelLoadError)
-    async def _model(_: Request, exc: ModelLoadError) -> JSONResponse:
-        return JSONResponse(status_code=503, content=_body("model_unavailable", str(exc)))
-
-    @app.exception_handler(AuthenticationError)
-    async def _unauthenticated(_: Request, exc: AuthenticationError) -> JSONResponse:
-        return JSONResponse(status_code=401, content=_body("unauthenticated", str(exc), "Authorization"),
-                            headers={"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(PermissionDeniedError)
-    async def _forbidden(_: Request, exc: PermissionDeniedError) -> JSONResponse:
-        return JSONResponse(status_code=403, content=_body("forbidden", str(exc), "Authorization"))
-
-    @app.exception_handler(QAServiceError)
-    async def _domain(_: Request, exc: QAServiceError) -> JSONResponse:
-        return JSONResponse(status_code=400, content=_body("bad_request", str(exc)))
+    for exc_type in DOMAIN_ERRORS:
+        app.add_exception_handler(exc_type, _domain_error)
 
     from qa_service.api.middleware import BodyTooLarge
 

@@ -26,6 +26,7 @@ from qa_service.errors import Deadline, InvalidInputError, LimitExceededError, N
 from qa_service.io.tables import write_csv
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
 from qa_service.runtime import Runtime
+from qa_service.usecases.ingest import redact_comments, redact_transcripts
 from qa_service.schemas import Comment, Transcript
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -47,17 +48,6 @@ class FeedbackAnalysis:
     freq: Freq
     refit: RefitReport | None = None
     notes: list[str] = field(default_factory=list)
-
-    def redact_quotes(self, redact) -> None:
-        """Replace PII in everything that quotes customers (topic representatives, complaint quotes) with
-        ``redact(text) -> text``: these are written to files, saved in the model and served in reports."""
-        for t in self.topic_model.topics_.values():
-            t.representative = [redact(q) for q in t.representative]
-        if self.complaints:
-            for c in self.complaints.complaints_.values():
-                c.quotes = [redact(q) for q in c.quotes]
-            for t in self.complaints.topic_model_.topics_.values():
-                t.representative = [redact(q) for q in t.representative]
 
     # -------------------------------------------------------------- tables
     def document_rows(self) -> list[dict[str, Any]]:
@@ -249,13 +239,11 @@ def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicMod
     return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else [])
 
 
-def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week",
-                      redact: Callable[[str], str] | None = None) -> dict[str, Path]:
+def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week"
+                      ) -> dict[str, Path]:
     """Files of ``qa-service complaints``: complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json,
-    report.html (the report's topics are the recurring complaints). ``redact`` is applied to every quote."""
-    if redact is not None:
-        for c in clusters.complaints_.values():
-            c.quotes = [redact(q) for q in c.quotes]
+    report.html (the report's topics are the recurring complaints). Quotes come from texts redacted before
+    clustering (:func:`find_complaints`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cm = clusters.complaints_
@@ -398,23 +386,6 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
     return TopicFit(analysis=analysis, model_dir=Path(model_dir), files=files)
 
 
-def redact_comments(rt: Runtime, comments: Sequence[Comment], deadline: Deadline | None = None,
-                    every: int = 64) -> list[Comment]:
-    """The comments with PII redacted in each one's detected language (as given when PII is kept)."""
-    from qa_service.text.pii import redact_comment
-
-    red = rt.redactor()
-    if red is None:
-        return list(comments)
-    lid = rt.language_id()
-    out = []
-    for i, c in enumerate(comments):
-        if i % every == 0:
-            check_deadline(deadline, "redaction")
-        out.append(redact_comment(c, red, lid.detect(c.text, default="es")))
-    return out
-
-
 def fit_topics_api(rt: Runtime, comments: Sequence[Comment] | None, source: str | None, since: datetime | None,
                    until: datetime | None, title: str, refit_id: str | None = None,
                    deadline: Deadline | None = None, **params: Any) -> tuple[str, TopicFit]:
@@ -522,23 +493,6 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     check_deadline(deadline, "writing")
     files = complaint_outputs(clusters, trends, out_dir, freq=period)  # type: ignore[arg-type]
     return items, clusters, files
-
-
-def redact_transcripts(rt: Runtime, transcripts: Sequence[Transcript], deadline: Deadline | None = None
-                       ) -> list[Transcript]:
-    """The transcripts with PII redacted, each in its own (or detected) language."""
-    from qa_service.text.pii import redact_transcript
-
-    red = rt.redactor()
-    if red is None:
-        return list(transcripts)
-    lid = rt.language_id()
-    out = []
-    for t in transcripts:
-        check_deadline(deadline, "redaction")
-        lang = None if t.language else lid.detect(" ".join(x.text for x in t.turns)[:2000], default="es")
-        out.append(redact_transcript(t, red, lang))
-    return out
 
 
 def find_complaints_api(rt: Runtime, comments: Sequence[Comment], transcripts: Sequence[Transcript], period: str,

@@ -100,15 +100,13 @@ def redact_payload(rt: Runtime, kind: str, payload: dict[str, Any]) -> dict[str,
     """The record with its text redacted (before it is stored anywhere); rejected records pass through."""
     if "_error" in payload:
         return payload
-    red, lid = rt.redactor(), rt.language_id()
+    red = rt.redactor()
     if kind == "score":
         turns = payload.get("turns", [])
-        # the record's own language, else detected per record (English names need the English model)
-        lang = payload.get("language") or lid.detect(" ".join(t.get("text", "") for t in turns)[:2000],
-                                                     default="es")
+        lang = rt.record_language(" ".join(t.get("text", "") for t in turns)[:2000], payload.get("language"))
         return {**payload, "turns": [{**t, "text": red.redact(t.get("text", ""), lang).text} for t in turns]}
     text = payload.get("text", "")
-    return {**payload, "text": red.redact(text, lid.detect(text, default="es")).text}
+    return {**payload, "text": red.redact(text, rt.record_language(text)).text}
 
 
 def get_job(rt: Runtime, job_id: str) -> JobRow:
@@ -202,7 +200,8 @@ class _Heartbeat:
                 with self.rt.session() as s:
                     job_store.renew_lease(s, self.job_id, self.owner, self.ids, lease)
             except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the write re-checks it
-                log.warning("job %s: lease renewal failed", self.job_id)
+                log.warning("a job's lease renewal failed")  # job ids are logged at debug level only
+                log.debug("job %s: lease renewal failed", self.job_id)
 
     def __enter__(self) -> "_Heartbeat":
         self.thread.start()
@@ -251,7 +250,8 @@ def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owne
         # commits. Fewer rows: the lease expired and another consumer took some over; it writes them, not us.
         if job_store.renew_lease(s, job_id, owner, ids, lease) < len(ids):
             s.rollback()
-            log.warning("job %s: lease on a batch lost to another consumer; its results are discarded", job_id)
+            log.warning("a batch's lease was lost to another consumer; its results are discarded")
+            log.debug("job %s: batch lease lost", job_id)
             return True
         ok = [(rec, res) for rec, res in zip(records, results) if not isinstance(res, Exception)]
         ids_stored = ingest(s, source, [rec for rec, _ in ok], redacted=rt.settings.pii_mode == "redact").ids \

@@ -19,7 +19,7 @@ does not touch the environment.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
