@@ -130,7 +130,8 @@ class Runtime:
             if key not in self._sentiment:
                 from qa_service.pipelines.sentiment import load_sentiment
 
-                pipe = load_sentiment(bundle, encoder_factory=self.encoder, threads=self.settings.threads)
+                pipe = load_sentiment(bundle, encoder_factory=self.encoder, threads=self.settings.threads,
+                                      base_dir=self.settings.e5_converted_dir, cache_dir=self.settings.cache_dir)
                 pipe.language_id_ = self.language_id()
                 self._sentiment[key] = pipe
                 if ref is None:
