@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Literal
 
@@ -180,6 +181,62 @@ def detect_transcript_format(path: str | Path, declared: str | None = None) -> T
         return "jsonl"
     raise InvalidInputError(f"cannot tell the transcript format of {path}: use .json, .jsonl, .txt, .vtt, .srt, .csv "
                             "or --format", "input")
+
+
+TRANSCRIPT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt", ".vtt", ".srt", ".csv")
+
+
+@dataclass
+class TranscriptInputs:
+    """What ``score a.txt 'calls/*.vtt' exports/`` names: the files in order (each once), the inputs that named
+    none (with why), and per directory how many files it holds that are not transcripts (left aside)."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)
+
+
+def expand_inputs(inputs: Iterable[str], exclude: Iterable[str | Path | None] = ()) -> TranscriptInputs:
+    """Files, glob patterns (``*``, ``?``, ``[...]``, ``**``; expanded here too, for shells that do not) and
+    directories (their transcript files by suffix, sorted, not recursive), in the order given; a file named twice
+    is read once, and ``exclude`` (the command's own output files) is never read."""
+    import glob
+
+    out = TranscriptInputs()
+    skip = {Path(e).resolve() for e in exclude if e not in (None, "-")}
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen and key not in skip:
+            seen.add(key)
+            out.files.append(path)
+
+    def add_dir(d: Path) -> None:
+        kids = sorted((c for c in d.iterdir() if c.is_file() and not c.name.startswith(".")), key=lambda c: c.name)
+        found = [c for c in kids if c.suffix.lower() in TRANSCRIPT_SUFFIXES]
+        if len(kids) > len(found):
+            out.ignored[str(d)] = len(kids) - len(found)
+        if not found:
+            out.problems.append((str(d), f"no transcript file ({', '.join(TRANSCRIPT_SUFFIXES)}) in the directory"))
+        for c in found:
+            add(c)
+
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            add_dir(path)
+        elif path.exists():
+            add(path)
+        elif re.search(r"[*?\[]", arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                out.problems.append((arg, "no file matches the pattern"))
+            for m in matches:
+                (add_dir if Path(m).is_dir() else add)(Path(m))
+        else:
+            out.problems.append((arg, "input file not found"))
+    return out
 
 
 def read_transcripts(path: str | Path, fmt: str | None = None, speakers: SpeakerMap | None = None,
