@@ -32,10 +32,12 @@ def load_labelled(path: Path = DATA) -> list[dict]:
 
 
 def labelled_total(rubric, labels: dict[str, str]) -> float | None:
-    """The total the labels imply, with the rubric's own arithmetic (N/A excluded)."""
-    from qa_service.pipelines.rubric import rubric_totals
+    """The total the labels imply, with the rubric's own arithmetic (N/A excluded) and auto-fail policy."""
+    from qa_service.pipelines.rubric import policy_total, rubric_totals
 
-    return rubric_totals(rubric, {k: None if v == "na" else float(v == "pass") for k, v in labels.items()})[1]
+    total = rubric_totals(rubric, {k: None if v == "na" else float(v == "pass") for k, v in labels.items()})[1]
+    critical_failed = any(labels.get(c.id) == "fail" for s in rubric.sections for c in s.criteria if c.critical)
+    return policy_total(rubric, total, critical_failed)
 
 
 def _kappa(gold: list[str], pred: list[str]) -> float:

@@ -33,6 +33,7 @@ def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
+AutoFailPolicy = Literal["zero", "keep"]
 LanguageCode = Literal["es", "en", "other"]
 
 
@@ -267,6 +268,9 @@ class Rubric(BaseModel):
     language: Literal["es", "en"]
     name: str = ""
     description: str = ""
+    on_auto_fail: AutoFailPolicy = Field(
+        default="zero", description="a failed critical criterion: 'zero' sets the total to 0 (default), 'keep' "
+                                    "keeps the computed total; auto_fail is reported either way")
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -330,11 +334,22 @@ class SectionScore(BaseModel):
 
 
 class SentimentTrajectory(BaseModel):
+    """The customer's sentiment over every customer turn (scores in -1..1, see ``scorer.sentiment_trajectory``
+    for the rule behind ``trend``)."""
+
     start: SentimentLabel | None = None
     end: SentimentLabel | None = None
     start_score: float | None = None
     end_score: float | None = None
-    trajectory: Literal["improved", "worsened", "unchanged", "unknown"] = "unknown"
+    trajectory: Literal["improved", "worsened", "unchanged", "unknown"] = Field(
+        default="unknown", description="trend in the original vocabulary: a 'recovered' call is 'unchanged'")
+    customer_turns: int = Field(default=0, description="customer turns with a sentiment score")
+    worst: SentimentLabel | None = None
+    worst_score: float | None = Field(default=None, description="the lowest customer score")
+    worst_turn: int | None = Field(default=None, description="index in turns of the lowest customer score")
+    slope: float | None = Field(default=None, description="least-squares change in score per customer turn")
+    trend: Literal["improved", "worsened", "recovered", "unchanged", "unknown"] = Field(
+        default="unknown", description="recovered: a negative low point mid-call, markedly below both ends")
 
 
 class RubricRef(BaseModel):

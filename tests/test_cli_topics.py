@@ -116,7 +116,7 @@ def test_complaints_from_comments(fitted, tmp_path):
     (["topics", "{src}", "--out", "x", "--min-topic-size", "1"], 2, "--min-topic-size '1'"),
     (["topics", "{src}", "--out", "x", "--merge", "3"], 2, "needs two or more"),
     (["topics", "{small}", "--out", "x"], 2, "too few comments"),
-    (["topics", "tag", "{src}", "--model", "nope"], 3, "not found"),
+    (["topics", "tag", "{src}", "--model", "nope"], 4, "not found"),
     (["complaints", "{src}", "--out", "x", "--kind", "emails"], 2, "--kind 'emails'"),
 ])
 def test_errors_are_one_line(fitted, tmp_path, args, code, msg):

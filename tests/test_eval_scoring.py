@@ -23,8 +23,11 @@ def test_labelled_total_arithmetic(settings):
     rubric = load_rubric("default-en", settings.rubrics_dir)
     labels = {c.id: "pass" for s in rubric.sections for c in s.criteria}
     assert labelled_total(rubric, labels) == 100
-    labels["no_sensitive_data"] = "fail"  # one of two equally weighted criteria in a weight-10 section of 100
-    assert abs(labelled_total(rubric, labels) - 95) < 1e-9
+    labels["no_sensitive_data"] = "fail"  # critical: the shipped rubric's policy (zero) applies to labels too
+    assert labelled_total(rubric, labels) == 0.0
+    keep = rubric.model_copy(update={"on_auto_fail": "keep"})
+    # one of two equally weighted criteria in a weight-10 section of 100
+    assert abs(labelled_total(keep, labels) - 95) < 1e-9
 
 
 def test_evaluate_rubric_reports_every_metric():

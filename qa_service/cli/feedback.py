@@ -12,8 +12,8 @@ import typer
 from typer.core import TyperGroup
 
 from qa_service.cli._common import (IdColumn, Period, ScoreColumn, TextColumn, TimeColumn, check_input, handle_errors,
-                                    min_size, progress_bar, read_comment_file, read_transcript_file, report_skip,
-                                    runtime, skipped_summary, stage_progress)
+                                    min_size, no_records_is_an_error, progress_bar, read_comment_file,
+                                    read_transcript_file, report_skip, runtime, skipped_summary, stage_progress)
 from qa_service.errors import InvalidInputError
 
 
@@ -137,6 +137,7 @@ def topics_tag(
             n += len(batch)
             bar.update(len(batch))
     typer.echo(f"done: {n} row(s) tagged, {skipped_summary(stats)}", err=True)
+    no_records_is_an_error(n, stats, input)
 
 
 @topics_app.command("show")

@@ -62,7 +62,7 @@ def rubric_validate(path: Annotated[str, typer.Argument(help="A rubric YAML file
     n = sum(len(s.criteria) for s in r.sections)
     critical = [c.id for s in r.sections for c in s.criteria if c.critical]
     typer.echo(f"ok: {r.id} {r.version} ({r.language}): {len(r.sections)} sections, {n} criteria, "
-               f"critical: {', '.join(critical) or 'none'}")
+               f"critical: {', '.join(critical) or 'none'}, on_auto_fail: {r.on_auto_fail}")
 
 
 @rubric_app.command("list")

@@ -42,6 +42,8 @@ def _message(err: dict) -> str:
         return "unknown field"
     if err.get("type") == "missing":
         return "is required"
+    if err.get("type") == "literal_error" and ctx.get("expected"):
+        return f"must be {ctx['expected']}, not {err.get('input')!r}"[:200]
     return msg.removeprefix("Value error, ")
 
 
@@ -79,6 +81,8 @@ def pattern_limit_problems(data: dict, max_patterns: int = MAX_RUBRIC_PATTERNS,
 
 
 def _refuse(source: str, lines: list[str]) -> InvalidInputError:
+    if len(lines) == 1:  # one problem: one line
+        return InvalidInputError(f"{source}: {lines[0]}", "rubric")
     shown = lines[:20] + ([f"... and {len(lines) - 20} more"] if len(lines) > 20 else [])
     return InvalidInputError(f"{source}: {len(lines)} problem(s):\n  " + "\n  ".join(shown), "rubric")
 

@@ -17,7 +17,8 @@ def save_rubric(session: Session, rubric) -> RubricRow:
     """Record the rubric version a score was made with (once per id + version; a changed body under the same
     version is refused, since old scores would no longer say what they were scored against)."""
     body = rubric.model_dump(mode="json")
-    h = content_hash(body)
+    # Rubrics stored before ``on_auto_fail`` existed hash as before when they leave it at its default.
+    h = content_hash({k: v for k, v in body.items() if not (k == "on_auto_fail" and v == "zero")})
     row = session.scalar(select(RubricRow).where(RubricRow.rubric_id == rubric.id,
                                                  RubricRow.version == rubric.version))
     if row is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -388,24 +389,28 @@ def check_text_limits(rt: Runtime, kind: str, records: Iterable[Any]) -> None:
             raise LimitExceededError(problem[1], f"{name}[{i}].{problem[0]}")
 
 
-def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
+def payloads_from_file(rt: Runtime, path, kind: str, speakers: list[str] | None = None) -> list[dict[str, Any]]:
     """Records of an uploaded file as job payloads; unreadable ones become failed items carrying their line and
-    reason (nothing is dropped)."""
+    reason (nothing is dropped). ``speakers``: transcript label mappings (``Laura=agent``). A file with no usable
+    record at all (empty, or every line rejected) is an InvalidInputError naming the ``file`` field, with the
+    first reasons."""
     from qa_service.errors import LimitExceededError
     from qa_service.io.records import BadRecord
 
     out: list[dict[str, Any]] = []
     if kind == "score":
-        from qa_service.io.transcripts import read_transcripts
+        from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
 
-        records = read_transcripts(path)
+        records = read_transcripts(path, speakers=SpeakerMap(parse_speaker_map(speakers or [])))
     else:
         from qa_service.io.comments import read_comments
 
         records = read_comments(path, max_text_chars=rt.settings.max_text_chars)
     for n, rec in enumerate(records, 1):
         if isinstance(rec, BadRecord):
-            out.append({"_error": f"line {rec.line}: {rec.reason}", "id": f"line-{rec.line}"})
+            # the reader suggests the command line's flag; over HTTP the same mapping is a form field
+            reason = re.sub(r"add --speaker '?(.+?)'?$", r"send the form field speaker=\1", rec.reason)
+            out.append({"_error": f"line {rec.line}: {reason}", "id": f"line-{rec.line}"})
         elif problem := text_limit_problem(rt, rec):
             # kept as a failed item (its text is not stored): where it is and why
             out.append({"_error": f"record {n}: {problem[1]}", "id": rec.id})
@@ -413,4 +418,7 @@ def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
             out.append(rec.model_dump(mode="json"))
         if len(out) > rt.settings.max_job_records:
             raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)", "file")
+    if all("_error" in p for p in out):
+        why = "; ".join(p["_error"] for p in out[:3]) + (f"; and {len(out) - 3} more" if len(out) > 3 else "")
+        raise InvalidInputError(f"no usable record in the file: {why or 'it is empty'}", "file")
     return out

@@ -70,7 +70,7 @@ def _accepted(job) -> JSONResponse:
     return JSONResponse(status_code=202, content=body.model_dump())
 
 
-async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str]:
+async def _upload(request: Request, settings) -> tuple[Path, dict[str, Any], str]:
     """Save the multipart ``file`` to a temporary file (size-limited); returns it, the other form fields and
     the uploaded file's name."""
     form = await request.form(max_files=1, max_fields=20)
@@ -95,7 +95,8 @@ async def _upload(request: Request, settings) -> tuple[Path, dict[str, str], str
         Path(tmp.name).unlink(missing_ok=True)
         raise
     tmp.close()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    fields["speaker"] = [v for v in form.getlist("speaker") if isinstance(v, str)]  # repeatable: Laura=agent
     return Path(tmp.name), fields, name
 
 
@@ -106,7 +107,7 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
     if ctype.startswith("multipart/form-data"):
         path, fields, name = await _upload(request, rt.settings)
         try:
-            payloads = await run_in_threadpool(payloads_from_file, rt, path, kind)
+            payloads = await run_in_threadpool(payloads_from_file, rt, path, kind, fields["speaker"])
         finally:
             path.unlink(missing_ok=True)
         params = await run_in_threadpool(job_params, rt, kind, fields.get("source") or name,
@@ -138,7 +139,10 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
 _SUBMIT_DOC = {
     "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}, "rubric": {"type": "string"},
-        "source": {"type": "string"}}, "required": ["file"]}}}},
+        "source": {"type": "string"},
+        "speaker": {"type": "array", "items": {"type": "string"}, "description": "transcripts: map a speaker label "
+                    "to a role, 'Laura=agent' (agent|customer|system; repeat the field); an unmapped label rejects "
+                    "its transcript"}}, "required": ["file"]}}}},
 }
 
 

@@ -10,7 +10,8 @@ Rules:
 * a ``metric`` detector fails the criterion when the metric is beyond its bound;
 * otherwise the criterion passes when any ``present`` detector finds evidence, and fails if none does;
 * N/A conditions are checked first; N/A criteria are left out of every denominator;
-* a failed ``critical`` criterion sets ``auto_fail``;
+* a failed ``critical`` criterion sets ``auto_fail``; the rubric's ``on_auto_fail`` then decides the total:
+  ``zero`` (default) sets it to 0, ``keep`` keeps the computed total (section scores are computed either way);
 * evidence is verified against the transcript text at its offsets; a criterion with unverifiable
   evidence or low confidence is flagged ``needs_review`` instead of being trusted.
 
@@ -157,17 +158,18 @@ class RubricScorer:
                     if turn.speaker == "customer" and not is_blank(turn.text)]
             results = self.sentiment.predict([transcripts[i].turns[j].text for i, j in cust]) if cust else []
             per: dict[int, list] = {}
-            for (i, _j), r in zip(cust, results):
-                per.setdefault(i, []).append(r)
+            for (i, j), r in zip(cust, results):
+                per.setdefault(i, []).append((j, r))
             sentiments = [per.get(i, []) for i in range(len(transcripts))]
         return [self._score_one(t, (sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None,
                                 sentiments[i]) for i, t in enumerate(transcripts)]
 
     def _score_one(self, t: Transcript, vecs: tuple | None, cust_sent: list | None) -> ScoreResult:
+        """``cust_sent``: (turn index, sentiment result) of every non-blank customer turn, None without a model."""
         lang = self.rubric.language
         words = _TEXT[lang]
         metrics = conversation_metrics(t, self.hold_seconds)
-        customer_labels = [r.label for r in cust_sent] if cust_sent is not None else None
+        customer_labels = [r.label for _, r in cust_sent] if cust_sent is not None else None
         results: list[CriterionResult] = []
         for s in self.rubric.sections:
             for c in s.criteria:
@@ -176,12 +178,13 @@ class RubricScorer:
         sections = [SectionScore(id=s.id, name=s.name, score=None if sc is None else round(sc, 2), weight=s.weight)
                     for s, sc in zip(self.rubric.sections, section_scores)]
         auto_fail_reasons = [f"{r.id}: {r.rationale}" for r in results if r.critical and r.result == "fail"]
+        total = policy_total(self.rubric, total, bool(auto_fail_reasons))
         return ScoreResult(
             id=t.id, rubric=RubricRef(id=self.rubric.id, version=self.rubric.version),
             total=None if total is None else round(total, 2),
             auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
             needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
-            metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang)
+            metrics=metrics, sentiment=sentiment_trajectory(cust_sent), language=t.language or lang)
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
                    metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict) -> CriterionResult:
@@ -269,6 +272,14 @@ def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list
     return section_scores, (100 * weighted / weights if weights else None)
 
 
+def policy_total(rubric: Rubric, total: float | None, auto_fail: bool) -> float | None:
+    """The total reported under the rubric's auto-fail policy: 0 when a critical criterion failed and
+    ``on_auto_fail`` is ``zero`` (the default), else the computed total."""
+    if auto_fail and rubric.on_auto_fail == "zero":
+        return 0.0
+    return total
+
+
 def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int:
     """1-5 for ``scale`` criteria: 1 on a fail; on a pass, 5 for a pattern/PII hit, else from how far the best
     semantic similarity clears the threshold (threshold -> 3, threshold + 0.3 or more -> 5)."""
@@ -280,13 +291,55 @@ def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int
     return int(min(5, 3 + round((best - threshold) / 0.15)))
 
 
-def _trajectory(results: list | None) -> SentimentTrajectory:
-    if not results:
+TREND_DELTA = 0.2
+"""A marked change of the customer's sentiment score (-1..1): start vs end, fitted change, depth of a dip."""
+
+
+def sentiment_trajectory(points: Sequence[tuple[int, Any]] | None) -> SentimentTrajectory:
+    """The customer's sentiment over every customer turn: ``points`` are (turn index, result with ``label`` and
+    ``score``) in turn order.
+
+    start / end: the first and last customer turns; worst: the lowest score (the earliest on a tie) and its turn
+    index; slope: least-squares score change per customer turn (None with fewer than 2). ``trend``, with
+    change = end - start, fitted = slope * (turns - 1) and D = ``TREND_DELTA``:
+
+    * ``worsened``: change < -D (the customer ends markedly lower than they started);
+    * ``recovered``: otherwise, when a turn between the first and the last is ``negative`` and more than D below
+      both the start and the end (a mid-call complaint that the two ends hide);
+    * ``improved``: otherwise, when change > D and fitted > D (both the ends and the trend over every turn rise);
+    * ``unchanged``: anything else (one customer turn included); ``unknown``: no customer turn was scored.
+
+    ``trajectory`` keeps the original vocabulary: the same as ``trend``, except that ``recovered`` is
+    ``unchanged`` there (never ``improved``).
+    """
+    if not points:
         return SentimentTrajectory()
-    a, b = results[0], results[-1]
-    traj = "unchanged"
-    if b.score - a.score > 0.2:
-        traj = "improved"
-    elif a.score - b.score > 0.2:
-        traj = "worsened"
-    return SentimentTrajectory(start=a.label, end=b.label, start_score=a.score, end_score=b.score, trajectory=traj)
+    turns = [j for j, _ in points]
+    results = [r for _, r in points]
+    scores = np.array([float(r.score) for r in results])
+    n = len(scores)
+    start, end = scores[0], scores[-1]
+    w = int(np.argmin(scores))
+    slope = None
+    if n >= 2:
+        x = np.arange(n, dtype=float)
+        slope = float(np.sum((x - x.mean()) * (scores - scores.mean())) / np.sum((x - x.mean()) ** 2))
+    change = end - start
+    fitted = slope * (n - 1) if slope is not None else 0.0
+    dipped = False
+    if n >= 3:
+        m = 1 + int(np.argmin(scores[1:-1]))
+        dipped = results[m].label == "negative" and scores[m] < min(start, end) - TREND_DELTA
+    if change < -TREND_DELTA:
+        trend = "worsened"
+    elif dipped:
+        trend = "recovered"
+    elif change > TREND_DELTA and fitted > TREND_DELTA:
+        trend = "improved"
+    else:
+        trend = "unchanged"
+    return SentimentTrajectory(
+        start=results[0].label, end=results[-1].label, start_score=results[0].score, end_score=results[-1].score,
+        trajectory="unchanged" if trend == "recovered" else trend, customer_turns=n, worst=results[w].label,
+        worst_score=results[w].score, worst_turn=turns[w], slope=None if slope is None else round(slope, 4),
+        trend=trend)
