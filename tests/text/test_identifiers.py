@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa_service.text.identifiers import (KINDS, clabe_ok, cuit_ok, curp_ok, digit_runs, dni_nie_ok, find_identifiers,
-                                         iban_ok, luhn_ok, rfc_ok, ssn_ok)
+                                         iban_ok, luhn_ok, rfc_ok, ssn_ok, strongest)
 
 
 def test_checksum_helpers():
@@ -39,6 +39,11 @@ VALID = [
     ("cuit", "CUIL 20.12345678.6", "20.12345678.6"),
     ("us_ssn", "my SSN is 123-45-6789.", "123-45-6789"),
     ("us_ssn", "my SSN is 123 45 6789.", "123 45 6789"),
+    ("cl_rut", "Mi RUT es 12.345.670-K.", "12.345.670-K"),
+    ("ec_ci", "Mi cédula es 0918456724.", "0918456724"),
+    ("pe_dni", "Mi DNI es 10117410-2, gracias", "10117410-2"),
+    ("ar_dni", "DNI 20.123.456, a nombre de Ana", "20.123.456"),
+    ("co_cedula", "Cédula de ciudadanía 1.020.345.678", "1.020.345.678"),
 ]
 INVALID = [
     ("card_number", "La tarjeta 4539 1488 0343 6468 me da error."),  # Luhn
@@ -51,6 +56,11 @@ INVALID = [
     ("clabe", "002010077777777772"),
     ("cuit", "20-12345678-5"),
     ("us_ssn", "SSN 000-12-3456 is not assignable."),
+    ("cl_rut", "Mi RUT es 12.345.670-5"),  # check character (K)
+    ("ec_ci", "Mi cédula es 0918456725"),  # check digit
+    ("pe_dni", "Mi DNI es 10117410-3"),  # check character (2 or G)
+    ("ar_dni", "El pedido 20.123.456 ya salió."),  # no check digit: no id word, an order number
+    ("co_cedula", "Mi cédula es 312 456 7890"),  # 10 digits not starting with 1: a mobile number
 ]
 
 
@@ -140,4 +150,5 @@ def test_cuit_international_prefixes():
 def test_dni_with_a_non_breaking_space():
     """stdnum maps Unicode spaces and dashes to ASCII before checking."""
     text = "DNI 12345678\u00a0Z"
-    assert [k for *_, k in find_identifiers(text)] == ["dni"]
+    # the 8 digits alone, after "DNI", are also a Peruvian or Argentine DNI; the checksum kind is the strongest
+    assert [k for *_, k in strongest(find_identifiers(text))] == ["dni"]
