@@ -78,6 +78,9 @@ _GUARD_AFTER = re.compile(
     r"^\W*(?:\w+\W+){0,5}(?:teclado|keypad|keyboard|cajero|atm|sms|mensaje|text message|texted|que le lleg|"
     r"que te lleg|en la app|in the app|on screen|en pantalla|nuev[oa]|new|temporal|temporary)", re.I)
 _GUARD_REACH = 50
+# Indian English "PIN code" is the postal code: "billing address pin code", "area PIN".
+_POSTAL_PIN = re.compile(r"(?:address|postal|area|delivery|billing)\s+pin(?:\s*code)?|pin\s*code\s+(?:of|for) "
+                         r"(?:the |your )?(?:address|area|city)", re.I)
 # "the CVV is the code on the back", "¿dónde está el PIN?": about the secret, not asking for it.
 _COPULA = re.compile(_B + r"(?:es|est[áa]|son|va|sirve|is|are|goes|sits|where)" + _E, re.I)
 # A fragment naming the secret after "and": "Expiry and the security code.", "¿Y el CVV?"
@@ -126,6 +129,8 @@ def find_credential_requests(text: str) -> list[CredentialRequest]:
             ts, te = m.start(), m.end()
             ss, se = _sentence(text, ts, te)
             sentence = text[ss:se]
+            if kind == "pin" and _POSTAL_PIN.search(text, max(ss, ts - 20), min(se, te + 10)):
+                continue
             if _GUARD_BEFORE.search(text[max(ss, ts - _GUARD_REACH):ts]) or \
                     _GUARD_AFTER.search(text[te:min(se, te + _GUARD_REACH)]):
                 continue

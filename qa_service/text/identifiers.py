@@ -224,7 +224,8 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
 
 def card_numbers(text: str) -> Iterator[Identifier]:
     """Payment cards typed or spoken digit by digit: 13-19 digits passing Luhn. An 18-digit run that is a valid
-    CLABE is a bank account, not a card."""
+    CLABE is a bank account, not a card. (The first release's reader; :func:`find_identifiers` reads cards from
+    :func:`~qa_service.text.spoken_numbers.read_sequences`, which also reads numbers said in groups.)"""
     for s, e, d in digit_runs(text):
         if 13 <= len(d) <= 19 and luhn_ok(d) and not (len(d) == 18 and clabe_ok(d)):
             yield Identifier(s, e, "card_number")
@@ -267,18 +268,20 @@ _SHAPES: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
 }
 # The grouping people use when they say these out loud: 123-45-6789, 20-12345678-6.
 _GROUPING = {"us_ssn": (3, 2, 4), "cuit": (2, 8, 1)}
-_ID_WORDS = r"dni|d\.\s?n\.\s?i\.?|documento|n[uú]mero de identi\w+|identidad|identificaci[oó]n|c[eé]dula|c\.\s?c\.|" \
-            r"c\.\s?i\.|carn[eé]t?|rut|run|rol [uú]nico|cuit|cuil|id number|national id"
+# "DNI" as people and ASR write it when it is said letter by letter: "de ene i", "d n i".
+_DNI_WORDS = r"\b(?:dni|d\.?\s?n\.?\s?i\b|de ene i\b|documento|identidad|identificaci[oó]n)"
 # Context a kind needs when read without its grouping (checksum kinds with a weak check) or always (no check digit).
 _CONTEXT: dict[str, re.Pattern[str]] = {
     "us_ssn": re.compile(r"\b(?:ssn|social security|social|seguro social|seguridad social)\b", re.I),
     "cuit": re.compile(r"\b(?:cuit|cuil|c\.u\.i\.[tl]\.?)", re.I),
     "cl_rut": re.compile(r"\b(?:rut|run|rol [uú]nico)\b", re.I),
     "ec_ci": re.compile(r"\b(?:c[eé]dula|c\.\s?i\.|identidad|identificaci[oó]n|documento)", re.I),
-    "pe_dni": re.compile(r"\b(?:dni|d\.\s?n\.\s?i|documento|identidad|identificaci[oó]n)", re.I),
-    "ar_dni": re.compile(r"\b(?:dni|d\.\s?n\.\s?i|documento|identidad|identificaci[oó]n)", re.I),
+    "pe_dni": re.compile(_DNI_WORDS, re.I),
+    "ar_dni": re.compile(_DNI_WORDS, re.I),
     "co_cedula": re.compile(r"\b(?:c[eé]dula|c\.\s?c\.|documento|identidad|identificaci[oó]n)", re.I),
 }
+# Checksums strong and numbers long enough to be taken out of a longer run read with pauses ("card, expiry").
+_LONG_CHECKSUM_KINDS = frozenset({"card_number", "clabe", "iban"})
 _NEEDS_CONTEXT = frozenset({"ec_ci", "pe_dni", "ar_dni", "co_cedula"})
 # Nearer than the id word, these say the number is something else: an amount, a date, a phone, an order.
 _OTHER_BEFORE = re.compile(
@@ -331,14 +334,26 @@ def _spoken_identifiers(text: str, kinds: set[str], context: str, language: Lang
     shapes = [(k, _SHAPES[k]) for k in KINDS if k in kinds]
     for seq in read_sequences(text, language):
         ps = seq.pieces
-        for i, j in iter_windows(seq):
+        n = len(ps)
+        for i, j in iter_windows(seq, at_pauses=True):
+            cuts_digits = (i > 0 and ps[i - 1].kind == ps[i].kind == "digit") or \
+                (j < n and ps[j - 1].kind == ps[j].kind == "digit")
+            # A letter read with it just outside the window: the window is part of a longer code (a plate, a
+            # reference: "T U dos dos nueve..."), not an identifier of its own.
+            if (i > 0 and ps[i - 1].kind == "letter" and not ps[i - 1].weak) or \
+                    (j < n and ps[j].kind == "letter" and not ps[j].weak):
+                continue
             value = "".join(p.chars for p in ps[i:j])
             for kind, (shape, valid) in shapes:
                 if not shape.fullmatch(value) or not valid(value):
                     continue
                 start, end = ps[i].start, ps[j - 1].end
                 if kind in _NEEDS_CONTEXT:
-                    if ps[i].kind != "digit" or not _context_ok(kind, text, start, end, context):
+                    if cuts_digits or ps[i].kind != "digit" or not _context_ok(kind, text, start, end, context):
+                        continue
+                elif cuts_digits and kind not in _LONG_CHECKSUM_KINDS:
+                    # part of a longer number: only with the word that says what it is ("RUT 17.936.482-4, 30")
+                    if not _context_ok(kind, text, start, end, context):
                         continue
                 elif kind in _GROUPING:
                     if _grouping(seq, i, j) != _GROUPING[kind] and not _context_ok(kind, text, start, end, context):
@@ -357,8 +372,8 @@ def _find(text: str, kinds: Iterable[str], context: str, language: Language
           ) -> list[tuple[Identifier, list[tuple[int, int, int]] | None]]:
     want = set(kinds)
     found: dict[Identifier, list[tuple[int, int, int]] | None] = {}
-    for ident in list(card_numbers(text)) if "card_number" in want else []:
-        found[ident] = None
+    # Cards come from the sequences alone (typed or spoken): they know where a pause or a spelled letter ends a
+    # number, which digit_runs does not.
     if "iban" in want:
         for ident in ibans(text):
             found[ident] = None

@@ -83,6 +83,7 @@ _ES_LETTER_PAIRS = {("i", "griega"): "Y", ("i", "latina"): "I", ("uve", "doble")
                     ("doble", "ve"): "W", ("doble", "u"): "W", ("ve", "doble"): "W", ("be", "larga"): "B",
                     ("be", "grande"): "B", ("ve", "corta"): "V", ("ve", "chica"): "V", ("ve", "baja"): "V",
                     ("ve", "pequena"): "V"}
+_EN_NAMES_THAT_ARE_SPANISH = {"el", "en", "ar", "ex", "see", "sea", "you", "why", "are", "cue", "jay", "kay"}
 _EN_LETTER_PAIRS = {("double", "u"): "W", ("double", "you"): "W"}
 # Single letters that are ordinary words when written alone (conjunctions, articles, pronouns).
 _ES_WEAK_SINGLE = {"a", "e", "o", "u", "y"}
@@ -118,7 +119,8 @@ def _lexicons(language: Language):
     # Unknown language: Spanish first, English words that are not Spanish words too ("once" stays Spanish 11,
     # "o" stays a Spanish letter).
     numbers = {**{k: v for k, v in _EN_NUMBERS.items() if k != "o"}, **_ES_NUMBERS}
-    letters = {**{k: (c, True) for k, (c, _w) in _EN_LETTERS.items()}, **_ES_LETTERS}
+    letters = {**{k: (c, True) for k, (c, _w) in _EN_LETTERS.items() if k not in _EN_NAMES_THAT_ARE_SPANISH},
+               **_ES_LETTERS}
     return (numbers, letters, {**_EN_LETTER_PAIRS, **_ES_LETTER_PAIRS}, _ES_WEAK_SINGLE | _EN_WEAK_SINGLE,
             _ES_SPELL + _EN_SPELL, _ES_FILLERS | _EN_FILLERS)
 
@@ -336,7 +338,7 @@ def read_sequences(text: str, language: Language = None) -> list[SpokenSequence]
         # ---- typed digits
         if t.text.isdigit():
             flush_group()
-            if pieces and t.space_before and pieces[-1].kind == "digit" and not pieces[-1].spoken:
+            if pieces and t.space_before and sep == " " and pieces[-1].kind == "digit" and not pieces[-1].spoken:
                 new_chunk(" ")  # "4539 1488": typed groups
             elif not t.space_before and pieces and sep == " ":
                 sep = ""
@@ -490,19 +492,25 @@ def normalise(text: str, language: Language = None) -> str:
     return " ".join(s.value for s in read_sequences(text, language))
 
 
-def iter_windows(seq: SpokenSequence, min_digits: int = 6) -> Iterator[tuple[int, int]]:
-    """Candidate identifier windows ``(i, j)`` over ``seq.pieces[i:j]``: a window never cuts a run of digits nor a
-    typed word ("GODE561231GR8" is taken whole or not at all); spoken letters may be left out at the edges; at
-    least ``min_digits`` digits."""
+def iter_windows(seq: SpokenSequence, min_digits: int = 6, at_pauses: bool = False) -> Iterator[tuple[int, int]]:
+    """Candidate identifier windows ``(i, j)`` over ``seq.pieces[i:j]``: a window never cuts a typed word
+    ("GODE561231GR8" is taken whole or not at all) nor a run of digits, except, with ``at_pauses``, where the
+    speaker paused with a comma or a dash ("5402 5314 2796 9099, 09/28": the card, then the expiry date); spoken
+    letters may be left out at the edges; at least ``min_digits`` digits."""
     ps = seq.pieces
     n = len(ps)
+    chunk_size: dict[int, int] = {}
+    for p in ps:
+        chunk_size[p.chunk] = chunk_size.get(p.chunk, 0) + len(p.chars)
 
     def cut_ok(k: int) -> bool:  # may a window begin at piece k / end before piece k?
         if k == 0 or k == n:
             return True
         a, b = ps[k - 1], ps[k]
         if a.kind == "digit" and b.kind == "digit":
-            return False
+            # a pause between groups, not between the digits of a number read one by one ("cero, cero, dos")
+            return at_pauses and b.sep in (",", "-") and a.chunk != b.chunk and chunk_size[a.chunk] >= 2 \
+                and chunk_size[b.chunk] >= 2
         return not (not a.spoken and not b.spoken and b.sep == "")
 
     cuts = [k for k in range(n + 1) if cut_ok(k)]
