@@ -121,8 +121,16 @@ def _read_back(text: str, end: int) -> int | None:
     return None
 
 
+# Every secret's name holds one of these: a turn without any is skipped before the patterns run.
+_KEYS = ("cv", "pin", "p.i.n", "clave", "contrase", "pass", "log", "credencial", "secret", "segur", "secur",
+         "verif", "atr", "detr", "revers", "dorso", "back", "uve")
+
+
 def find_credential_requests(text: str) -> list[CredentialRequest]:
     """Requests for a card security code, a PIN or a password in one turn (see the module doc), sorted."""
+    low = text.lower()
+    if not any(k in low for k in _KEYS):
+        return []
     out: list[CredentialRequest] = []
     for kind, rx in _TARGETS.items():
         for m in rx.finditer(text):

@@ -42,7 +42,7 @@ from stdnum.mx import rfc as _stdnum_rfc
 from stdnum.pe import cui as _stdnum_pe_cui
 from stdnum.us import ssn as _stdnum_ssn
 
-from qa_service.text.spoken_numbers import Language, SpokenSequence, iter_windows, read_sequences
+from qa_service.text.spoken_numbers import NUMBER_WORD_RUN, Language, SpokenSequence, iter_windows, read_sequences
 
 KINDS = ("card_number", "iban", "dni", "nie", "curp", "rfc", "clabe", "cuit", "us_ssn", "cl_rut", "ec_ci", "pe_dni",
          "ar_dni", "co_cedula")
@@ -56,8 +56,9 @@ SPOKEN_DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9",
 }
-# Four or more digit words in a row ("cuatro cinco tres nueve..."): something worth checking.
-SPOKEN_DIGIT_RUN = re.compile(r"(?:\b(?:" + "|".join(SPOKEN_DIGITS) + r")\b[\s,.-]*){4,}", re.I)
+# Number words in a row ("cuatro cinco tres", "cincuenta y tres, cuatrocientos diez"): something worth checking
+# (the redactor reads only such texts, or texts with a digit, for identifiers).
+SPOKEN_DIGIT_RUN = NUMBER_WORD_RUN
 _TOKEN = re.compile(r"[A-Za-zÀ-ÿ]+|\d|[-\s.,/]")
 
 
@@ -210,6 +211,7 @@ _FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE
 # IBAN.
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]{4}){2,7}(?:\s?[A-Za-z0-9]{1,4})?\b", _FLAGS)
 _WORD_CHAR = re.compile(r"\w")
+_ANY_DIGIT = re.compile(r"\d")
 _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
     "dni": (re.compile(r"\b\d{8}[-\s]?[A-Za-z]\b", _FLAGS), dni_ok),
     "nie": (re.compile(r"\b[XYZxyz][-\s]?\d{7}[-\s]?[A-Za-z]\b", _FLAGS), nie_ok),
@@ -373,11 +375,12 @@ def _find(text: str, kinds: Iterable[str], context: str, language: Language
     want = set(kinds)
     found: dict[Identifier, list[tuple[int, int, int]] | None] = {}
     # Cards come from the sequences alone (typed or spoken): they know where a pause or a spelled letter ends a
-    # number, which digit_runs does not.
-    if "iban" in want:
+    # number, which digit_runs does not. The typed patterns all need digits.
+    typed = _ANY_DIGIT.search(text) is not None
+    if "iban" in want and typed:
         for ident in ibans(text):
             found[ident] = None
-    for kind, (rx, valid) in _PATTERNS.items():
+    for kind, (rx, valid) in _PATTERNS.items() if typed else ():
         if kind in want:
             for m in rx.finditer(text):
                 if m.end() > m.start() and valid(m.group(0)):

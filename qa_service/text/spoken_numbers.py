@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Iterator, Literal
 
 # ----------------------------------------------------------------------------- lexicons
@@ -104,6 +105,7 @@ _MAX_FILLERS = 2  # more fillers in a row than this end a sequence
 Language = Literal["es", "en"] | None
 
 
+@lru_cache(maxsize=8192)
 def _fold(word: str) -> str:
     """Lower case without accents (ASR and typists drop them), keeping ñ."""
     w = word.lower().replace("ñ", "\0")
@@ -111,6 +113,7 @@ def _fold(word: str) -> str:
     return w.replace("\0", "ñ")
 
 
+@lru_cache(maxsize=4)
 def _lexicons(language: Language):
     if language == "en":
         return _EN_NUMBERS, _EN_LETTERS, _EN_LETTER_PAIRS, _EN_WEAK_SINGLE, _EN_SPELL, _EN_FILLERS
@@ -127,13 +130,31 @@ def _lexicons(language: Language):
 
 _ALL_NUMBER_WORDS = set(_ES_NUMBERS) | set(_EN_NUMBERS)
 _STRONG_NUMBER_WORDS = sorted(_ALL_NUMBER_WORDS - _WEAK_NUMBERS - {"once", "ten"}, key=len, reverse=True)
-_HAS_NUMBER = re.compile(r"\d|\b(?:" + "|".join(_STRONG_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# With their usual accents too, so the cheap test needs no accent folding.
+_STRONG_SET = frozenset(_STRONG_NUMBER_WORDS) | {"dieciséis", "veintidós", "veintitrés", "veintiséis", "veintiún",
+                                                 "millón"}
+_WORDS = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
+_THREE_DIGITS = re.compile(r"\d(?:\D*\d){2}")
+_MIN_NUMERIC = 3  # typed digits plus number words: fewer than this cannot hold an identifier or a code
+NUMBER_WORD_RUN = re.compile(r"(?:\b(?:" + "|".join(_STRONG_NUMBER_WORDS) + r")\b(?:[\s,.-]+(?:y|and)\b)?[\s,.-]*){3,}",
+                             re.IGNORECASE)
+"""Three or more number words in a row ("cuatro cinco tres", "cincuenta y tres, cuatrocientos diez"): text
+worth reading for a spoken identifier."""
 
 
 def may_hold_numbers(text: str) -> bool:
-    """A cheap test: a typed digit or a number word ("cuatro", "twelve", "millones"). Texts without one hold
-    no identifier, typed or spoken (accents are not folded here: "dieciséis" alone is not needed to pass)."""
-    return bool(_HAS_NUMBER.search(text))
+    """A cheap test: at least three typed digits and number words ("cuatro", "twelve", "millones") in all. Texts
+    with fewer hold no identifier and no code, typed or spoken."""
+    if _THREE_DIGITS.search(text):
+        return True
+    n = len(_DIGIT.findall(text))
+    for w in _WORDS.findall(text.lower()):
+        if w in _STRONG_SET:
+            n += 1
+            if n >= _MIN_NUMERIC:
+                return True
+    return False
 
 
 # ----------------------------------------------------------------------------- data
@@ -196,7 +217,8 @@ class _Tok:
     __slots__ = ("text", "low", "start", "end", "space_before")
 
     def __init__(self, text: str, start: int, end: int, space_before: bool) -> None:
-        self.text, self.low, self.start, self.end, self.space_before = text, _fold(text), start, end, space_before
+        low = text.lower() if text.isascii() else _fold(text)
+        self.text, self.low, self.start, self.end, self.space_before = text, low, start, end, space_before
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -274,7 +296,8 @@ class _Group:
             self.stage = "Z"
 
 
-def read_sequences(text: str, language: Language = None) -> list[SpokenSequence]:
+@lru_cache(maxsize=512)
+def read_sequences(text: str, language: Language = None) -> tuple[SpokenSequence, ...]:
     """Every run of digits and letters in ``text``, typed or spoken, with where each piece came from.
 
     Args:
@@ -282,10 +305,49 @@ def read_sequences(text: str, language: Language = None) -> list[SpokenSequence]
         language: ``es`` or ``en`` picks the number and letter words; None reads both (Spanish first).
 
     Returns:
-        The sequences holding at least one digit, in text order.
+        The sequences holding at least one digit, in text order (texts with fewer than three digits and number
+        words in all hold none). Cached: the detector and the masker read the same turns.
     """
     if not text or not may_hold_numbers(text):
-        return []
+        return ()
+    out: list[SpokenSequence] = []
+    for zs, ze in _zones(text):
+        for seq in _read(text[zs:ze], language):
+            out.append(seq if zs == 0 else SpokenSequence(tuple(
+                replace(p, start=p.start + zs, end=p.end + zs) for p in seq.pieces)))
+    return tuple(out)
+
+
+_ZONE_PAD = 48  # characters read around numbers: spelled letters and markers ("e ese", "letra", "guion")
+_ZONE_GAP = 96  # numbers closer than this are read together (a CURP's letters between its digit groups)
+_WORD_OR_DIGITS = re.compile(r"\d+|[^\W\d_]+")
+
+
+def _zones(text: str) -> list[tuple[int, int]]:
+    """Parts of ``text`` around its numbers (typed digits, number words), cut at spaces; most of a turn is read no
+    further."""
+    spans: list[list[int]] = []
+    for m in _WORD_OR_DIGITS.finditer(text):
+        w = m.group(0)
+        if w[0].isdigit() or w.lower() in _STRONG_SET:
+            if spans and m.start() - spans[-1][1] <= _ZONE_GAP:
+                spans[-1][1] = m.end()
+            else:
+                spans.append([m.start(), m.end()])
+    zones: list[tuple[int, int]] = []
+    for s, e in spans:
+        zs = text.rfind(" ", 0, max(0, s - _ZONE_PAD)) + 1 if s > _ZONE_PAD else 0
+        ze = text.find(" ", e + _ZONE_PAD) if e + _ZONE_PAD < len(text) else -1
+        ze = len(text) if ze < 0 else ze
+        if zones and zs <= zones[-1][1]:
+            zones[-1] = (zones[-1][0], ze)
+        else:
+            zones.append((zs, ze))
+    return zones
+
+
+def _read(text: str, language: Language) -> list[SpokenSequence]:
+    """:func:`read_sequences` on one zone."""
     numbers, letters, letter_pairs, weak_single, spell, fillers = _lexicons(language)
     en = language == "en"
     toks = _tokens(text)
@@ -311,6 +373,9 @@ def read_sequences(text: str, language: Language = None) -> list[SpokenSequence]
 
     def end_sequence() -> None:
         nonlocal pieces, chunk, sep, fillers_run, letter_next
+        if not pieces and group.empty:
+            fillers_run, letter_next = 0, False
+            return
         flush_group()
         if any(p.kind == "digit" for p in pieces):
             sequences.append(SpokenSequence(tuple(pieces)))

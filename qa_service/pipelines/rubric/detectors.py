@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol
 
 import numpy as np
@@ -142,6 +143,11 @@ CONTEXT_TURNS = 2
 """How many turns before a turn may hold the word that says what a number is ("¿Me da su DNI?")."""
 
 
+@lru_cache(maxsize=64)
+def _kinds_of(entities: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(entities), frozenset(kind for entity in entities for kind in PII_ENTITIES.get(entity, ()))
+
+
 def find_pii(text: str, entities: Iterable[str] = DEFAULT_PII_ENTITIES, *, context: str = "",
              language: str | None = None) -> list[tuple[int, int, str]]:
     """(start_char, end_char, entity) for every checksum-valid identifier in ``text`` (or its redaction tag), typed
@@ -150,8 +156,7 @@ def find_pii(text: str, entities: Iterable[str] = DEFAULT_PII_ENTITIES, *, conte
 
     ``context``: the turns before, where the word that says what a number is may be; ``language``: es/en for
     reading spoken numbers (None: both)."""
-    ents = set(entities)
-    kinds = {kind for entity in ents for kind in PII_ENTITIES.get(entity, ())}
+    ents, kinds = _kinds_of(tuple(entities))
     found = [(m.start(), m.end(), _LABEL_OF_KIND[_KIND_OF_TAG[m.group(1)]]) for m in _REDACTED.finditer(text)
              if _KIND_OF_TAG[m.group(1)] in kinds]
     if kinds:
