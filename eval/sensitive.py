@@ -59,7 +59,8 @@ def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
                              cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)eval/reports"], capture_output=True,
                                text=True, cwd=ROOT).stdout.strip()
         return out + ("+uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -346,7 +347,7 @@ def _pct(r: dict) -> str:
     if not r["n"]:
         return "-"
     lo, hi = r["ci95"]
-    digits = 3 if r["rate"] < 0.05 else 2
+    digits = 4 if r["rate"] < 0.005 else 3 if r["rate"] < 0.05 else 2
     return f"{r['rate']:.{digits}f} ({r['hits']}/{r['n']}; {lo:.{digits}f}-{hi:.{digits}f})"
 
 
@@ -366,7 +367,9 @@ def render(det: dict, crit: dict, baseline: dict | None, commit: str, rows: int,
            "The rules follow how people speak (digit by digit, groups, spelled letters, request verbs and "
            "negations) and no rule was fitted to a sentence of this set, but these figures are optimistic for "
            "unseen calls. The request reference is derived from the labels (see the module doc of "
-           "`eval/sensitive.py`), not marked by the authors.", "",
+           "`eval/sensitive.py`), not marked by the authors, and a few items point at a neighbouring turn (in "
+           "es-es-052 the DNI is typed in turn 6; the items say turns 5 and 7, so it counts as two misses and a "
+           "false alarm). The MultiDoGO check below was not looked at during development.", "",
            "## Full identifiers (every turn, every speaker)", "",
            f"Recall over all full identifiers: **{_pct(det['identifiers']['overall'])}**. Partial identifiers "
            f"(last digits only) flagged, which should not be: {_pct(det['identifiers']['partial_flagged'])}.", "",
