@@ -296,6 +296,7 @@ _OTHER_AFTER = re.compile(
     r"lucas|mil pesos|€|\$|por ciento|percent|%|minutos?|minutes?|horas?|hours?|d[ií]as|days|meses|months|a[ñn]os|"
     r"years|de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
     r"diciembre))\b", re.I)
+_MIN_DIGITS = 6  # the shortest identifier here (a cédula) has 6 digits
 _CONTEXT_BEFORE = 120  # characters before a number where its context word is looked for
 _CONTEXT_AFTER = 40
 
@@ -334,7 +335,7 @@ def _spoken_identifiers(text: str, kinds: set[str], context: str, language: Lang
     (start, end, number of characters) for masking."""
     out = []
     shapes = [(k, _SHAPES[k]) for k in KINDS if k in kinds]
-    for seq in read_sequences(text, language):
+    for seq in read_sequences(text, language, _MIN_DIGITS):
         ps = seq.pieces
         n = len(ps)
         for i, j in iter_windows(seq, at_pauses=True):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator, Literal
 
@@ -111,6 +111,17 @@ def _fold(word: str) -> str:
     w = word.lower().replace("ñ", "\0")
     w = "".join(c for c in unicodedata.normalize("NFD", w) if unicodedata.category(c) != "Mn")
     return w.replace("\0", "ñ")
+
+
+@lru_cache(maxsize=4)
+def _interesting(language: Language) -> frozenset[str]:
+    """Words the reader does something with (numbers, letters, fillers, markers, connectors); every other word
+    of two letters or more ends a sequence."""
+    numbers, letters, letter_pairs, _weak, spell, fillers = _lexicons(language)
+    words = set(numbers) | set(letters) | set(fillers) | _LETTER_MARKERS | set(_REPEAT) | _DASH_WORDS
+    words |= {w for pair in letter_pairs for w in pair} | {w for pair in _FILLER_PAIRS for w in pair}
+    words |= {w for conn in spell for w in conn.split()} | {"y", "and"}
+    return frozenset(words)
 
 
 @lru_cache(maxsize=4)
@@ -221,10 +232,10 @@ class _Tok:
         self.text, self.low, self.start, self.end, self.space_before = text, low, start, end, space_before
 
 
-def _tokens(text: str) -> list[_Tok]:
+def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Tok]:
     out: list[_Tok] = []
-    prev_end = 0
-    for m in _TOKEN.finditer(text):
+    prev_end = start
+    for m in _TOKEN.finditer(text, start, len(text) if end is None else end):
         out.append(_Tok(m.group(0), m.start(), m.end(), m.start() > prev_end))
         prev_end = m.end()
     return out
@@ -297,60 +308,75 @@ class _Group:
 
 
 @lru_cache(maxsize=512)
-def read_sequences(text: str, language: Language = None) -> tuple[SpokenSequence, ...]:
+def read_sequences(text: str, language: Language = None, min_digits: int = 3) -> tuple[SpokenSequence, ...]:
     """Every run of digits and letters in ``text``, typed or spoken, with where each piece came from.
 
     Args:
         text: one turn of a transcript (or any text).
         language: ``es`` or ``en`` picks the number and letter words; None reads both (Spanish first).
+        min_digits: parts of the text that cannot yield this many digits (counting what each number word can
+            add: "mil" 3, "millones" 6) are not read; identifiers need 6, a security code 3.
 
     Returns:
-        The sequences holding at least one digit, in text order (texts with fewer than three digits and number
-        words in all hold none). Cached: the detector and the masker read the same turns.
+        The sequences holding at least one digit, in text order. Cached: the detector and the masker read the
+        same turns.
     """
     if not text or not may_hold_numbers(text):
         return ()
     out: list[SpokenSequence] = []
-    for zs, ze in _zones(text):
-        for seq in _read(text[zs:ze], language):
-            out.append(seq if zs == 0 else SpokenSequence(tuple(
-                replace(p, start=p.start + zs, end=p.end + zs) for p in seq.pieces)))
+    for zs, ze, mass in _zones(text):
+        if mass >= min_digits:
+            out += _read(text, language, zs, ze)
     return tuple(out)
 
 
 _ZONE_PAD = 48  # characters read around numbers: spelled letters and markers ("e ese", "letra", "guion")
 _ZONE_GAP = 96  # numbers closer than this are read together (a CURP's letters between its digit groups)
 _WORD_OR_DIGITS = re.compile(r"\d+|[^\W\d_]+")
+# The most digits a number word can add to what is read ("mil" turns "treinta y cinco" into 5 digits).
+_MASS = {"Z": 1, "U": 1, "T": 2, "D": 2, "H": 3, "HM": 2}
+_WORD_MASS = {w: (6 if v >= 1_000_000 else 3) if c == "M" else _MASS[c]
+              for lex in (_EN_NUMBERS, _ES_NUMBERS) for w, (c, v) in lex.items()}
+_WORD_MASS.update({"dieciséis": 2, "veintidós": 2, "veintitrés": 2, "veintiséis": 2, "veintiún": 2, "millón": 6,
+                   "double": 1, "doble": 1, "triple": 2})
 
 
-def _zones(text: str) -> list[tuple[int, int]]:
-    """Parts of ``text`` around its numbers (typed digits, number words), cut at spaces; most of a turn is read no
-    further."""
+def _zones(text: str) -> list[tuple[int, int, int]]:
+    """Parts of ``text`` around its numbers (typed digits, number words), cut at spaces, with the most digits
+    each could yield; most of a turn is read no further."""
     spans: list[list[int]] = []
     for m in _WORD_OR_DIGITS.finditer(text):
         w = m.group(0)
-        if w[0].isdigit() or w.lower() in _STRONG_SET:
-            if spans and m.start() - spans[-1][1] <= _ZONE_GAP:
-                spans[-1][1] = m.end()
-            else:
-                spans.append([m.start(), m.end()])
-    zones: list[tuple[int, int]] = []
-    for s, e in spans:
+        if w[0].isdigit():
+            mass = len(w)
+        else:
+            low = w.lower()
+            if low not in _STRONG_SET and low not in _REPEAT:
+                continue
+            mass = _WORD_MASS.get(low, 1)
+        if spans and m.start() - spans[-1][1] <= _ZONE_GAP:
+            spans[-1][1] = m.end()
+            spans[-1][2] += mass
+        else:
+            spans.append([m.start(), m.end(), mass])
+    zones: list[tuple[int, int, int]] = []
+    for s, e, mass in spans:
         zs = text.rfind(" ", 0, max(0, s - _ZONE_PAD)) + 1 if s > _ZONE_PAD else 0
         ze = text.find(" ", e + _ZONE_PAD) if e + _ZONE_PAD < len(text) else -1
         ze = len(text) if ze < 0 else ze
         if zones and zs <= zones[-1][1]:
-            zones[-1] = (zones[-1][0], ze)
+            zones[-1] = (zones[-1][0], ze, zones[-1][2] + mass)
         else:
-            zones.append((zs, ze))
+            zones.append((zs, ze, mass))
     return zones
 
 
-def _read(text: str, language: Language) -> list[SpokenSequence]:
-    """:func:`read_sequences` on one zone."""
+def _read(text: str, language: Language, zs: int, ze: int) -> list[SpokenSequence]:
+    """:func:`read_sequences` on one zone, ``text[zs:ze]``."""
     numbers, letters, letter_pairs, weak_single, spell, fillers = _lexicons(language)
+    interesting = _interesting(language)
     en = language == "en"
-    toks = _tokens(text)
+    toks = _tokens(text, zs, ze)
     sequences: list[SpokenSequence] = []
     pieces: list[Piece] = []
     group = _Group()
@@ -433,6 +459,10 @@ def _read(text: str, language: Language) -> list[SpokenSequence]:
         # ---- words: typed letters glued to digits ("X9120475D", "GB82")
         glued = (prv is not None and prv.text.isdigit() and not t.space_before) or \
                 (nxt is not None and nxt.text.isdigit() and not nxt.space_before)
+        if not glued and len(w) > 1 and w not in interesting and not letter_next:
+            end_sequence()  # an ordinary word (most of them): ends whatever was being read
+            i += 1
+            continue
         if glued and len(t.text) <= 4:
             flush_group()
             if not t.space_before and pieces and sep == " ":
