@@ -95,12 +95,12 @@ def wilson(k: int, n: int) -> tuple[float | None, float | None]:
     d = 1 + z * z / n
     c = p + z * z / (2 * n)
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, round((c - h) / d, 3)), min(1.0, round((c + h) / d, 3))
+    return max(0.0, round((c - h) / d, 6)), min(1.0, round((c + h) / d, 6))
 
 
 def _rate(k: int, n: int) -> dict:
     lo, hi = wilson(k, n)
-    return {"hits": k, "n": n, "rate": round(k / n, 3) if n else None, "ci95": [lo, hi]}
+    return {"hits": k, "n": n, "rate": round(k / n, 6) if n else None, "ci95": [lo, hi]}
 
 
 def kappa(a: list[str], b: list[str]) -> float | None:
@@ -347,8 +347,9 @@ def _pct(r: dict) -> str:
     if not r["n"]:
         return "-"
     lo, hi = r["ci95"]
-    digits = 4 if r["rate"] < 0.005 else 3 if r["rate"] < 0.05 else 2
-    return f"{r['rate']:.{digits}f} ({r['hits']}/{r['n']}; {lo:.{digits}f}-{hi:.{digits}f})"
+    if r["rate"] < 0.01:  # rare events read better as percentages
+        return f"{100 * r['rate']:.3f}% ({r['hits']}/{r['n']}; {100 * lo:.3f}%-{100 * hi:.3f}%)"
+    return f"{r['rate']:.2f} ({r['hits']}/{r['n']}; {lo:.2f}-{hi:.2f})"
 
 
 def _versions(rubrics: dict) -> str:
