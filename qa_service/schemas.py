@@ -321,8 +321,13 @@ class CriterionResult(BaseModel):
     scale_score: int | None = Field(default=None, ge=1, le=5, description="scale criteria: 1-5")
     confidence: float = Field(ge=0, le=1)
     needs_review: bool = False
+    review_reasons: list[str] = Field(default_factory=list,
+                                      description="why needs_review is set (evidence that did not verify, low "
+                                                  "confidence, low measured agreement)")
     critical: bool = False
     evidence: list[Evidence] = Field(default_factory=list)
+    closest: Evidence | None = Field(default=None, description="on a fail without evidence: the nearest candidate "
+                                                               "below the threshold, with its similarity")
     rationale: str
 
 

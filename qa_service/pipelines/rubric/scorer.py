@@ -12,8 +12,12 @@ Rules:
 * N/A conditions are checked first; N/A criteria are left out of every denominator;
 * a failed ``critical`` criterion sets ``auto_fail``; the rubric's ``on_auto_fail`` then decides the total:
   ``zero`` (default) sets it to 0, ``keep`` keeps the computed total (section scores are computed either way);
-* evidence is verified against the transcript text at its offsets; a criterion with unverifiable
-  evidence or low confidence is flagged ``needs_review`` instead of being trusted.
+* every piece of evidence is verified against the transcript as read: its turn and offsets are recomputed by
+  searching the quote in the source turn (``evidence.verify_evidence``); a quote found elsewhere is moved there,
+  and a mismatch or a quote not found flags the criterion ``needs_review`` with the reason in
+  ``review_reasons``, as does low confidence or low measured agreement;
+* a fail without evidence cites the closest candidate a detector saw ("closest: turn 12, 0.41");
+* quoted identifiers are masked to their last 4 characters at most, in evidence and rationale alike.
 
 Semantic thresholds are uncalibrated defaults until ``eval/`` fits them on labelled transcripts.
 """
@@ -27,8 +31,8 @@ import numpy as np
 
 from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, DetectionContext,
                                                    Detector)
+from qa_service.pipelines.rubric.evidence import TurnMasker, verify_evidence
 from qa_service.pipelines.rubric.metrics import conversation_metrics
-from qa_service.text.identifiers import mask_identifiers
 from qa_service.text.normalize import is_blank
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
@@ -46,14 +50,16 @@ _TEXT = {
            "no_hold": "no hay espera en la conversación", "no_escalation_request": "el cliente no pide escalado",
            "chat_channel": "es un chat", "call_channel": "es una llamada",
            "found_absent": "se encontró lo que no debe aparecer", "metric": "métrica fuera de rango",
-           "review": "requiere revisión"},
+           "review": "requiere revisión", "closest": "más cercano: {turn} {i}, {score:.2f}",
+           "low_confidence": "confianza {value:.2f} < {min:.2f}", "low_kappa": "kappa medido {value:.2f} < {min:.2f}"},
     "en": {"pass": "Pass", "fail": "Fail", "na": "N/A", "turn": "turn",
            "no_evidence": "no evidence found in the turns in scope",
            "customer_never_negative": "the customer never shows negative sentiment",
            "no_hold": "there is no hold in the conversation", "no_escalation_request": "no escalation was requested",
            "chat_channel": "this is a chat", "call_channel": "this is a call",
            "found_absent": "found what must not appear", "metric": "metric out of range",
-           "review": "needs review"},
+           "review": "needs review", "closest": "closest: {turn} {i}, {score:.2f}",
+           "low_confidence": "confidence {value:.2f} < {min:.2f}", "low_kappa": "measured kappa {value:.2f} < {min:.2f}"},
 }
 
 
@@ -171,9 +177,10 @@ class RubricScorer:
         metrics = conversation_metrics(t, self.hold_seconds)
         customer_labels = [r.label for _, r in cust_sent] if cust_sent is not None else None
         results: list[CriterionResult] = []
+        masker = TurnMasker(t)
         for s in self.rubric.sections:
             for c in s.criteria:
-                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words))
+                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words, masker))
         section_scores, total = rubric_totals(self.rubric, {r.id: r.score for r in results})
         sections = [SectionScore(id=s.id, name=s.name, score=None if sc is None else round(sc, 2), weight=s.weight)
                     for s, sc in zip(self.rubric.sections, section_scores)]
@@ -187,7 +194,8 @@ class RubricScorer:
             metrics=metrics, sentiment=sentiment_trajectory(cust_sent), language=t.language or lang)
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
-                   metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict) -> CriterionResult:
+                   metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict,
+                   masker: TurnMasker) -> CriterionResult:
         na = self._na_reason(t, c, metrics, customer_labels)
         if na:
             return CriterionResult(id=c.id, section=section, result="na", score=None, confidence=0.9,
@@ -198,6 +206,7 @@ class RubricScorer:
         confidences: list[float] = []
         metric_fail: str | None = None
         abstained = False
+        closest: list[Evidence] = []
         ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
                                customer_labels=customer_labels, sentences=vecs,
                                example_vectors=self._example_vectors if self.encoder is not None else None,
@@ -212,6 +221,8 @@ class RubricScorer:
                 continue
             if found.failure:
                 metric_fail = found.failure
+            if found.closest is not None:
+                closest.append(found.closest)
             confidences.append(found.confidence)
             (absent_hits if d.expect == "absent" else present).extend(found.evidence)
         has_present_detectors = any(d.expect == "present" and self.detectors[d.type].gives_evidence
@@ -224,16 +235,33 @@ class RubricScorer:
             result, evidence, why = "pass", present, ""
         else:
             result, evidence, why = "fail", [], words["no_evidence"]
-        verified = all(0 <= e.turn < len(t.turns) and t.turns[e.turn].text[e.start_char:e.end_char] == e.text
-                       for e in evidence)
+        lang = self.rubric.language
+        problems: list[str] = []
+        checked: list[Evidence] = []
+        for e in evidence:
+            fixed, problem = verify_evidence(t, e, lang)
+            checked.append(fixed)
+            if problem:
+                problems.append(problem)
+        near = None
+        if result == "fail" and not evidence and closest:
+            near, problem = verify_evidence(t, max(closest, key=lambda e: e.similarity or 0.0), lang)
+            if problem:
+                problems.append(problem)
+            near = masker(near)
+            why += " (" + words["closest"].format(turn=words["turn"], i=near.turn, score=near.similarity or 0.0) + ")"
         # Verified against the transcript, evidence is then stored and shown: identifiers keep their last 4
         # characters at most (offsets still point at the transcript, where the full text is, or its tag).
-        evidence = [_masked(e) for e in evidence]
+        evidence = [masker(e) for e in checked]
         confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
         if abstained and not confidences:
             confidence = 0.0
-        untrusted = c.id in self.kappa and self.kappa[c.id] < self.min_kappa
-        needs_review = confidence < self.min_confidence or not verified or untrusted
+        reasons = list(dict.fromkeys(problems))
+        if confidence < self.min_confidence:
+            reasons.append(words["low_confidence"].format(value=confidence, min=self.min_confidence))
+        if c.id in self.kappa and self.kappa[c.id] < self.min_kappa:
+            reasons.append(words["low_kappa"].format(value=self.kappa[c.id], min=self.min_kappa))
+        needs_review = bool(reasons)
         rationale = words[result]
         if evidence:
             e = evidence[0]
@@ -241,18 +269,14 @@ class RubricScorer:
         elif why:
             rationale += f": {why}"
         if needs_review:
-            rationale += f" [{words['review']}]"
+            rationale += f" [{words['review']}: {'; '.join(reasons)}]"
         scale = _scale_score(result, evidence, self.thresholds.get(c.id, DEFAULT_SEMANTIC_THRESHOLD)) \
             if c.kind == "scale" else None
         return CriterionResult(id=c.id, section=section, result=result,
                                score=(scale - 1) / 4 if scale is not None else (1.0 if result == "pass" else 0.0),
                                scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
-                               critical=c.critical, evidence=evidence[:5], rationale=rationale)
-
-
-def _masked(e: Evidence) -> Evidence:
-    text = mask_identifiers(e.text)
-    return e if text == e.text else e.model_copy(update={"text": text})
+                               review_reasons=reasons, critical=c.critical, evidence=evidence[:5], closest=near,
+                               rationale=rationale)
 
 
 def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:
