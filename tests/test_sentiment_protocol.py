@@ -12,9 +12,10 @@ def test_dedup_key_treats_near_duplicates_as_the_same_text():
 
     a = "@Iberia  Llevo 3 HORAS esperando!!! https://t.co/xyz"
     b = "llevo 3 horas esperando… @iberia_es http://bit.ly/abc"
-    c = "RT @x: Llevo 3 horaaaas esperando"
+    c = "RT @x: Llevo 3 HORAS esperando..."
     assert dedup_key(a) == dedup_key(b) == dedup_key(c)
     assert dedup_key("Está genial") == dedup_key("esta GENIAL.")
+    assert dedup_key("geniaaaaal") == dedup_key("geniaaal")
     assert dedup_key("Está genial") != dedup_key("Está fatal")
 
 
