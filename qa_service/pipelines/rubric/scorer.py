@@ -29,8 +29,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, DetectionContext,
-                                                   Detector)
+from qa_service.errors import InvalidInputError
+from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, PII_ENTITY_NAMES,
+                                                   DetectionContext, Detector)
 from qa_service.pipelines.rubric.evidence import TurnMasker, verify_evidence
 from qa_service.pipelines.rubric.metrics import conversation_metrics
 from qa_service.text.normalize import is_blank
@@ -92,6 +93,7 @@ class RubricScorer:
         self.min_kappa = min_kappa
         self.detectors = detectors if detectors is not None else DETECTORS
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        _check_pii_entities(rubric)
         # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
         self.patterns_ = {p: compile_pattern(p) for s in rubric.sections for c in s.criteria for d in c.detectors
                           if d.type == "pattern" for p in d.patterns}
@@ -277,6 +279,18 @@ class RubricScorer:
                                scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
                                review_reasons=reasons, critical=c.critical, evidence=evidence[:5], closest=near,
                                rationale=rationale)
+
+
+def _check_pii_entities(rubric: Rubric) -> None:
+    """A ``pii`` detector naming an entity the detector does not know would silently find nothing: refuse it."""
+    for i, s in enumerate(rubric.sections):
+        for j, c in enumerate(s.criteria):
+            for k, d in enumerate(c.detectors):
+                for m, e in enumerate(d.entities if d.type == "pii" else []):
+                    if e not in PII_ENTITY_NAMES:
+                        raise InvalidInputError(
+                            f"sections[{i}].criteria[{j}].detectors[{k}].entities[{m}]: unknown pii entity {e!r} "
+                            f"(known: {', '.join(PII_ENTITY_NAMES)})", "rubric")
 
 
 def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:

@@ -194,3 +194,14 @@ def test_masking_reaches_every_criterion_not_only_the_sensitive_one(settings):
     c = RubricScorer(rubric).score(t).criteria[0]
     assert c.evidence[0].text == "Le repito *** **** *** **** **** ****** cinco seis siete ocho."
     assert "uno cero dos" not in c.rationale
+
+
+def test_an_unknown_pii_entity_is_refused_with_its_path():
+    from qa_service.errors import InvalidInputError
+
+    rubric = parse_rubric({"id": "u", "version": "1", "language": "en", "sections": [{"id": "a", "name": "A",
+        "weight": 1, "criteria": [{"id": "c", "question": "no secrets?", "weight": 1, "detectors": [
+            {"type": "pii", "entities": ["card_number", "cvv_request"], "expect": "absent"}]}]}]})
+    with pytest.raises(InvalidInputError, match=r"sections\[0\]\.criteria\[0\]\.detectors\[0\]\.entities\[1\]: "
+                                                r"unknown pii entity 'cvv_request'"):
+        RubricScorer(rubric)
