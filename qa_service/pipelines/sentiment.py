@@ -72,7 +72,7 @@ class NumpyHead:
             raise ModelLoadError(f"{path}: cannot read head weights ({exc})", str(path)) from exc
 
 
-def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentResult:
+def _result(p: np.ndarray, language: str, id_: str | None = None, version: str | None = None) -> SentimentResult:
     p = np.clip(p.astype(float), 0.0, 1.0)
     p = p / p.sum()
     return SentimentResult(
@@ -82,6 +82,7 @@ def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentRe
         probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
                                     positive=round(float(p[2]), 4)),
         language=language,  # type: ignore[arg-type]
+        model_version=version,
     )
 
 
@@ -94,6 +95,12 @@ class _SentimentPredictor:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def version(self) -> str | None:
+        """The bundle's version (its manifest's), carried by every result; ``None`` before it is saved or loaded."""
+        manifest = getattr(self, "manifest_", None) or {}
+        return str(manifest["version"]) if manifest.get("version") is not None else None
 
     @overload
     def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
@@ -111,7 +118,8 @@ class _SentimentPredictor:
         probs = self.predict_proba(batch)
         langs = self._languages(batch)
         ids = list(ids) if ids is not None else [None] * len(batch)
-        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
+        version = self.version
+        out = [_result(p, lang, i, version) for p, lang, i in zip(probs, langs, ids)]
         return out[0] if single else out
 
     def _languages(self, texts: list[str]) -> list[str]:
@@ -188,6 +196,10 @@ class SentimentPipeline(_SentimentPredictor):
         return self
 
     # --------------------------------------------------------------- inference
+    def encoder_model(self):
+        """The encoder object the head reads (built on first use); new heads trained on it fit this one."""
+        return self._encoder()
+
     def _encoder(self):
         if getattr(self, "encoder_", None) is None:
             from qa_service.encoders import load_encoder
@@ -223,7 +235,8 @@ class SentimentPipeline(_SentimentPredictor):
             "artifacts": {"head.npz": ""},
             **manifest_extra,
         }
-        return write_manifest(bundle, manifest)
+        self.manifest_ = write_manifest(bundle, manifest)
+        return self.manifest_
 
     @classmethod
     def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True,

@@ -69,12 +69,14 @@ class RubricScorer:
         kappa: measured agreement with human labels by criterion id; criteria below ``min_kappa`` are
             flagged ``needs_review`` so analysts see which criteria the machine can be trusted on.
         detectors: detector ``type`` name -> implementation (default: ``detectors.DETECTORS``).
+        versions: model versions to report in every result (e.g. ``{"rubric:default-es": "1.1.0"}``, the
+            calibration's); the sentiment model's own version is added.
     """
 
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
                  hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
                  kappa: dict[str, float] | None = None, min_kappa: float = 0.6,
-                 detectors: dict[str, Detector] | None = None) -> None:
+                 detectors: dict[str, Detector] | None = None, versions: dict[str, str] | None = None) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
@@ -84,6 +86,9 @@ class RubricScorer:
         self.kappa = kappa or {}
         self.min_kappa = min_kappa
         self.detectors = detectors if detectors is not None else DETECTORS
+        self.versions = dict(versions or {})
+        if getattr(sentiment, "version", None):
+            self.versions["sentiment"] = sentiment.version
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
         self.patterns_ = {p: compile_pattern(p) for s in rubric.sections for c in s.criteria for d in c.detectors
@@ -181,7 +186,8 @@ class RubricScorer:
             total=None if total is None else round(total, 2),
             auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
             needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
-            metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang)
+            metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang,
+            model_versions=self.versions)
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
                    metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict) -> CriterionResult:
