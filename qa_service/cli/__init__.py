@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from qa_service.cli import core, feedback, models, platform
+from qa_service.cli import core, feedback, models, platform, training
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="AI-assisted QA and feedback analysis for customer service (Spanish and English).")
@@ -17,6 +17,8 @@ app.command()(core.score)
 app.command()(core.serve)
 app.add_typer(models.models_app, name="models")
 app.add_typer(models.rubric_app, name="rubric")
+app.add_typer(training.data_app, name="data")
+app.add_typer(training.train_app, name="train")
 app.add_typer(feedback.topics_app, name="topics")
 app.command("complaints")(feedback.complaints)
 app.add_typer(platform.db_app, name="db")

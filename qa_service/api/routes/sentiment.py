@@ -6,10 +6,14 @@ from starlette.concurrency import run_in_threadpool
 
 from fastapi import APIRouter
 
-from qa_service.api.auth import HELPDESK
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa_service.api.auth import HELPDESK, CallerDep
 from qa_service.api.deps import ModelsDep
 from qa_service.errors import Deadline, InvalidInputError
-from qa_service.schemas import ErrorResponse, SentimentBatchResponse, SentimentRequest, SentimentResult
+from qa_service.schemas import (ID_CHARS, ErrorResponse, SentimentBatchResponse, SentimentLabel, SentimentRequest,
+                                SentimentResult)
+from qa_service.usecases.corrections import correct_sentiment
 from qa_service.usecases.sentiment import label_text, label_texts
 
 router = APIRouter(prefix="/v1", tags=["sentiment"], dependencies=[HELPDESK])
@@ -31,3 +35,36 @@ async def sentiment(body: SentimentRequest, rt: ModelsDep):
         return label_text(rt, body.text)
     deadline = Deadline(rt.settings.request_timeout)  # the 504 comes first; this stops the work too
     return SentimentBatchResponse(results=await run_in_threadpool(label_texts, rt, body.texts or [], deadline))
+
+
+class FeedbackRequest(BaseModel):
+    """A corrected label for a text (``text``), or for a stored comment a job labelled (``source`` + ``id``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "¿Me pueden enviar la factura de marzo?", "label": "neutral", "comment": "una consulta, no una queja"},
+        {"source": "encuesta-2026-11", "id": "c-17", "label": "negative"}]})
+
+    text: str | None = Field(default=None, description="The text as the model saw it.")
+    source: str | None = Field(default=None, max_length=200, description="A stored comment's source ...")
+    id: str | None = Field(default=None, max_length=ID_CHARS, description="... and id.")
+    label: SentimentLabel
+    comment: str | None = Field(default=None, max_length=2000, description="Why (stored redacted).")
+
+
+class FeedbackStored(BaseModel):
+    id: int
+    label: SentimentLabel
+    predicted: str | None = Field(description="The model's label for it")
+    model_version: str | None = Field(description="The model version that gave that label")
+    language: str | None
+    created_at: str
+
+
+@router.post("/sentiment/feedback", status_code=201, response_model=FeedbackStored,
+             responses={**_ERRORS, 404: {"model": ErrorResponse, "description": "No such stored comment"}},
+             summary="Correct a sentiment result: the right label for a text or a stored comment")
+async def sentiment_feedback(body: FeedbackRequest, rt: ModelsDep, caller: CallerDep) -> FeedbackStored:
+    c = await run_in_threadpool(correct_sentiment, rt, body.label, body.text, body.source, body.id, body.comment,
+                                caller)
+    return FeedbackStored(id=c.id, label=c.label, predicted=c.predicted, model_version=c.model_version,
+                          language=c.language, created_at=c.created_at.isoformat())
