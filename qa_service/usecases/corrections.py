@@ -34,43 +34,78 @@ def redact(rt: Runtime, text: str, language: str | None = None) -> str:
     return text if red is None else red.redact(text, rt.record_language(text, language)).text
 
 
+@dataclass
+class CorrectionInput:
+    """One correction as sent: the right ``label`` for ``text``, or for the stored comment (``source``, ``id``)."""
+
+    label: str
+    text: str | None = None
+    source: str | None = None
+    id: str | None = None
+    comment: str | None = None
+
+
 def correct_sentiment(rt: Runtime, label: SentimentLabel | str, text: str | None = None,
                       source: str | None = None, record_id: str | None = None, comment: str | None = None,
                       caller: Caller = EVERYONE) -> Correction:
     """Store a corrected sentiment label for ``text``, or for the stored comment (``source``, ``record_id``) that a
     job labelled. The model's own label is recorded too: the one stored for that comment, else the served model's
     now. The text and the comment are redacted before they are stored."""
-    if label not in LABELS:
-        raise InvalidInputError("label must be negative, neutral or positive", "label")
-    if (text is None) == (record_id is None):
-        raise InvalidInputError("give the text, or the stored comment's source and id (not both)", "text")
-    if comment is not None:
-        if len(comment) > MAX_COMMENT_CHARS:
-            raise InvalidInputError(f"comment: at most {MAX_COMMENT_CHARS} characters", "comment")
-        comment = None if is_blank(comment) else redact(rt, comment)
-    if text is not None:
-        check_text(rt, text, "text")
-        result = rt.sentiment().predict(text)
-        stored = redact(rt, text, result.language if result.language != "other" else None)
-        with rt.session() as s:
-            row = store.add_correction(s, text=stored, text_hash=text_fingerprint(text), label=label,
-                                       language=result.language, predicted=result.label,
-                                       model_version=result.model_version, comment=comment,
-                                       redacted=rt.redactor() is not None, author=caller.key_id)
-            return _out(row)
-    if not source:
-        raise InvalidInputError("a stored comment is named by its source and id", "source")
+    return correct_many(rt, [CorrectionInput(label, text, source, record_id, comment)], caller, single=True)[0]
+
+
+def correct_many(rt: Runtime, items: list[CorrectionInput], caller: Caller = EVERYONE, single: bool = False
+                 ) -> list[Correction]:
+    """Store several corrections in one transaction (the model labels the given texts in one batch); a bad item
+    is a 422 naming it (``corrections[3].label``) and nothing is stored."""
+    if not items:
+        raise InvalidInputError("no corrections", "corrections")
+    if len(items) > rt.settings.max_texts:
+        from qa_service.errors import LimitExceededError
+
+        raise LimitExceededError(f"too many corrections: {len(items)} > limit {rt.settings.max_texts}",
+                                 "corrections")
+    where = (lambda i, f: f) if single else (lambda i, f: f"corrections[{i}].{f}")  # noqa: E731
+    comments = []
+    for i, it in enumerate(items):
+        if it.label not in LABELS:
+            raise InvalidInputError("label must be negative, neutral or positive", where(i, "label"))
+        if (it.text is None) == (it.id is None):
+            raise InvalidInputError("give the text, or the stored comment's source and id (not both)",
+                                    where(i, "text"))
+        if it.id is not None and not it.source:
+            raise InvalidInputError("a stored comment is named by its source and id", where(i, "source"))
+        if it.text is not None:
+            check_text(rt, it.text, where(i, "text"))
+        if it.comment is not None and len(it.comment) > MAX_COMMENT_CHARS:
+            raise InvalidInputError(f"at most {MAX_COMMENT_CHARS} characters", where(i, "comment"))
+        comments.append(None if it.comment is None or is_blank(it.comment) else redact(rt, it.comment))
+    texts = [(i, it.text) for i, it in enumerate(items) if it.text is not None]
+    predicted = dict(zip([i for i, _ in texts], rt.sentiment().predict([t for _, t in texts]))) if texts else {}
+    stored = {i: redact(rt, t, predicted[i].language if predicted[i].language != "other" else None)
+              for i, t in texts}
+    redacting = rt.redactor() is not None
+    out = []
     with rt.session() as s:
-        found = store.find_comment(s, source, record_id or "", caller.scope)
-        if found is None:
-            raise NotFoundError(f"comment {record_id!r} from {source!r} not found")
-        last = store.latest_sentiment(s, found.id)
-        row = store.add_correction(s, text=found.text, text_hash=text_fingerprint(found.text), label=label,
-                                   language=last.language if last else None,
-                                   predicted=last.label if last else None,
-                                   model_version=last.model_version if last else None, comment=comment,
-                                   redacted=found.redacted, author=caller.key_id, comment_id=found.id)
-        return _out(row)
+        for i, it in enumerate(items):
+            if it.text is not None:
+                r = predicted[i]
+                row = store.add_correction(s, text=stored[i], text_hash=text_fingerprint(it.text), label=it.label,
+                                           language=r.language, predicted=r.label, model_version=r.model_version,
+                                           comment=comments[i], redacted=redacting, author=caller.key_id)
+            else:
+                found = store.find_comment(s, it.source or "", it.id or "", caller.scope)
+                if found is None:
+                    raise NotFoundError(f"{where(i, 'id')}: comment {it.id!r} from {it.source!r} not found")
+                last = store.latest_sentiment(s, found.id)
+                row = store.add_correction(s, text=found.text, text_hash=text_fingerprint(found.text),
+                                           label=it.label, language=last.language if last else None,
+                                           predicted=last.label if last else None,
+                                           model_version=last.model_version if last else None,
+                                           comment=comments[i], redacted=found.redacted, author=caller.key_id,
+                                           comment_id=found.id)
+            out.append(_out(row))
+    return out
 
 
 def _out(row) -> Correction:

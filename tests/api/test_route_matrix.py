@@ -57,6 +57,7 @@ ACCESS: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("GET", "/v1/data/snapshots"): (("admin",), 200),
     ("POST", "/v1/jobs/train"): (("admin",), 422),
     ("GET", "/v1/models"): (("admin",), 200),
+    ("POST", "/v1/models/{task}/compare"): (("admin",), 422),
     ("POST", "/v1/models/{task}/promote"): (("admin",), 422),
     ("POST", "/v1/models/{task}/rollback"): (("admin",), 422),
 }

@@ -29,6 +29,13 @@ class PromoteRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    candidate: str = Field(min_length=1, max_length=200)
+    against: str = Field(default="current", min_length=1, max_length=200)
+
+
 class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +57,16 @@ class AliasChange(BaseModel):
 @router.get("", summary="Model versions per task: current, rollback target, candidates with their gate decisions")
 def list_models(rt: RuntimeDep) -> list[dict[str, Any]]:
     return models.registry_view(rt)
+
+
+@router.post("/{task}/compare", responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Compare a candidate with the current version on the gate sets (report at report_url)")
+async def compare(task: Task, body: CompareRequest, rt: RuntimeDep) -> dict[str, Any]:
+    c = await run_in_threadpool(models.compare, rt, task, body.candidate, body.against)
+    groups = {name: {"n": g["n"], "diff": g["diff"], "current": {m: g["a"][m] for m in g["diff"] if m in g["a"]},
+                     "candidate": {m: g["b"][m] for m in g["diff"] if m in g["b"]}} for name, g in c["groups"].items()}
+    return {k: c[k] for k in ("task", "candidate", "against", "tolerance", "gate_sets", "gate", "report_id")} | \
+        {"groups": groups, "report_url": f"/v1/reports/{c['report_id']}"}
 
 
 @router.post("/{task}/promote", response_model=AliasChange,
