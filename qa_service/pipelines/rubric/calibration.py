@@ -29,15 +29,21 @@ class _MemoEncoder:
         self.dim = getattr(encoder, "dim", None)
         self.name = getattr(encoder, "name", None)
         self.cache: dict[str, np.ndarray] = {}
+        self.batches: dict[tuple[str, ...], np.ndarray] = {}  # a grid search asks for the same batch many times
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        key = tuple(texts)
+        if key in self.batches:
+            return self.batches[key]
         new = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if new:
             for t, v in zip(new, self.encoder.encode(new)):
                 self.cache[t] = v
-        if not texts:
-            return np.zeros((0, self.dim or 1), np.float32)
-        return np.vstack([self.cache[t] for t in texts])
+        out = np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.dim or 1), np.float32)
+        if len(self.batches) >= 16:
+            self.batches.clear()
+        self.batches[key] = out
+        return out
 
     def fingerprint(self) -> str:
         return self.encoder.fingerprint()
@@ -110,8 +116,8 @@ def fit_thresholds(scorer: Any, transcripts: Sequence[Transcript], labels: Seque
                     best, best_acc = None, -1.0
                     for thr in sorted(grid, key=lambda x: abs(x - default[cid])):
                         scorer.thresholds = {**fitted, cid: thr}
-                        res = scorer.score_many(subset)
-                        acc = float(np.mean([_result(r, cid) == labels[i][cid] for r, i in zip(res, rows)]))
+                        res = scorer.criterion_results(subset, cid)
+                        acc = float(np.mean([r.result == labels[i][cid] for r, i in zip(res, rows)]))
                         if acc > best_acc + 1e-9:
                             best, best_acc = thr, acc
                     fitted[cid] = float(best)
@@ -120,10 +126,6 @@ def fit_thresholds(scorer: Any, transcripts: Sequence[Transcript], labels: Seque
     finally:
         scorer.thresholds = before
     return fitted
-
-
-def _result(result: Any, cid: str) -> str:
-    return next(c for c in result.criteria if c.id == cid).result
 
 
 def kappa(gold: Sequence[str], pred: Sequence[str]) -> float:

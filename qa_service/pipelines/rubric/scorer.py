@@ -140,6 +140,21 @@ class RubricScorer:
 
     def score_many(self, transcripts: Sequence[Transcript]) -> list[ScoreResult]:
         """Score several transcripts, batching the encoder and the sentiment model over all their turns."""
+        vecs, sentiments = self._prepare(transcripts)
+        return [self._score_one(t, vecs[i], sentiments[i]) for i, t in enumerate(transcripts)]
+
+    def criterion_results(self, transcripts: Sequence[Transcript], criterion_id: str) -> list[CriterionResult]:
+        """One criterion's result for each transcript (what calibrating that criterion's threshold needs, without
+        scoring the others)."""
+        section, crit = next((s.id, c) for s in self.rubric.sections for c in s.criteria if c.id == criterion_id)
+        vecs, sentiments = self._prepare(transcripts)
+        words = _TEXT[self.rubric.language]
+        return [self._criterion(t, section, crit, vecs[i], conversation_metrics(t, self.hold_seconds),
+                                [r.label for r in sentiments[i]] if sentiments[i] is not None else None, words)
+                for i, t in enumerate(transcripts)]
+
+    def _prepare(self, transcripts: Sequence[Transcript]) -> tuple[list[tuple | None], list[list | None]]:
+        """Per transcript: (sentence spans, their vectors) or None, and the customer turns' sentiment or None."""
         # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
         sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
         sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
@@ -165,8 +180,8 @@ class RubricScorer:
             for (i, _j), r in zip(cust, results):
                 per.setdefault(i, []).append(r)
             sentiments = [per.get(i, []) for i in range(len(transcripts))]
-        return [self._score_one(t, (sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None,
-                                sentiments[i]) for i, t in enumerate(transcripts)]
+        return [(sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None
+                for i in range(len(transcripts))], sentiments
 
     def _score_one(self, t: Transcript, vecs: tuple | None, cust_sent: list | None) -> ScoreResult:
         lang = self.rubric.language
