@@ -148,8 +148,9 @@ class Runtime:
             with self._lock:
                 live = self._live.get("sentiment")
                 if live is None:
-                    pipe = self._load_sentiment(self._default_sentiment_bundle())
-                    live = self._live["sentiment"] = (pipe.version, pipe)
+                    version, bundle = self._default_sentiment_bundle()
+                    pipe = self._load_sentiment(bundle)
+                    live = self._live["sentiment"] = (version or pipe.version, pipe)
                 return live[1]
         if ref in ("latest", "current") and self.follows_registry():
             return self.sentiment()
@@ -167,12 +168,13 @@ class Runtime:
                 raise
             return locate_version(self.settings.models_dir, self.settings.candidates_dir, "sentiment", ref)
 
-    def _default_sentiment_bundle(self) -> Path:
+    def _default_sentiment_bundle(self) -> tuple[str | None, Path]:
+        """(registry version or None, bundle) of the sentiment model to serve."""
         if self.follows_registry():
             version = (self.registry_aliases() or {}).get("sentiment")
             if version:
-                return self.sentiment_bundle(version)
-        return self.sentiment_bundle(self.settings.sentiment_model)
+                return version, self.sentiment_bundle(version)
+        return None, self.sentiment_bundle(self.settings.sentiment_model)
 
     def _load_sentiment(self, bundle: Path):
         def build():

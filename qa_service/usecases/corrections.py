@@ -10,7 +10,7 @@ from qa_service.errors import InvalidInputError, NotFoundError
 from qa_service.runtime import Runtime
 from qa_service.schemas import SentimentLabel
 from qa_service.store import corrections as store
-from qa_service.text.normalize import is_blank, text_fingerprint
+from qa_service.text.normalize import is_blank, scrub, text_fingerprint
 from qa_service.usecases.access import EVERYONE, Caller
 from qa_service.usecases.sentiment import check_text
 
@@ -29,7 +29,9 @@ class Correction:
 
 
 def redact(rt: Runtime, text: str, language: str | None = None) -> str:
-    """``text`` as it may be stored: PII redacted in its language (as given when the deployment keeps text)."""
+    """``text`` as it may be stored: PII redacted in its language (as given when the deployment keeps text); lone
+    surrogates (valid in JSON escapes, not storable as UTF-8) replaced."""
+    text = scrub(text)
     red = rt.redactor()
     return text if red is None else red.redact(text, rt.record_language(text, language)).text
 

@@ -46,6 +46,14 @@ def test_a_correction_is_stored_redacted_with_the_models_label(client):
     assert row.text_hash == text_fingerprint(text)  # of the text as sent: gate sets are compared with it
 
 
+def test_lone_surrogates_are_stored_replaced(client):
+    r = client.post("/v1/sentiment/feedback", content=b'{"text": "hola \\ud800 mundo", "label": "neutral", '
+                    b'"comment": "mal \\udfff"}', headers={"content-type": "application/json"})
+    assert r.status_code == 201, r.text
+    row = _stored(client.settings, r.json()["id"])
+    assert row.text == "hola \ufffd mundo" and row.comment == "mal \ufffd"
+
+
 def test_several_corrections_at_once(client):
     r = client.post("/v1/sentiment/feedback", json={"corrections": [
         {"text": "¿Me envían la factura de marzo?", "label": "neutral"},
