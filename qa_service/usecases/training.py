@@ -111,13 +111,8 @@ def train_sentiment(rt: Runtime, snapshot_id: str, head: str = "logreg", C: floa
         raise InvalidInputError(f"snapshot {snapshot_id} has a single label: nothing to learn", "snapshot")
 
     texts = [normalise_for_sentiment(r["text"]) for r in rows]
-    batches = list(range(0, len(texts), 256))
-    parts = []
-    for k, i in enumerate(batches):
-        parts.append(encoder.encode(texts[i:i + 256]))
-        progress("embedding", k + 1, len(batches))
-    x = np.vstack(parts)
     sources = [r["source"] for r in rows]
+    x = _embed_by_source(rt, encoder, texts, sources, progress)
     per_source = {s: sources.count(s) for s in set(sources)}
     weights = np.array([1.0 / per_source[s] for s in sources])
     tr = ~is_val
@@ -153,6 +148,42 @@ def train_sentiment(rt: Runtime, snapshot_id: str, head: str = "logreg", C: floa
     _register(rt, "sentiment", version, manifest, f"{task_dir('sentiment')}/{version}", meta["id"], caller)
     return {"task": "sentiment", "version": version, "path": str(target), "snapshot": meta["id"],
             "parent": parent.version, "rows": len(rows), "validation": validation}
+
+
+def _embed_by_source(rt: Runtime, encoder: Any, texts: list[str], sources: list[str], progress: Progress
+                     ) -> np.ndarray:
+    """Embeddings of ``texts``, cached on disk per source and encoder (``QA_CACHE_DIR/embeddings``): the base sets
+    are the same in every snapshot, so only the corrections are embedded again."""
+    x = np.zeros((len(texts), encoder.dim), np.float32)
+    todo: list[tuple[list[int], Path]] = []
+    root = rt.settings.cache_dir / "embeddings" / encoder.fingerprint().split(":")[-1][:16]
+    for source in dict.fromkeys(sources):
+        idx = [i for i, s in enumerate(sources) if s == source]
+        key = hashlib.sha256("\n".join(texts[i] for i in idx).encode("utf-8")).hexdigest()[:32]
+        f = root / f"{key}.npy"
+        if f.exists():
+            try:
+                cached = np.load(f, allow_pickle=False)
+                if cached.shape == (len(idx), encoder.dim):
+                    x[idx] = cached
+                    continue
+            except (OSError, ValueError):
+                pass
+        todo.append((idx, f))
+    total = sum(len(idx) for idx, _ in todo)
+    done = 0
+    for idx, f in todo:
+        for start in range(0, len(idx), 256):
+            part = idx[start:start + 256]
+            x[part] = encoder.encode([texts[i] for i in part])
+            done += len(part)
+            progress("embedding", done, total)
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.save(f, x[idx])
+        except OSError:  # a read-only cache only costs time
+            pass
+    return x
 
 
 # --------------------------------------------------------------------------- rubric calibration
