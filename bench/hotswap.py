@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     try:
         with httpx.Client(base_url=base, timeout=60) as admin:
-            wait_ready(admin, server, log)
+            wait_ready(admin, server, log, timeout=900)
             for _ in range(20):  # warm-up
                 admin.post("/v1/sentiment", json={"text": TEXTS[0]}, headers={"Authorization": keys["helpdesk"]})
             # The gate's comparison runs now, before the load, so the promotions below measure the swap alone.
