@@ -143,13 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     records.sort()
     swaps = []
     near: set[int] = set()
-    for at, action, version in events:
-        first = next((r for r in records if r[0] >= at and r[3] == version), None)
-        last_old = max((r[0] + r[1] for r in records if r[0] >= at and r[3] != version and r[2] == 200),
-                       default=None)
+    for k, (at, action, version) in enumerate(events):
+        until = events[k + 1][0] if k + 1 < len(events) else float("inf")
+        window = [r for r in records if at <= r[0] < until]
+        first = next((r for r in window if r[3] == version), None)
+        # the last answer from the version swapped out (a request that started before the swap reached it)
+        last_old = max((r[0] + r[1] for r in window if r[3] != version and r[2] == 200), default=None)
+        after = [r[1] for r in window if r[0] <= at + 2.0]
         swaps.append({"action": action, "version": version, "at_s": round(at, 2),
-                      "first_new_response_after_s": round(first[0] - at, 2) if first else None,
-                      "last_old_response_after_s": round(last_old - at, 2) if last_old else None})
+                      "first_new_response_after_s": round(first[0] + first[1] - at, 2) if first else None,
+                      "last_old_response_after_s": round(last_old - at, 2) if last_old else None,
+                      "latency_2s_after": _pct(after)})
         near |= {i for i, r in enumerate(records) if at <= r[0] <= at + 2.0}
         if first:
             near |= {i for i, r in enumerate(records) if first[0] - 1.0 <= r[0] <= first[0] + 2.0}

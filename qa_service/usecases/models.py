@@ -59,14 +59,21 @@ def check_task(task: str) -> str:
     raise InvalidInputError(f"task {task!r}: use 'sentiment' or 'rubric:<rubric id>' (e.g. rubric:default-es)", "task")
 
 
-def sync_registry(rt: Runtime) -> None:
+_SYNCED: set[tuple[str, str]] = set()
+
+
+def sync_registry(rt: Runtime, force: bool = False) -> None:
     """Migrate the database and register the shipped bundles as seed versions; a task without a current version
-    gets the shipped default (``models/<task>/CURRENT``; a rubric's shipped calibration)."""
+    gets the shipped default (``models/<task>/CURRENT``; a rubric's shipped calibration). Once per process and
+    database (a server does it at start; a bundle added under models/ later is seen at the next start)."""
     from qa_service.bundles import current_version, list_versions, read_manifest
     from qa_service.io.rubrics import read_calibration
     from qa_service.store import models as registry
     from qa_service.store import upgrade
 
+    key = (rt.settings.db_url, str(rt.settings.models_dir))
+    if key in _SYNCED and not force:
+        return
     upgrade(rt.settings.db_url)
     d = rt.settings.models_dir
     default = current_version(d, "sentiment")
@@ -85,6 +92,7 @@ def sync_registry(rt: Runtime) -> None:
     with rt.session() as s:
         for task, version, manifest, path, make_current in seeds:
             registry.ensure_seed(s, task, version, manifest, path, make_current)
+    _SYNCED.add(key)
 
 
 def registry_view(rt: Runtime, task: str | None = None, history: int = 20) -> list[dict[str, Any]]:
@@ -192,7 +200,7 @@ def compare(rt: Runtime, task: str, candidate: str, against: str = "current", co
         registry.save_comparison(s, task, candidate, {
             "against": against, "decision": comparison["gate"]["decision"], "failures": failures,
             "report_id": report_id, "created": comparison["created"], "tolerance": tol,
-            "gate_sets": [{"name": g["name"], "sha256": g["sha256"]} for g in comparison["gate_sets"]]})
+            "gate_sets": _gate_fingerprint(rt, task)})
     return comparison
 
 
@@ -335,12 +343,20 @@ def _compare_rubric(rt: Runtime, task: str, against: str, candidate: str, gates:
 
 
 # --------------------------------------------------------------------------- promotion and rollback
+def _gate_fingerprint(rt: Runtime, task: str) -> list[dict[str, str]]:
+    """The gate sets of the catalogue as they are now (names and checksums): a comparison made on other ones is
+    stale."""
+    from qa_service.usecases.datasets import catalog
+
+    return [{"name": s.name, "sha256": s.sha256} for s in catalog(rt, task, "gate")]
+
+
 def _gate_for(rt: Runtime, task: str, version: str, current: str) -> dict[str, Any]:
     """The candidate's gate decision against ``current`` on today's gate sets (compared now when no stored
     comparison fits)."""
     row = _registered(rt, task, version)
     stored = row.comparison or {}
-    today = [{"name": s.name, "sha256": s.sha256} for s, _ in gate_sets(rt, task)]
+    today = _gate_fingerprint(rt, task)
     if stored.get("against") != current or stored.get("gate_sets") != today or \
             stored.get("tolerance") != rt.settings.gate_tolerance:
         c = compare(rt, task, version, current)
