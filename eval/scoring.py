@@ -24,7 +24,6 @@ import numpy as np
 from eval.sentiment import REPORTS
 
 DATA = Path(__file__).resolve().parent / "transcripts" / "labelled.jsonl"
-GRID = [round(x, 2) for x in np.arange(0.35, 0.81, 0.05)]
 
 
 def load_labelled(path: Path = DATA) -> list[dict]:
@@ -40,18 +39,11 @@ def labelled_total(rubric, labels: dict[str, str]) -> float | None:
     return policy_total(rubric, total, critical_failed)
 
 
-def _kappa(gold: list[str], pred: list[str]) -> float:
-    from sklearn.metrics import cohen_kappa_score
-
-    if len(set(gold) | set(pred)) < 2:
-        return 1.0 if gold == pred else 0.0
-    return float(cohen_kappa_score(gold, pred))
-
-
 def evaluate_rubric(rubric_id: str, rows: list[dict], calibrate: bool) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
     from qa_service.config import get_settings
+    from qa_service.pipelines.rubric.calibration import fit_thresholds, kappa
     from qa_service.schemas import Transcript
     from qa_service.runtime import get_runtime
 
@@ -63,22 +55,11 @@ def evaluate_rubric(rubric_id: str, rows: list[dict], calibrate: bool) -> dict[s
     report = [r for r in rows if r["split"] == "report"]
     tr = lambda r: Transcript.model_validate({k: v for k, v in r.items() if k not in ("rubric", "split", "labels")})  # noqa: E731
     thresholds: dict[str, float] = {}
-    semantic_ids = [c.id for s in rubric.sections for c in s.criteria if any(d.type == "semantic" for d in c.detectors)]
     if calibrate and tune:
-        tune_t = [tr(r) for r in tune]
-        default_thr = {c.id: next((d.threshold for d in c.detectors if d.type == "semantic" and d.threshold), 0.55)
-                       for s in rubric.sections for c in s.criteria}
-        for cid in semantic_ids:
-            best, best_acc = None, -1.0
-            # ties (common on small tune sets) go to the threshold nearest the rubric's own
-            for thr in sorted(GRID, key=lambda x: abs(x - default_thr[cid])):
-                scorer.thresholds = {**thresholds, cid: thr}
-                res = scorer.score_many(tune_t)
-                acc = np.mean([next(c for c in x.criteria if c.id == cid).result == r["labels"][cid]
-                               for x, r in zip(res, tune)])
-                if acc > best_acc + 1e-9:
-                    best, best_acc = thr, acc
-            thresholds[cid] = best
+        # the service's own fitting (qa-service train rubric): grid search per semantic criterion, ties to the
+        # threshold nearest the rubric's own
+        scorer.thresholds = {}
+        thresholds = fit_thresholds(scorer, [tr(r) for r in tune], [r["labels"] for r in tune])
     scorer.thresholds = thresholds
     results = scorer.score_many([tr(r) for r in report])
     per: dict[str, Any] = {}
@@ -87,7 +68,7 @@ def evaluate_rubric(rubric_id: str, rows: list[dict], calibrate: bool) -> dict[s
             gold = [r["labels"][c.id] for r in report]
             pred = [next(x for x in res.criteria if x.id == c.id).result for res in results]
             per[c.id] = {"accuracy": round(float(np.mean([g == p for g, p in zip(gold, pred)])), 3),
-                         "kappa": round(_kappa(gold, pred), 3), "n": len(gold),
+                         "kappa": round(kappa(gold, pred), 3), "n": len(gold),
                          "threshold": thresholds.get(c.id)}
     gold_tot = [labelled_total(rubric, r["labels"]) for r in report]
     pred_tot = [x.total for x in results]

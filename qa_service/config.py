@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)
 
+    # The model loop (corrections -> snapshots -> candidates -> gated promotion). Labelled sets (base training sets
+    # and the fixed gate sets) are listed in <datasets_dir>/catalog.json; default QA_DATA_DIR/datasets.
+    datasets_dir: Path | None = Field(default=None, description="Labelled sets and their catalog.json.")
+    # A candidate worse than the current model by more than this on any gate metric is refused (unless forced).
+    gate_tolerance: float = Field(default=0.01, ge=0, le=1, description="Largest allowed drop on a gate metric.")
+    bootstrap_samples: int = Field(default=1000, ge=100, le=100_000, description="Paired bootstrap resamples.")
+    # Servers and workers re-read the registry's `current` alias this often and swap models without a restart.
+    model_poll_seconds: float = Field(default=3.0, gt=0, description="Seconds between registry checks (hot swap).")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -104,10 +113,10 @@ class Settings(BaseSettings):
     # Raw customer text appears in logs only when this is on.
     debug: bool = False
 
-    @field_validator("models_dir", "cache_dir", "data_dir")
+    @field_validator("models_dir", "cache_dir", "data_dir", "datasets_dir")
     @classmethod
-    def _expand(cls, v: Path) -> Path:
-        return Path(v).expanduser()
+    def _expand(cls, v: Path | None) -> Path | None:
+        return None if v is None else Path(v).expanduser()
 
     @property
     def rubrics_dir(self) -> Path:
@@ -118,6 +127,26 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The database URL in use: ``QA_DATABASE_URL`` or a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'qa_service.db'}"
+
+    @property
+    def labelled_sets_dir(self) -> Path:
+        """Where the labelled sets' ``catalog.json`` is (``QA_DATASETS_DIR``, default ``QA_DATA_DIR/datasets``)."""
+        return self.datasets_dir or self.data_dir / "datasets"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Immutable training-data snapshots (``qa-service data snapshot``)."""
+        return self.data_dir / "snapshots"
+
+    @property
+    def candidates_dir(self) -> Path:
+        """Candidate model bundles trained by the service (never inside the installed package)."""
+        return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Model comparison reports."""
+        return self.data_dir / "reports"
 
     @property
     def numba_cache_dir(self) -> Path:

@@ -53,6 +53,7 @@ class SentimentResult(BaseModel):
     score: float = Field(ge=-1, le=1, description="P(positive) - P(negative), in -1..1.")
     probabilities: Probabilities
     language: LanguageCode
+    model_version: str | None = Field(default=None, description="The sentiment model version that produced it.")
 
 
 class SentimentRequest(BaseModel):
@@ -376,6 +377,9 @@ class ScoreResult(BaseModel):
     metrics: ConversationMetrics
     sentiment: SentimentTrajectory
     language: LanguageCode
+    model_versions: dict[str, str] = Field(
+        default_factory=dict, description="The model versions that produced it: the rubric's calibration "
+        "(rubric:<id>) and the customer-sentiment model (sentiment).")
 
 
 class Comment(BaseModel):

@@ -34,7 +34,8 @@ def test_csv_to_jsonl_stdout(tmp_path):
     out = _jsonl(res.stdout)
     assert [o["id"] for o in out] == ["r1", "r2", "r3"]
     assert [o["label"] for o in out] == ["positive", "negative", "negative"]
-    assert set(out[0]) == {"id", "label", "score", "probabilities", "language"}
+    assert set(out[0]) == {"id", "label", "score", "probabilities", "language", "model_version"}
+    assert out[0]["model_version"] == "1.0.0"
     assert "done: 3 row(s) labelled, 0 skipped" in res.stderr
 
 
@@ -105,8 +106,11 @@ def test_errors_are_one_line_with_exit_codes(tmp_path, args, code, msg):
 
 def test_models_list_marks_current():
     res = runner.invoke(app, ["models", "list", "sentiment"])
-    assert res.exit_code == 0
-    assert any(line.startswith("*") for line in res.stdout.splitlines())
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("sentiment: current 1.0.0")
+    assert [line.split()[1] for line in lines if line.strip().startswith("*")] == ["1.0.0"]
+    assert any(line.split()[:2] == ["1.0.0-e5", "seed"] for line in lines)
 
 
 def test_help_is_fast_and_lists_commands():

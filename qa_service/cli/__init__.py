@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from qa_service.cli import core, feedback, models, platform, scoring
+from qa_service.cli import core, feedback, models, platform, scoring, training
 from qa_service.cli._common import EXIT_CODES_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, epilog=EXIT_CODES_HELP,
@@ -19,6 +19,8 @@ app.command(epilog=EXIT_CODES_HELP)(scoring.score)
 app.command()(core.serve)
 app.add_typer(models.models_app, name="models")
 app.add_typer(models.rubric_app, name="rubric")
+app.add_typer(training.data_app, name="data")
+app.add_typer(training.train_app, name="train")
 app.add_typer(feedback.topics_app, name="topics")
 app.command("complaints")(feedback.complaints)
 app.add_typer(platform.db_app, name="db")

@@ -11,7 +11,7 @@ from qa_service.cli._common import (check_input, handle_errors, no_records_is_an
 
 APP_FACTORY = "qa_service.api.app:create_app"
 SENTIMENT_COLUMNS = ["id", "label", "score", "probabilities_negative", "probabilities_neutral",
-                     "probabilities_positive", "language"]
+                     "probabilities_positive", "language", "model_version"]
 
 
 @handle_errors

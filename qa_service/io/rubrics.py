@@ -165,19 +165,30 @@ def list_rubrics(rubrics_dir: Path) -> list[Rubric]:
     return [load_rubric(name, rubrics_dir) for name in rubric_names(rubrics_dir)]
 
 
-def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:
-    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any
-    (``<rubrics_dir>/<id>.calibration.json``); an unreadable file or one for another version is ignored."""
+def read_calibration(path: Path) -> dict:
+    """A calibration file (thresholds, per-criterion kappa, the rubric id and version it was fitted for); ``{}``
+    when it is missing or unreadable (with a warning)."""
     import json
     import logging
 
-    f = Path(rubrics_dir) / f"{rubric.id}.calibration.json"
+    f = Path(path)
     if not f.exists():
         return {}
     try:
-        cal = json.loads(f.read_text(encoding="utf-8"))
+        return json.loads(f.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         logging.getLogger("qa_service").warning("ignoring unreadable calibration %s", f)
+        return {}
+
+
+def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:
+    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any
+    (``<rubrics_dir>/<id>.calibration.json``); an unreadable file or one for another version is ignored."""
+    import logging
+
+    f = Path(rubrics_dir) / f"{rubric.id}.calibration.json"
+    cal = read_calibration(f)
+    if not cal:
         return {}
     if cal.get("rubric", {}).get("version") != rubric.version:
         logging.getLogger("qa_service").warning("ignoring %s: it is for version %s, the rubric is %s", f,

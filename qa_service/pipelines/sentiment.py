@@ -140,6 +140,10 @@ class SentimentPipeline(SentimentPredictor):
         return self
 
     # --------------------------------------------------------------- inference
+    def encoder_model(self):
+        """The encoder object the head reads (built on first use); new heads trained on it fit this one."""
+        return self._encoder()
+
     def _encoder(self):
         if getattr(self, "encoder_", None) is None:
             from qa_service.encoders import load_encoder
@@ -178,7 +182,8 @@ class SentimentPipeline(SentimentPredictor):
             "artifacts": {"head.npz": ""},
             **manifest_extra,
         }
-        return write_manifest(bundle, manifest)
+        self.manifest_ = write_manifest(bundle, manifest)
+        return self.manifest_
 
     @classmethod
     def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True,

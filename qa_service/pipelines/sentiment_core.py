@@ -19,7 +19,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentResult:
+def _result(p: np.ndarray, language: str, id_: str | None = None, version: str | None = None) -> SentimentResult:
     p = np.clip(p.astype(float), 0.0, 1.0)
     p = p / p.sum()
     return SentimentResult(
@@ -29,6 +29,7 @@ def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentRe
         probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
                                     positive=round(float(p[2]), 4)),
         language=language,  # type: ignore[arg-type]
+        model_version=version,
     )
 
 
@@ -42,6 +43,12 @@ class SentimentPredictor:
     def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None
                       ) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def version(self) -> str | None:
+        """The bundle's version (its manifest's), carried by every result; ``None`` before it is saved or loaded."""
+        manifest = getattr(self, "manifest_", None) or {}
+        return str(manifest["version"]) if manifest.get("version") is not None else None
 
     def _calibration_languages(self, texts: list[str], languages: Sequence[str] | None) -> list[str]:
         """The language each text is calibrated for: given, detected when calibration depends on it, else other."""
@@ -67,7 +74,8 @@ class SentimentPredictor:
         langs = self._languages(batch)
         probs = self.predict_proba(batch, languages=langs)
         ids = list(ids) if ids is not None else [None] * len(batch)
-        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
+        version = self.version
+        out = [_result(p, lang, i, version) for p, lang, i in zip(probs, langs, ids)]
         return out[0] if single else out
 
     def _languages(self, texts: list[str]) -> list[str]:

@@ -31,8 +31,8 @@ from qa_service.usecases.access import EVERYONE, Caller
 
 log = logging.getLogger("qa_service.jobs")
 
-KINDS = ("score", "sentiment")
-BATCH = {"score": 8, "sentiment": 128}
+KINDS = ("score", "sentiment", "train")
+BATCH = {"score": 8, "sentiment": 128, "train": 1}
 
 
 # --------------------------------------------------------------------------- the queue
@@ -220,6 +220,8 @@ def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owne
     if not claimed:
         return False
     ids = [i for i, _ in claimed]
+    if kind == "train":
+        return _run_train(rt, job_id, params, owner, ids)
     source = params.get("source") or f"job:{job_id}"
     if kind == "score":
         from qa_service.schemas import Transcript
@@ -266,6 +268,76 @@ def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owne
                 save_sentiment(s, rid, res, version, job_id=job_id)
         job_store.record_batch(s, job_id, ids, [res if isinstance(res, Exception) else res.model_dump(mode="json")
                                                 for res in results])
+    return True
+
+
+# --------------------------------------------------------------------------- training jobs
+def submit_train(rt: Runtime, task: str, snapshot: str, rubric: str | None = None, head: str = "logreg",
+                 caller: Caller = EVERYONE) -> JobRow:
+    """Queue the training of a candidate (``task`` sentiment, or rubric with ``rubric``) on a snapshot; checked
+    now (the snapshot exists and is of that task, the rubric is a shipped one), so a bad request is refused
+    rather than a failed job. The job has one record; its result is the candidate (version, path, metrics)."""
+    from qa_service.usecases.datasets import load_snapshot
+    from qa_service.usecases.training import HEADS, new_version
+
+    if task not in ("sentiment", "rubric"):
+        raise InvalidInputError("task must be sentiment or rubric", "task")
+    if head not in HEADS:
+        raise InvalidInputError(f"head must be one of {', '.join(HEADS)}", "head")
+    meta, _ = load_snapshot(rt, snapshot)
+    if meta.get("task") != task:
+        raise InvalidInputError(f"snapshot {snapshot} is a {meta.get('task')} snapshot", "snapshot")
+    if task == "rubric":
+        from qa_service.usecases.scoring import request_rubric
+
+        if not rubric:
+            raise InvalidInputError("a rubric job names the rubric", "rubric")
+        request_rubric(rt, rubric)
+    job_id = uuid.uuid4().hex
+    params = {"task": task, "snapshot": snapshot, "rubric": rubric, "head": head,
+              "version": new_version(snapshot, job_id), "requested_by": caller.key_id}
+    with rt.session() as s:
+        job_store.create_job(s, job_id, "train", params, [{"id": f"train-{task}", **params}], owner=caller.owner)
+    _enqueue(rt, job_id)
+    return get_job(rt, job_id)
+
+
+def _run_train(rt: Runtime, job_id: str, params: dict[str, Any], owner: str, ids: list[int]) -> bool:
+    """Train the job's candidate under the item's lease, reporting progress; a failure fails the job with its
+    reason. Run again after a crash, it writes the same version (the bundle is replaced whole)."""
+    from qa_service.usecases.training import train_rubric, train_sentiment
+
+    caller = Caller(params.get("requested_by"), "admin")
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        t = time.monotonic()
+        if t - last[0] < 0.5 and done < total:
+            return
+        last[0] = t
+        with rt.session() as s:
+            job_store.set_progress(s, job_id, {"stage": stage, "done": done, "total": total})
+
+    error: Exception | None = None
+    result: dict[str, Any] = {}
+    with _Heartbeat(rt, job_id, owner, ids):
+        try:
+            if params["task"] == "sentiment":
+                result = train_sentiment(rt, params["snapshot"], head=params.get("head") or "logreg",
+                                         version=params.get("version"), caller=caller, progress=progress)
+            else:
+                result = train_rubric(rt, params["rubric"], params["snapshot"], version=params.get("version"),
+                                      caller=caller, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - recorded on the item and the job
+            error = exc
+    with rt.session() as s:
+        if job_store.renew_lease(s, job_id, owner, ids, rt.settings.job_lease_seconds) < len(ids):
+            s.rollback()
+            return True
+        job_store.record_batch(s, job_id, ids, [error if error else result])
+        job_store.set_progress(s, job_id, {"stage": "failed" if error else "done", "done": 1, "total": 1})
+    if error is not None:
+        raise error
     return True
 
 
@@ -321,6 +393,7 @@ def start_embedded_consumer(rt: Runtime, workers: int = 1):
                          shutdown_timeout=5)
     consumer.start()
     _recover_every(rt, stop)
+    rt.watch_registry()  # promotions and rollbacks reach the jobs too, without a restart
     return consumer
 
 
@@ -330,6 +403,7 @@ def run_worker(rt: Runtime, workers: int = 1) -> None:
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, max_delay=1.0)
     stop = threading.Event()
     _recover_every(rt, stop)
+    rt.watch_registry()
     try:
         consumer.run()
     finally:

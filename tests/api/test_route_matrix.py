@@ -49,6 +49,17 @@ ACCESS: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     ("GET", "/v1/scores"): (("analyst", "manager", "admin"), 200),
     ("GET", "/v1/scores/{score_id}"): (("analyst", "manager", "admin"), 404),
     ("POST", "/v1/scores/{score_id}/reviews"): (("analyst", "admin"), 404),
+    ("POST", "/v1/scores/{score_id}/disputes"): (("analyst", "admin"), 422),
+    # corrections: the helpdesk and analysts correct sentiment results
+    ("POST", "/v1/sentiment/feedback"): (("helpdesk", "analyst", "admin"), 422),
+    # the model loop: snapshots, training, the registry (admins only)
+    ("POST", "/v1/data/snapshots"): (("admin",), 422),
+    ("GET", "/v1/data/snapshots"): (("admin",), 200),
+    ("POST", "/v1/jobs/train"): (("admin",), 422),
+    ("GET", "/v1/models"): (("admin",), 200),
+    ("POST", "/v1/models/{task}/compare"): (("admin",), 422),
+    ("POST", "/v1/models/{task}/promote"): (("admin",), 422),
+    ("POST", "/v1/models/{task}/rollback"): (("admin",), 422),
 }
 # Routes outside the schema, each behind a setting (QA_PUBLIC_DOCS, QA_PUBLIC_METRICS; both off by default).
 HIDDEN: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {

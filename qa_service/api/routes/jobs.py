@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from qa_service.api.auth import ANALYST, CallerDep
+from qa_service.api.auth import ADMIN, ANALYST, CallerDep
 from qa_service.api.deps import RuntimeDep
 from qa_service.runtime import Runtime
 from qa_service.usecases.access import Caller
@@ -41,6 +41,17 @@ class SentimentJobRequest(BaseModel):
     source: str | None = Field(default=None, max_length=200)
 
 
+class TrainJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"task": "sentiment", "snapshot": "sentiment-20261202-3fa2c1d4e5f6"},
+        {"task": "rubric", "rubric": "default-es", "snapshot": "rubric-20261202-0a1b2c3d4e5f"}]})
+
+    task: Literal["sentiment", "rubric"]
+    snapshot: str = Field(min_length=1, max_length=200, description="A snapshot id (qa-service data list)")
+    rubric: str | None = Field(default=None, max_length=200, description="rubric jobs: the shipped rubric's name")
+    head: Literal["logreg", "mlp"] = Field(default="logreg", description="sentiment jobs: the head to train")
+
+
 class JobAccepted(BaseModel):
     job_id: str
     status: str
@@ -52,7 +63,7 @@ class JobAccepted(BaseModel):
 
 class JobStatus(BaseModel):
     job_id: str
-    kind: Literal["score", "sentiment"]
+    kind: Literal["score", "sentiment", "train"]
     status: Literal["queued", "running", "done", "failed"]
     total: int
     done: int
@@ -62,6 +73,7 @@ class JobStatus(BaseModel):
     started_at: str | None
     finished_at: str | None
     error: str | None
+    progress: dict[str, Any] | None = Field(default=None, description="train jobs: {stage, done, total}")
 
 
 def _accepted(job) -> JSONResponse:
@@ -166,6 +178,15 @@ async def submit_sentiment(request: Request, rt: RuntimeDep, caller: CallerDep) 
     return await _submit(request, rt, "sentiment", caller)
 
 
+@router.post("/train", status_code=202, response_model=JobAccepted, dependencies=[ADMIN],
+             responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Train a candidate model on a snapshot in the background (admin); the result names it")
+async def submit_train(body: TrainJobRequest, rt: RuntimeDep, caller: CallerDep) -> JSONResponse:
+    from qa_service.usecases.jobs import submit_train as submit
+
+    return _accepted(await run_in_threadpool(submit, rt, body.task, body.snapshot, body.rubric, body.head, caller))
+
+
 def _job(rt: Runtime, job_id: str, caller: Caller):
     from qa_service.usecases.jobs import find_job
 
@@ -183,10 +204,12 @@ def job_status(job_id: str, rt: RuntimeDep, caller: CallerDep) -> JobStatus:
     job = _job(rt, job_id, caller)
     return JobStatus(job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
                      failed=job.failed, eta_seconds=eta_seconds(job), created_at=_iso(job.created_at),
-                     started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), error=job.error)
+                     started_at=_iso(job.started_at), finished_at=_iso(job.finished_at), error=job.error,
+                     progress=job.progress)
 
 
-_CSV = {"score": ["seq", "id", "status", "total", "auto_fail", "needs_review", "language", "error"],
+_CSV = {"train": ["seq", "id", "status", "task", "version", "snapshot", "error"],
+        "score": ["seq", "id", "status", "total", "auto_fail", "needs_review", "language", "error"],
         "sentiment": ["seq", "id", "status", "label", "score", "negative", "neutral", "positive", "language", "error"]}
 
 
@@ -195,6 +218,8 @@ def _csv_row(kind: str, item) -> dict[str, Any]:
     base = {"seq": item.seq, "id": (item.payload or {}).get("id"), "status": item.status, "error": item.error or ""}
     if kind == "score":
         return {**base, **{k: r.get(k, "") for k in ("total", "auto_fail", "needs_review", "language")}}
+    if kind == "train":
+        return {**base, **{k: r.get(k, "") for k in ("task", "version", "snapshot")}}
     p = r.get("probabilities") or {}
     return {**base, "label": r.get("label", ""), "score": r.get("score", ""), "negative": p.get("negative", ""),
             "neutral": p.get("neutral", ""), "positive": p.get("positive", ""), "language": r.get("language", "")}

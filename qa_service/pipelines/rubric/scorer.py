@@ -77,12 +77,14 @@ class RubricScorer:
         kappa: measured agreement with human labels by criterion id; criteria below ``min_kappa`` are
             flagged ``needs_review`` so analysts see which criteria the machine can be trusted on.
         detectors: detector ``type`` name -> implementation (default: ``detectors.DETECTORS``).
+        versions: model versions to report in every result (e.g. ``{"rubric:default-es": "1.1.0"}``, the
+            calibration's); the sentiment model's own version is added.
     """
 
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
                  hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
                  kappa: dict[str, float] | None = None, min_kappa: float = 0.6,
-                 detectors: dict[str, Detector] | None = None) -> None:
+                 detectors: dict[str, Detector] | None = None, versions: dict[str, str] | None = None) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
@@ -92,6 +94,9 @@ class RubricScorer:
         self.kappa = kappa or {}
         self.min_kappa = min_kappa
         self.detectors = detectors if detectors is not None else DETECTORS
+        self.versions = dict(versions or {})
+        if getattr(sentiment, "version", None):
+            self.versions["sentiment"] = sentiment.version
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         _check_pii_entities(rubric)
         # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
@@ -144,6 +149,22 @@ class RubricScorer:
 
     def score_many(self, transcripts: Sequence[Transcript]) -> list[ScoreResult]:
         """Score several transcripts, batching the encoder and the sentiment model over all their turns."""
+        vecs, sentiments = self._prepare(transcripts)
+        return [self._score_one(t, vecs[i], sentiments[i]) for i, t in enumerate(transcripts)]
+
+    def criterion_results(self, transcripts: Sequence[Transcript], criterion_id: str) -> list[CriterionResult]:
+        """One criterion's result for each transcript (what calibrating that criterion's threshold needs, without
+        scoring the others)."""
+        section, crit = next((s.id, c) for s in self.rubric.sections for c in s.criteria if c.id == criterion_id)
+        vecs, sentiments = self._prepare(transcripts)
+        words = _TEXT[self.rubric.language]
+        return [self._criterion(t, section, crit, vecs[i], conversation_metrics(t, self.hold_seconds),
+                                [r.label for _, r in sentiments[i]] if sentiments[i] is not None else None, words,
+                                TurnMasker(t))
+                for i, t in enumerate(transcripts)]
+
+    def _prepare(self, transcripts: Sequence[Transcript]) -> tuple[list[tuple | None], list[list | None]]:
+        """Per transcript: (sentence spans, their vectors) or None, and the customer turns' sentiment or None."""
         # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
         sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
         sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
@@ -169,8 +190,8 @@ class RubricScorer:
             for (i, j), r in zip(cust, results):
                 per.setdefault(i, []).append((j, r))
             sentiments = [per.get(i, []) for i in range(len(transcripts))]
-        return [self._score_one(t, (sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None,
-                                sentiments[i]) for i, t in enumerate(transcripts)]
+        return [(sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None
+                for i in range(len(transcripts))], sentiments
 
     def _score_one(self, t: Transcript, vecs: tuple | None, cust_sent: list | None) -> ScoreResult:
         """``cust_sent``: (turn index, sentiment result) of every non-blank customer turn, None without a model."""
@@ -193,7 +214,8 @@ class RubricScorer:
             total=None if total is None else round(total, 2),
             auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
             needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
-            metrics=metrics, sentiment=sentiment_trajectory(cust_sent), language=t.language or lang)
+            metrics=metrics, sentiment=sentiment_trajectory(cust_sent), language=t.language or lang,
+            model_versions=self.versions)
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
                    metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict,
