@@ -447,11 +447,15 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
     # Keywords, labels, quotes, the report and the saved model are all built from these texts: redact them
     # first (names of staff and customers, identifiers), each in its own language, then the names only the
     # whole set reveals (a member of staff thanked by name in many comments).
+    stage = progress or (lambda *a: None)
+    stage("languages", 0, len(comments))
     languages = comment_languages(rt, comments)
     originals = comments
+    stage("redaction", 0, len(comments))
     if not redacted:
         comments = redact_comments(rt, comments, deadline, languages=languages)
     comments = redact_names_across(rt, originals, comments)
+    stage("redaction", len(comments), len(comments))
     model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
                                seed=seed)
     analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
@@ -462,6 +466,7 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
         for g in merge:
             analysis.topic_model.merge(g)
     check_deadline(deadline, "writing")
+    stage("writing", 0, 1)
     files = analysis.write(out_dir, title=title)
     analysis.topic_model.save(model_dir, version, training_data=[
         {"source": source_name, "rows": len(comments), "licence": "the user's own data"}],
