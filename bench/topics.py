@@ -15,7 +15,8 @@ after each section (the CPU is shared: CPU seconds are reported beside wall seco
   the first 4,000 again (embeddings cached).
 * **hotels/first run on a machine**: a new process with an empty numba cache too (UMAP compiles once).
 * **truncation**: the long reviews embedded whole and cut at 300/500/800 characters (after the last sentence
-  that fits): seconds, cosine to the whole text, and agreement of the topics (NMI/ARI) with the whole-text topics.
+  that fits): seconds, cosine to the whole text, and agreement of the topics (NMI/ARI) with the whole-text topics,
+  beside the agreement of two whole-text fits that differ only in UMAP's seed.
 * **short**: 100,000 distinct short customer texts (banking77, CLINC150, MultiDoGO customer turns, TweetEval,
   XLM-T, TASS, customers' tweets of TWCS, Amazon-es review titles), seeded dates over 13 weeks, in a new process
   with an empty embedding cache.
@@ -174,6 +175,11 @@ def truncation(rt, rows: list[dict]) -> dict:
     enc = getattr(rt.encoder(rt.settings.topic_encoder), "inner", rt.encoder(rt.settings.topic_encoder))  # no cache
     texts = [clean_for_topics(r["text"]) or r["text"] for r in rows]
     out = {"comments": len(texts), "mean_chars": round(float(np.mean([len(t) for t in texts])), 1)}
+    whole = enc.encode(texts)
+    a, b = TopicModel(seed=42).fit(texts, whole).labels_, TopicModel(seed=43).fit(texts, whole).labels_
+    # how much the topics move with nothing changed but UMAP's seed: the floor for any agreement below
+    out["whole_seed_43_vs_42"] = {"topics_nmi": round(float(normalized_mutual_info_score(a, b)), 4),
+                                  "topics_ari": round(float(adjusted_rand_score(a, b)), 4)}
     full = None
     for cap in (None, 800, 500, 300):
         cut = texts if cap is None else [truncate(t, cap) for t in texts]

@@ -129,9 +129,12 @@ def find_names(text: str, language: str = "es") -> list[tuple[int, int]]:
     while i < len(words):
         s, e, w = words[i]
         key = fold(w)
+        caps = _capitalised(w)
+        if key in NOT_NAMES or (not caps and key not in given):  # no rule below can make it a name: skip the regexes
+            i += 1
+            continue
         before = text[max(0, s - 40):s]
         strong = bool(cue.search(before))
-        caps = _capitalised(w)
         start_of_sentence = bool(_SENTENCE_START.search(text[max(0, s - 3):s])) or s == 0
         is_name = False
         if key in NOT_NAMES:

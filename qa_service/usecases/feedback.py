@@ -20,7 +20,7 @@ import numpy as np
 
 from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, select_complaints
 from qa_service.pipelines.drivers import ScoreDriver, score_drivers
-from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
+from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel, clean_for_topics
 from qa_service.pipelines.trends import Freq, TopicTrend, check_trend_span, significant_changes, topic_trends
 from qa_service.errors import Deadline, InvalidInputError, LimitExceededError, NotFoundError, check_deadline
 from qa_service.io.tables import write_csv
@@ -250,9 +250,12 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     model = previous if previous is not None else topic_model
     step("embeddings", 0, len(texts))
     x = model.embed(texts, progress=tick)
+    # The sentiment of what the topics read (URLs, handles and redaction tags left out): the same strings, so the
+    # encoder's cache serves the sentiment model's embeddings when it runs on the topic encoder.
+    said = [clean_for_topics(t) or t for t in texts]
     results = []
     for i in range(0, len(texts), 512):
-        results.extend(sentiment.predict(texts[i:i + 512]))
+        results.extend(sentiment.predict(said[i:i + 512]))
         step("sentiment", min(i + 512, len(texts)), len(texts))
     step("topics", 0, 1)
     refit = None
