@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # Topic models cluster on this encoder: USE is ~15x faster than e5 on 2 cores and clusters as well
     # (eval/reports/topics.md).
     topic_encoder: str = Field(default="use-multilingual", description="Encoder for topic and complaint models.")
+    # Batch embeddings are kept on disk by keyed text hash (QA_CACHE_DIR/embeddings): a comment is embedded once
+    # for its topic fit and its sentiment, and not again when the next fit covers it.
+    embedding_cache: bool = Field(default=True, description="Cache batch embeddings on disk by text hash.")
+    embedding_cache_mb: int = Field(default=2048, ge=1, description="Largest embedding cache file per encoder, MB.")
 
     # API limits.
     max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
@@ -152,6 +156,11 @@ class Settings(BaseSettings):
     def numba_cache_dir(self) -> Path:
         """UMAP's numba-compiled code is cached here, so only the first fit on a machine pays ~35 s."""
         return self.cache_dir / "numba"
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Batch embeddings by keyed text hash, one SQLite file per encoder fingerprint."""
+        return self.cache_dir / "embedding-cache"
 
     @property
     def e5_converted_dir(self) -> Path:

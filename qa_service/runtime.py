@@ -130,7 +130,12 @@ class Runtime:
             if name not in self._encoders:
                 from qa_service.encoders import load_encoder
 
-                self._encoders[name] = load_encoder(name, self.settings)
+                enc = load_encoder(name, self.settings)
+                if self.settings.embedding_cache:
+                    from qa_service.encoders.cache import CachedEncoder
+
+                    enc = CachedEncoder(enc, self.settings.embedding_cache_dir, self.settings.embedding_cache_mb)
+                self._encoders[name] = enc
             return self._encoders[name]
 
     def follows_registry(self) -> bool:

@@ -43,6 +43,7 @@ ACCESS: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     # batch jobs: analysts' own (another analyst's job is a 404: tests/api/test_ownership.py)
     ("POST", "/v1/jobs/score"): (("analyst", "admin"), 422),
     ("POST", "/v1/jobs/sentiment"): (("analyst", "admin"), 422),
+    ("POST", "/v1/jobs/topics"): (("analyst", "admin"), 422),
     ("GET", "/v1/jobs/{job_id}"): (("analyst", "admin"), 404),
     ("GET", "/v1/jobs/{job_id}/results"): (("analyst", "admin"), 404),
     # stored scores: read by analysts (their own) and managers; reviewed by analysts only

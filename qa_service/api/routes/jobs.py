@@ -52,6 +52,25 @@ class TrainJobRequest(BaseModel):
     head: Literal["logreg", "mlp"] = Field(default="logreg", description="sentiment jobs: the head to train")
 
 
+class TopicJobRequest(BaseModel):
+    """Comments to fit topics on in the background (large inputs: up to QA_MAX_JOB_RECORDS), and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comments: list[Comment] = Field(min_length=1)
+    source: str | None = Field(default=None, max_length=200)
+    period: Literal["day", "week", "month"] = "week"
+    min_topic_size: int | Literal["auto"] = "auto"
+    nr_topics: int | Literal["auto", "all"] = Field(default="auto", description="'auto' (8-25 topics for a few "
+                                                    "thousand comments), 'all' (as clustered) or a number")
+    min_period_count: int = Field(default=30, ge=1, description="Periods with fewer comments are greyed out")
+    title: str = Field(default="Informe de comentarios de clientes", max_length=200)
+
+
+_REQUEST = {"score": ScoreJobRequest, "sentiment": SentimentJobRequest, "topics": TopicJobRequest}
+_OPTIONS = ("period", "min_topic_size", "nr_topics", "min_period_count", "title")
+
+
 class JobAccepted(BaseModel):
     job_id: str
     status: str
@@ -63,7 +82,7 @@ class JobAccepted(BaseModel):
 
 class JobStatus(BaseModel):
     job_id: str
-    kind: Literal["score", "sentiment", "train"]
+    kind: Literal["score", "sentiment", "train", "topics"]
     status: Literal["queued", "running", "done", "failed"]
     total: int
     done: int
@@ -123,14 +142,15 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
         finally:
             path.unlink(missing_ok=True)
         params = await run_in_threadpool(job_params, rt, kind, fields.get("source") or name,
-                                         fields.get("rubric") or "default-es")
+                                         fields.get("rubric") or "default-es",
+                                         {k: fields[k] for k in _OPTIONS if k in fields})
     else:
         try:
             raw = await request.json()
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # ValueError: also a >4300-digit integer
             why = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
             raise InvalidInputError(f"request body is {why} (or send a multipart 'file')", "body") from None
-        model = ScoreJobRequest if kind == "score" else SentimentJobRequest
+        model = _REQUEST[kind]
         try:
             body = model.model_validate(raw)
         except ValidationError as exc:
@@ -143,7 +163,8 @@ async def _submit(request: Request, rt: Runtime, kind: str, caller: Caller) -> J
                                      "transcripts" if kind == "score" else "comments")
         check_text_limits(rt, kind, records)
         payloads = [r.model_dump(mode="json") for r in records]
-        params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None))
+        params = await run_in_threadpool(job_params, rt, kind, body.source, getattr(body, "rubric", None),
+                                         {k: getattr(body, k) for k in _OPTIONS if hasattr(body, k)})
     job = await run_in_threadpool(submit_job, rt, kind, payloads, params, caller)
     return _accepted(job)
 
@@ -187,6 +208,18 @@ async def submit_train(body: TrainJobRequest, rt: RuntimeDep, caller: CallerDep)
     return _accepted(await run_in_threadpool(submit, rt, body.task, body.snapshot, body.rubric, body.head, caller))
 
 
+@router.post("/topics", status_code=202, response_model=JobAccepted,
+             responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Fit topics on many comments in the background: JSON {comments, ...} or a JSONL/CSV file upload "
+                     "(form fields period, nr_topics, min_topic_size, min_period_count, title, source); each "
+                     "record's result is its topic, the report is /v1/reports/topics-<job_id>",
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": TopicJobRequest.model_json_schema()},
+                 **_SUBMIT_DOC["requestBody"]["content"]}}})
+async def submit_topics(request: Request, rt: RuntimeDep, caller: CallerDep) -> JSONResponse:
+    return await _submit(request, rt, "topics", caller)
+
+
 def _job(rt: Runtime, job_id: str, caller: Caller):
     from qa_service.usecases.jobs import find_job
 
@@ -210,7 +243,9 @@ def job_status(job_id: str, rt: RuntimeDep, caller: CallerDep) -> JobStatus:
 
 _CSV = {"train": ["seq", "id", "status", "task", "version", "snapshot", "error"],
         "score": ["seq", "id", "status", "total", "auto_fail", "needs_review", "language", "error"],
-        "sentiment": ["seq", "id", "status", "label", "score", "negative", "neutral", "positive", "language", "error"]}
+        "sentiment": ["seq", "id", "status", "label", "score", "negative", "neutral", "positive", "language", "error"],
+        "topics": ["seq", "id", "status", "topic", "topic_label", "similarity", "sentiment", "complaint",
+                   "complaint_label", "error"]}
 
 
 def _csv_row(kind: str, item) -> dict[str, Any]:
@@ -220,6 +255,8 @@ def _csv_row(kind: str, item) -> dict[str, Any]:
         return {**base, **{k: r.get(k, "") for k in ("total", "auto_fail", "needs_review", "language")}}
     if kind == "train":
         return {**base, **{k: r.get(k, "") for k in ("task", "version", "snapshot")}}
+    if kind == "topics":
+        return {**base, **{k: "" if r.get(k) is None else r[k] for k in _CSV["topics"][3:-1]}}
     p = r.get("probabilities") or {}
     return {**base, "label": r.get("label", ""), "score": r.get("score", ""), "negative": p.get("negative", ""),
             "neutral": p.get("neutral", ""), "positive": p.get("positive", ""), "language": r.get("language", "")}
