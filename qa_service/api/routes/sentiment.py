@@ -6,13 +6,16 @@ from starlette.concurrency import run_in_threadpool
 
 from fastapi import APIRouter
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from qa_service.api.auth import HELPDESK, CallerDep
 from qa_service.api.deps import ModelsDep
 from qa_service.errors import Deadline, InvalidInputError
 from qa_service.schemas import (ID_CHARS, ErrorResponse, SentimentBatchResponse, SentimentLabel, SentimentRequest,
                                 SentimentResult)
+from qa_service.text.normalize import scrub
 from qa_service.usecases.corrections import CorrectionInput, correct_many
 from qa_service.usecases.sentiment import label_text, label_texts
 
@@ -37,16 +40,24 @@ async def sentiment(body: SentimentRequest, rt: ModelsDep):
     return SentimentBatchResponse(results=await run_in_threadpool(label_texts, rt, body.texts or [], deadline))
 
 
+def _scrubbed(v: object) -> object:
+    """Lone surrogates (valid JSON escapes) replaced before a length-checked field reads them."""
+    return scrub(v) if isinstance(v, str) else v
+
+
+Scrubbed = Annotated[str, BeforeValidator(_scrubbed)]
+
+
 class FeedbackItem(BaseModel):
     """A corrected label for a text (``text``), or for a stored comment a job labelled (``source`` + ``id``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(default=None, description="The text as the model saw it.")
-    source: str | None = Field(default=None, max_length=200, description="A stored comment's source ...")
-    id: str | None = Field(default=None, max_length=ID_CHARS, description="... and id.")
+    source: Scrubbed | None = Field(default=None, max_length=200, description="A stored comment's source ...")
+    id: Scrubbed | None = Field(default=None, max_length=ID_CHARS, description="... and id.")
     label: SentimentLabel
-    comment: str | None = Field(default=None, max_length=2000, description="Why (stored redacted).")
+    comment: Scrubbed | None = Field(default=None, max_length=2000, description="Why (stored redacted).")
 
 
 class FeedbackRequest(BaseModel):
@@ -58,10 +69,10 @@ class FeedbackRequest(BaseModel):
         {"corrections": [{"text": "Gracias, todo resuelto", "label": "positive"}]}]})
 
     text: str | None = Field(default=None, description="The text as the model saw it.")
-    source: str | None = Field(default=None, max_length=200, description="A stored comment's source ...")
-    id: str | None = Field(default=None, max_length=ID_CHARS, description="... and id.")
+    source: Scrubbed | None = Field(default=None, max_length=200, description="A stored comment's source ...")
+    id: Scrubbed | None = Field(default=None, max_length=ID_CHARS, description="... and id.")
     label: SentimentLabel | None = None
-    comment: str | None = Field(default=None, max_length=2000, description="Why (stored redacted).")
+    comment: Scrubbed | None = Field(default=None, max_length=2000, description="Why (stored redacted).")
     corrections: list[FeedbackItem] | None = Field(default=None, description="Several corrections at once.")
 
 
