@@ -66,10 +66,14 @@ def selection_score(metrics: dict[str, Any]) -> float:
     return float(np.mean([np.mean(v) for v in by_lang.values()]))
 
 
-def measure(predict: Callable[[ds.LabelledSet], np.ndarray], sets: list[ds.LabelledSet]) -> dict[str, Any]:
+def measure(predict: Callable[[ds.LabelledSet], np.ndarray], sets: list[ds.LabelledSet],
+            decide: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+    """Per set: the classification report of ``predict``'s probabilities, labelled by ``decide`` (a model's
+    decision rule) or by the most probable label."""
     out = {}
     for s in sets:
-        rep = classification_report(predict(s), labels_of(s), ds.LABELS)
+        probs = predict(s)
+        rep = classification_report(probs, labels_of(s), ds.LABELS, decide(probs) if decide else None)
         rep.update(language=s.language, kind=s.kind, role=s.role)
         out[s.name] = rep
     return out
@@ -111,30 +115,38 @@ def head_candidate(name: str, train: list[ds.LabelledSet], val: list[ds.Labelled
     return (lambda s: best.predict_proba_embeddings(emb(s), [s.language] * len(s))), details
 
 
-def bundle_candidates(path: Path) -> list[tuple[str, Callable[[ds.LabelledSet], np.ndarray], dict[str, Any]]]:
-    """A shipped or trained bundle; ``transformer-onnx`` bundles give an int8 and an fp32 candidate."""
+Candidate = tuple[str, Callable[[ds.LabelledSet], np.ndarray], dict[str, Any], Callable[[np.ndarray], np.ndarray]]
+
+
+def bundle_candidates(path: Path, precisions: tuple[str, ...] = ("int8", "fp32")) -> list[Candidate]:
+    """A shipped or trained bundle, labelled by its own decision rule (manifest ``decision``);
+    ``transformer-onnx`` bundles give one candidate per precision (int8 served, fp32 for the quantisation cost)."""
     from qa_service.bundles import read_manifest
     from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment_core import decide
 
     settings = get_settings()
     manifest = read_manifest(path, task="sentiment")
     version = manifest.get("version", path.name)
+    rule = manifest.get("decision")
+    details = {"bundle": str(path), "kind": manifest.get("kind"), "decision": rule and
+               {k: rule[k] for k in ("method", "negative_threshold", "chosen_on", "rule") if k in rule}}
+    decider = (lambda p, r=rule: decide(p, r)) if rule else None
     if manifest.get("kind") == "transformer-onnx":
         from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline
 
         out = []
-        for precision in ("int8", "fp32"):
+        for precision in precisions:
             pipe = OnnxSentimentPipeline.load(path, manifest, settings.e5_converted_dir, settings.cache_dir,
                                               threads=settings.threads, precision=precision)
             out.append((f"{version}-{precision}", lambda s, p=pipe: p.predict_proba(s.texts, [s.language] * len(s)),
-                        {"bundle": str(path), "kind": manifest["kind"], "precision": precision}))
+                        {**details, "precision": precision}, decider))
         return out
     from qa_service.pipelines.sentiment import load_sentiment
 
     pipe = load_sentiment(path, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
     pipe.detect_language = False
-    return [(version, lambda s, p=pipe: p.predict_proba(s.texts, [s.language] * len(s)),
-             {"bundle": str(path), "kind": manifest.get("kind")})]
+    return [(version, lambda s, p=pipe: p.predict_proba(s.texts, [s.language] * len(s)), details, decider)]
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -154,6 +166,12 @@ def markdown(report: dict[str, Any]) -> str:
                      + " | ".join(f"{c['val'][v]['macro_f1']:.3f}" for v in vnames) + " |")
     lines += ["", f"Chosen on validation: **{report['selection']['chosen']}** "
               f"({report['selection']['rule']}).", ""]
+    for name, c in cands.items():
+        rule = (c.get("details") or {}).get("decision")
+        if rule:
+            lines += [f"`{name}` labels by its decision rule: {rule['method']}, P(negative) >= "
+                      f"{rule.get('negative_threshold')}, chosen on {', '.join(rule.get('chosen_on', []))} "
+                      f"({rule.get('rule')}); the other candidates take the most probable label.", ""]
     for lang in ("es", "en"):
         rnames = [n for n, r in next(iter(cands.values()))["report"].items() if r["language"] == lang]
         lines += [f"## 2. Report sets, {lang} (measured once)", "",
@@ -218,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma list from {', '.join(HEADS)} (empty for bundles only)")
     ap.add_argument("--bundle", action="append", type=Path, default=None,
                     help="bundle directory to compare too (repeatable; default: the shipped 1.0.0 and 2.0.0)")
+    ap.add_argument("--precision", default="int8,fp32", help="transformer-onnx bundles: int8, fp32 or both")
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (quick runs)")
     ap.add_argument("--out", type=Path, default=REPORTS)
     ap.add_argument("--name", default="sentiment-comparison", help="report file stem")
@@ -245,10 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         predict, details = head_candidate(name, train, val)
         predictors[name] = predict
         cands[name] = {"details": details, "val": measure(predict, val), "seconds": round(time.time() - t0)}
+    deciders: dict[str, Callable | None] = {}
     for path in bundles:
-        for name, predict, details in bundle_candidates(Path(path)):
-            predictors[name] = predict
-            cands[name] = {"details": details, "val": measure(predict, val)}
+        for name, predict, details, decider in bundle_candidates(Path(path), tuple(args.precision.split(","))):
+            predictors[name], deciders[name] = predict, decider
+            cands[name] = {"details": details, "val": measure(predict, val, decider)}
     for c in cands.values():
         c["selection_score"] = round(selection_score(c["val"]), 4)
     chosen = max(cands, key=lambda n: cands[n]["selection_score"])
@@ -259,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Only now are the report sets read by any candidate.
     for name, c in cands.items():
-        c["report"] = measure(predictors[name], report_sets)
+        c["report"] = measure(predictors[name], report_sets, deciders.get(name))
         print(f"{name}: " + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c["report"].items()), file=sys.stderr,
               flush=True)
     agreement = {}

@@ -20,12 +20,14 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 1
     return float(ece)
 
 
-def classification_report(probs: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> dict:
-    """macro-F1, accuracy, per-class precision/recall/F1, confusion matrix (rows = gold), ECE, support."""
+def classification_report(probs: np.ndarray, y: np.ndarray, labels: Sequence[str],
+                          pred: np.ndarray | None = None) -> dict:
+    """macro-F1, accuracy, per-class precision/recall/F1, confusion matrix (rows = gold), ECE, support; labels are
+    ``pred`` (a model's decision rule) or the most probable ones."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
     k = len(labels)
-    pred = probs.argmax(axis=1)
+    pred = probs.argmax(axis=1) if pred is None else np.asarray(pred)
     present = sorted(set(y.tolist()))
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=list(range(k)), zero_division=0)
     return {

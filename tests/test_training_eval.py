@@ -99,3 +99,46 @@ def test_finetune_and_export_write_a_servable_int8_bundle(tmp_path):
     pipe = load_sentiment(out, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
     r = pipe.predict("Gracias por todo, excelente atención")
     assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3 and r.language == "es"
+
+
+def test_decision_script_writes_a_version_with_a_validation_chosen_operating_point(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment import load_sentiment
+    from training.sentiment_decision import main as decision
+
+    settings = get_settings()
+    src = tmp_path / "2.0.0"
+    shutil.copytree(settings.models_dir / "sentiment" / "2.0.0", src)
+    # A target every threshold meets: the highest grid threshold is chosen (the smallest move from argmax).
+    assert decision([str(src), "--version", "x", "--limit", "30", "--min-recall", "0", "--min-precision", "0"]) == 0
+    m = read_manifest(tmp_path / "x", task="sentiment")
+    rule = m["decision"]
+    assert rule["method"] == "negative-threshold" and rule["negative_threshold"] == 0.5
+    assert rule["chosen_on"] == ["twcs/val"] and m["metrics"] == {} and m["parent"] == "2.0.0"
+    assert set(rule["validation_effect"]) >= {"tass2019/val", "twcs/val"}
+    # A target nothing meets is refused, with a reason, and writes nothing.
+    assert decision([str(src), "--version", "y", "--limit", "30", "--min-recall", "1.01"]) == 3
+    assert not (tmp_path / "y").exists()
+    # The served labels follow the rule; QA_SENTIMENT_DECISION=argmax gives the most probable label.
+    pipe = load_sentiment(tmp_path / "x", base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+    plain = load_sentiment(tmp_path / "x", base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir,
+                           decision="argmax")
+    assert pipe.decision_ == rule and plain.decision_ is None
+    p = np.array([[0.3, 0.6, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    assert pipe.decide(p).tolist() == [1, 0, 2] and plain.decide(p).tolist() == [1, 0, 2]
+
+
+def test_decision_rule_moves_labels_not_probabilities():
+    import numpy as np
+
+    from qa_service.pipelines.sentiment_core import decide
+
+    p = np.array([[0.24, 0.70, 0.06], [0.20, 0.75, 0.05], [0.30, 0.20, 0.50], [0.10, 0.10, 0.80]])
+    rule = {"method": "negative-threshold", "negative_threshold": 0.225}
+    assert decide(p, rule).tolist() == [0, 1, 0, 2]
+    assert decide(p, None).tolist() == [1, 1, 2, 2] == decide(p, {"method": "argmax"}).tolist()

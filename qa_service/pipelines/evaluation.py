@@ -49,10 +49,12 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
     return {"curve": curve, "ece": round(float(ece), 4)}
 
 
-def classification_summary(probs: np.ndarray, y: np.ndarray, labels: Sequence[str]) -> dict:
-    """macro-F1, accuracy, per-class F1 and support, confusion matrix, reliability curve and ECE."""
+def classification_summary(probs: np.ndarray, y: np.ndarray, labels: Sequence[str],
+                           pred: np.ndarray | None = None) -> dict:
+    """macro-F1, accuracy, per-class F1 and support, confusion matrix, reliability curve and ECE; labels are
+    ``pred`` (a model's decision rule) or the most probable ones."""
     k = len(labels)
-    pred = probs.argmax(axis=1)
+    pred = probs.argmax(axis=1) if pred is None else np.asarray(pred)
     cm = confusion(y, pred, k)
     f1 = f1_per_class(cm)
     rel = reliability(probs, y)

@@ -267,8 +267,9 @@ class TransformerSentimentPipeline(SentimentPredictor):
 
 
 def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2, base_dir: Path | None = None,
-                   cache_dir: Path | None = None) -> Any:
-    """Load any sentiment bundle by its manifest ``kind``.
+                   cache_dir: Path | None = None, decision: str = "bundle") -> Any:
+    """Load any sentiment bundle by its manifest ``kind``, with the bundle's decision rule (``decision="bundle"``)
+    or the most probable label (``"argmax"``).
 
     Args:
         encoder_factory: ``name -> Encoder`` for the encoder an ``embedding-head`` bundle names (the Runtime's,
@@ -279,7 +280,16 @@ def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2, 
     """
     from qa_service.bundles import read_manifest
 
+    if decision not in ("bundle", "argmax"):
+        raise ModelLoadError(f"sentiment decision {decision!r}: use 'bundle' or 'argmax'", str(bundle))
     manifest = read_manifest(bundle, task="sentiment")
+    pipe = _load_kind(bundle, manifest, encoder_factory, threads, base_dir, cache_dir)
+    pipe.decision_ = manifest.get("decision") if decision == "bundle" else None
+    return pipe
+
+
+def _load_kind(bundle: Path, manifest: dict[str, Any], encoder_factory: Any, threads: int | None,
+               base_dir: Path | None, cache_dir: Path | None) -> Any:
     kind = manifest.get("kind", "embedding-head")
     if kind == "embedding-head":
         enc_info = manifest.get("encoder") or {}

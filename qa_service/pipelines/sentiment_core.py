@@ -19,12 +19,27 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _result(p: np.ndarray, language: str, id_: str | None = None, version: str | None = None) -> SentimentResult:
+def decide(probs: np.ndarray, rule: dict[str, Any] | None) -> np.ndarray:
+    """Label indices from calibrated probabilities under a bundle's decision rule.
+
+    ``None`` (or ``{"method": "argmax"}``): the most probable label. ``{"method": "negative-threshold",
+    "negative_threshold": t}``: negative whenever P(negative) >= t, else the most probable label: an operating point
+    for traffic where a complaint read as neutral costs most (chosen on validation data, see the bundle's manifest).
+    The probabilities are not changed: they stay calibrated; only the label moves.
+    """
+    pred = np.asarray(probs).argmax(axis=1)
+    if rule and rule.get("method") == "negative-threshold":
+        pred = np.where(np.asarray(probs)[:, 0] >= float(rule["negative_threshold"]), 0, pred)
+    return pred
+
+
+def _result(p: np.ndarray, language: str, id_: str | None = None, version: str | None = None,
+            label: int | None = None) -> SentimentResult:
     p = np.clip(p.astype(float), 0.0, 1.0)
     p = p / p.sum()
     return SentimentResult(
         id=id_,
-        label=LABELS[int(np.argmax(p))],  # type: ignore[arg-type]
+        label=LABELS[int(np.argmax(p)) if label is None else int(label)],  # type: ignore[arg-type]
         score=round(float(p[2] - p[0]), 4),
         probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
                                     positive=round(float(p[2]), 4)),
@@ -39,6 +54,12 @@ class SentimentPredictor:
     detect_language: bool = True
     # The language identifier the process shares (set by the Runtime); built on first use otherwise.
     language_id_: Any = None
+    # How labels follow from probabilities (the bundle's manifest ``decision``; None: the most probable label).
+    decision_: dict[str, Any] | None = None
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Label indices for ``probs`` (rows of :meth:`predict_proba`) under this model's decision rule."""
+        return decide(probs, self.decision_)
 
     def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None
                       ) -> np.ndarray:  # pragma: no cover - abstract
@@ -75,7 +96,8 @@ class SentimentPredictor:
         probs = self.predict_proba(batch, languages=langs)
         ids = list(ids) if ids is not None else [None] * len(batch)
         version = self.version
-        out = [_result(p, lang, i, version) for p, lang, i in zip(probs, langs, ids)]
+        labels = self.decide(probs)
+        out = [_result(p, lang, i, version, k) for p, lang, i, k in zip(probs, langs, ids, labels)]
         return out[0] if single else out
 
     def _languages(self, texts: list[str]) -> list[str]:

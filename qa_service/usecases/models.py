@@ -269,14 +269,14 @@ def _compare_sentiment(rt: Runtime, against: str, candidate: str, gates: list, s
         y = np.concatenate([per_set[i][0] for i in idx])
         pa = np.vstack([per_set[i][1] for i in idx])
         pb = np.vstack([per_set[i][2] for i in idx])
-        a, b = pa.argmax(1), pb.argmax(1)
+        a, b = pipes[0].decide(pa), pipes[1].decide(pb)  # each model's own decision rule
         diff = {}
         for name, fn in (("macro_f1", macro_f1), ("accuracy", accuracy)):
             value = fn(y, b, 3) - fn(y, a, 3)
             lo, hi = paired_bootstrap(lambda i, fn=fn: fn(y[i], b[i], 3) - fn(y[i], a[i], 3), len(y), samples)
             diff[name] = {"value": round(value, 4), "ci": [round(lo, 4), round(hi, 4)]}
         out[gname] = {"n": int(len(y)), "sets": [gates[i][0].name for i in idx],
-                      "a": classification_summary(pa, y, LABELS), "b": classification_summary(pb, y, LABELS),
+                      "a": classification_summary(pa, y, LABELS, a), "b": classification_summary(pb, y, LABELS, b),
                       "diff": diff}
     return out
 

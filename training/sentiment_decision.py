@@ -1,0 +1,176 @@
+"""An operating point for customer messages: a new sentiment version whose label is negative whenever the
+calibrated P(negative) reaches a threshold chosen on customer-message validation data.
+
+    python -m training.sentiment_decision models/sentiment/2.0.0 --version 2.1.0
+    python -m training.sentiment_decision models/sentiment/2.1.0 --fill-metrics eval/reports/sentiment-comparison.json
+
+Why: for the helpdesk a complaint read as neutral is the costliest mistake, and a model trained on tweets and
+reviews reads calm complaints ("my order hasn't arrived, can you check?") as neutral. Moving the decision (not the
+probabilities, which stay calibrated) is the cheapest fix that needs no retraining.
+
+How the threshold is chosen, on validation data only (``eval/datasets.py``: the ``val`` sets of kind
+``customer-messages``, i.e. ``twcs/val``): over a grid of thresholds, keep those with negative recall >=
+``--min-recall`` and negative precision >= ``--min-precision``; of those, the highest threshold: the smallest move
+away from the most probable label that meets the target, because every step down costs accuracy on tweets and
+reviews (measured on their validation sets, below). The effect on every other validation set (tweets, reviews) is written
+into the manifest beside it, so the cost elsewhere is visible. Report sets are not read here.
+
+The new bundle is a copy of the source (same weights, same calibration, so the same ONNX build in the cache) with
+``decision`` and ``evaluation_protocol`` added and the report metrics left empty until ``--fill-metrics`` copies
+them from a comparison run (``python -m eval.compare_sentiment --candidates "" --bundle <new bundle>``), which
+measures the report sets once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GRID = [round(x, 3) for x in np.arange(0.10, 0.501, 0.025)]
+
+
+def choose_threshold(probs: np.ndarray, y: np.ndarray, min_recall: float, min_precision: float
+                     ) -> tuple[float | None, list[dict[str, float]]]:
+    """(chosen threshold or None, the grid with negative precision/recall and macro-F1 at each threshold)."""
+    from eval.metrics import macro_f1_from_pred
+    from qa_service.pipelines.sentiment_core import decide
+
+    rows = []
+    for t in GRID:
+        pred = decide(probs, {"method": "negative-threshold", "negative_threshold": t})
+        tp = int(((pred == 0) & (y == 0)).sum())
+        prec = tp / max(int((pred == 0).sum()), 1)
+        rec = tp / max(int((y == 0).sum()), 1)
+        rows.append({"threshold": t, "negative_precision": round(prec, 4), "negative_recall": round(rec, 4),
+                     "macro_f1": round(macro_f1_from_pred(y, pred), 4)})
+    ok = [r for r in rows if r["negative_recall"] >= min_recall and r["negative_precision"] >= min_precision]
+    if not ok:
+        return None, rows
+    best = max(ok, key=lambda r: r["threshold"])
+    return float(best["threshold"]), rows
+
+
+def _load(bundle: Path) -> Any:
+    from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment import load_sentiment
+
+    s = get_settings()
+    pipe = load_sentiment(bundle, base_dir=s.e5_converted_dir, cache_dir=s.cache_dir, threads=s.threads,
+                          decision="argmax")
+    pipe.detect_language = False
+    return pipe
+
+
+def make_version(src: Path, version: str, min_recall: float, min_precision: float, limit: int | None) -> int:
+    from eval import datasets as ds
+    from eval.metrics import macro_f1_from_pred
+    from qa_service.bundles import read_manifest, write_manifest
+    from qa_service.pipelines.sentiment_core import decide
+
+    manifest = read_manifest(src, task="sentiment")
+    out = src.parent / version
+    if out.exists():
+        print(f"error: {out} exists; choose another --version", file=sys.stderr)
+        return 2
+    val = [s.subset(limit) if limit else s for s in ds.validation_sets()]
+    target = [s for s in val if s.kind == "customer-messages"]
+    if not target:
+        print("error: no customer-message validation set in eval/datasets.py", file=sys.stderr)
+        return 2
+    pipe = _load(src)
+    probs, ys = {}, {}
+    for s in val:
+        print(f"  predicting {s.name} ({len(s)})", file=sys.stderr, flush=True)
+        probs[s.name] = pipe.predict_proba(s.texts, [s.language] * len(s))
+        ys[s.name] = np.array([ds.LABELS.index(lab) for lab in s.labels])
+    p = np.vstack([probs[s.name] for s in target])
+    y = np.concatenate([ys[s.name] for s in target])
+    t, grid = choose_threshold(p, y, min_recall, min_precision)
+    if t is None:
+        best = max(grid, key=lambda r: r["negative_recall"] if r["negative_precision"] >= min_precision else -1)
+        print(f"error: no threshold reaches negative recall {min_recall} with precision {min_precision} on "
+              f"{', '.join(s.name for s in target)} (best recall at that precision: {best['negative_recall']})",
+              file=sys.stderr)
+        return 3
+    rule = {"method": "negative-threshold", "negative_threshold": t}
+    effect = {}
+    for s in val:
+        a = macro_f1_from_pred(ys[s.name], probs[s.name].argmax(1))
+        b = macro_f1_from_pred(ys[s.name], decide(probs[s.name], rule))
+        effect[s.name] = {"kind": s.kind, "language": s.language, "macro_f1_argmax": round(a, 4),
+                          "macro_f1_decision": round(b, 4), "difference": round(b - a, 4)}
+    shutil.copytree(src, out)
+    m = dict(manifest)
+    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
+             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    m["decision"] = {
+        **rule,
+        "operating_point": "customer messages: a complaint read as neutral costs most",
+        "chosen_on": [s.name for s in target],
+        "rule": f"the highest threshold with negative recall >= {min_recall} and precision >= {min_precision} on "
+                f"the chosen_on sets (grid {GRID[0]}..{GRID[-1]} step 0.025): the smallest move from the most "
+                "probable label that meets the target",
+        "applies_to": "every language (no Spanish customer-message validation set exists; the same bias, complaints "
+                      "read as neutral, was reported on Spanish customer messages)",
+        "grid": grid, "validation_effect": effect,
+        "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
+        "argmax_instead": "QA_SENTIMENT_DECISION=argmax",
+    }
+    proto = dict(m.get("evaluation_protocol") or {})
+    proto["decision_chosen_on"] = [s.name for s in target]
+    m["evaluation_protocol"] = proto
+    write_manifest(out, m)
+    print(json.dumps({"version": version, "negative_threshold": t, "validation_effect": effect}, indent=1))
+    return 0
+
+
+def fill_metrics(bundle: Path, report_path: Path, candidate: str | None) -> int:
+    """Copy a comparison run's report-set metrics for this bundle into its manifest."""
+    from qa_service.bundles import read_manifest, write_manifest
+
+    m = read_manifest(bundle, task="sentiment")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    name = candidate or f"{m['version']}-int8"
+    cand = report["candidates"].get(name)
+    if cand is None or "report" not in cand:
+        print(f"error: {report_path} has no report-set measurement of candidate {name!r}", file=sys.stderr)
+        return 2
+    run = cand.get("run") or {"command": report["command"], "commit": report["commit"]}
+    m["metrics"] = cand["report"]
+    m["metrics_source"] = {"report": str(report_path), "candidate": name, "command": run["command"],
+                           "commit": run["commit"], "protocol": "eval/datasets.py: measured once on the report sets"}
+    write_manifest(bundle, m)
+    print(f"{bundle}: metrics of {len(cand['report'])} report sets from {name}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.sentiment_decision", description=__doc__.split("\n")[0])
+    ap.add_argument("bundle", type=Path, help="source bundle (or, with --fill-metrics, the bundle to fill)")
+    ap.add_argument("--version", help="the new version's name (a sibling directory of the source)")
+    ap.add_argument("--min-recall", type=float, default=0.80)
+    ap.add_argument("--min-precision", type=float, default=0.70)
+    ap.add_argument("--limit", type=int, default=None, help="at most N rows per validation set (quick runs)")
+    ap.add_argument("--fill-metrics", type=Path, default=None, help="a comparison JSON to copy report metrics from")
+    ap.add_argument("--candidate", default=None, help="with --fill-metrics: the candidate name (default VERSION-int8)")
+    args = ap.parse_args(argv)
+    if not (args.bundle / "manifest.json").exists():
+        print(f"error: {args.bundle}: no manifest.json (not a bundle)", file=sys.stderr)
+        return 2
+    if args.fill_metrics:
+        return fill_metrics(args.bundle, args.fill_metrics, args.candidate)
+    if not args.version:
+        print("error: --version is required to make a new version", file=sys.stderr)
+        return 2
+    return make_version(args.bundle, args.version, args.min_recall, args.min_precision, args.limit)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
