@@ -67,13 +67,14 @@ def selection_score(metrics: dict[str, Any]) -> float:
 
 
 def measure(predict: Callable[[ds.LabelledSet], np.ndarray], sets: list[ds.LabelledSet],
-            decide: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
+            decide: Callable[[np.ndarray, list[str]], np.ndarray] | None = None) -> dict[str, Any]:
     """Per set: the classification report of ``predict``'s probabilities, labelled by ``decide`` (a model's
     decision rule) or by the most probable label."""
     out = {}
     for s in sets:
         probs = predict(s)
-        rep = classification_report(probs, labels_of(s), ds.LABELS, decide(probs) if decide else None)
+        pred = decide(probs, [s.language] * len(s)) if decide else None
+        rep = classification_report(probs, labels_of(s), ds.LABELS, pred)
         rep.update(language=s.language, kind=s.kind, role=s.role)
         out[s.name] = rep
     return out
@@ -115,7 +116,8 @@ def head_candidate(name: str, train: list[ds.LabelledSet], val: list[ds.Labelled
     return (lambda s: best.predict_proba_embeddings(emb(s), [s.language] * len(s))), details
 
 
-Candidate = tuple[str, Callable[[ds.LabelledSet], np.ndarray], dict[str, Any], Callable[[np.ndarray], np.ndarray]]
+Candidate = tuple[str, Callable[[ds.LabelledSet], np.ndarray], dict[str, Any],
+                  Callable[[np.ndarray, list[str]], np.ndarray] | None]
 
 
 def bundle_candidates(path: Path, precisions: tuple[str, ...] = ("int8", "fp32")) -> list[Candidate]:
@@ -130,8 +132,8 @@ def bundle_candidates(path: Path, precisions: tuple[str, ...] = ("int8", "fp32")
     version = manifest.get("version", path.name)
     rule = manifest.get("decision")
     details = {"bundle": str(path), "kind": manifest.get("kind"), "decision": rule and
-               {k: rule[k] for k in ("method", "negative_threshold", "chosen_on", "rule") if k in rule}}
-    decider = (lambda p, r=rule: decide(p, r)) if rule else None
+               {k: rule[k] for k in ("method", "thresholds", "chosen_on", "rule") if k in rule}}
+    decider = (lambda p, langs, r=rule: decide(p, r, langs)) if rule else None
     if manifest.get("kind") == "transformer-onnx":
         from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline
 
@@ -169,9 +171,10 @@ def markdown(report: dict[str, Any]) -> str:
     for name, c in cands.items():
         rule = (c.get("details") or {}).get("decision")
         if rule:
-            lines += [f"`{name}` labels by its decision rule: {rule['method']}, P(negative) >= "
-                      f"{rule.get('negative_threshold')}, chosen on {', '.join(rule.get('chosen_on', []))} "
-                      f"({rule.get('rule')}); the other candidates take the most probable label.", ""]
+            lines += [f"`{name}` labels by its decision rule: {rule['method']}, P(negative) >= threshold per "
+                      f"language {rule.get('thresholds')} (other languages: the most probable label), chosen on "
+                      f"{', '.join(rule.get('chosen_on', []))} ({rule.get('rule')}); the other candidates take the "
+                      "most probable label.", ""]
     for lang in ("es", "en"):
         rnames = [n for n, r in next(iter(cands.values()))["report"].items() if r["language"] == lang]
         lines += [f"## 2. Report sets, {lang} (measured once)", "",

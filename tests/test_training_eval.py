@@ -118,7 +118,7 @@ def test_decision_script_writes_a_version_with_a_validation_chosen_operating_poi
     assert decision([str(src), "--version", "x", "--limit", "30", "--min-recall", "0", "--min-precision", "0"]) == 0
     m = read_manifest(tmp_path / "x", task="sentiment")
     rule = m["decision"]
-    assert rule["method"] == "negative-threshold" and rule["negative_threshold"] == 0.5
+    assert rule["method"] == "negative-threshold" and rule["thresholds"] == {"en": 0.5}
     assert rule["chosen_on"] == ["twcs/val"] and m["metrics"] == {} and m["parent"] == "2.0.0"
     assert set(rule["validation_effect"]) >= {"tass2019/val", "twcs/val"}
     # A target nothing meets is refused, with a reason, and writes nothing.
@@ -130,7 +130,7 @@ def test_decision_script_writes_a_version_with_a_validation_chosen_operating_poi
                            decision="argmax")
     assert pipe.decision_ == rule and plain.decision_ is None
     p = np.array([[0.3, 0.6, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
-    assert pipe.decide(p).tolist() == [1, 0, 2] and plain.decide(p).tolist() == [1, 0, 2]
+    assert pipe.decide(p, ["en"] * 3).tolist() == [1, 0, 2] and plain.decide(p, ["en"] * 3).tolist() == [1, 0, 2]
 
 
 def test_decision_rule_moves_labels_not_probabilities():
@@ -139,6 +139,26 @@ def test_decision_rule_moves_labels_not_probabilities():
     from qa_service.pipelines.sentiment_core import decide
 
     p = np.array([[0.24, 0.70, 0.06], [0.20, 0.75, 0.05], [0.30, 0.20, 0.50], [0.10, 0.10, 0.80]])
-    rule = {"method": "negative-threshold", "negative_threshold": 0.225}
-    assert decide(p, rule).tolist() == [0, 1, 0, 2]
+    rule = {"method": "negative-threshold", "thresholds": {"en": 0.225}}
+    assert decide(p, rule, ["en"] * 4).tolist() == [0, 1, 0, 2]
+    # A language without a threshold (or an unknown one) keeps the most probable label.
+    assert decide(p, rule, ["es"] * 4).tolist() == [1, 1, 2, 2] == decide(p, rule).tolist()
+    assert decide(p, rule, ["en", "es", "es", "en"]).tolist() == [0, 1, 2, 2]
     assert decide(p, None).tolist() == [1, 1, 2, 2] == decide(p, {"method": "argmax"}).tolist()
+
+
+def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
+    from qa_service.pipelines.sentiment_core import LABELS
+
+    rule = sentiment.decision_
+    if not rule:
+        pytest.skip("the served model has no decision rule")
+    texts = ["My package still hasn't arrived, can you check where it is?",
+             "Mi paquete todavía no ha llegado, ¿pueden revisar dónde está?", "I was charged twice this month",
+             "Me han cobrado dos veces este mes", "Thanks, all sorted now", "Gracias, ya está todo resuelto"]
+    results = sentiment.predict(texts)
+    for r in results:
+        p = [r.probabilities.negative, r.probabilities.neutral, r.probabilities.positive]
+        t = rule["thresholds"].get(r.language)
+        expected = "negative" if t is not None and p[0] >= t else LABELS[max(range(3), key=p.__getitem__)]
+        assert r.label == expected, (r, t)

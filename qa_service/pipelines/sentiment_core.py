@@ -19,18 +19,24 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def decide(probs: np.ndarray, rule: dict[str, Any] | None) -> np.ndarray:
+def decide(probs: np.ndarray, rule: dict[str, Any] | None, languages: Sequence[str] | None = None) -> np.ndarray:
     """Label indices from calibrated probabilities under a bundle's decision rule.
 
     ``None`` (or ``{"method": "argmax"}``): the most probable label. ``{"method": "negative-threshold",
-    "negative_threshold": t}``: negative whenever P(negative) >= t, else the most probable label: an operating point
-    for traffic where a complaint read as neutral costs most (chosen on validation data, see the bundle's manifest).
-    The probabilities are not changed: they stay calibrated; only the label moves.
+    "thresholds": {"en": t, ...}}``: in a language with a threshold, negative whenever P(negative) >= t, else the most
+    probable label; languages without one (or rows of unknown language) take the most probable label. An operating
+    point for traffic where a complaint read as neutral costs most, chosen per language on that language's
+    customer-message validation data (see the bundle's manifest). The probabilities are not changed: they stay
+    calibrated; only the label moves.
     """
-    pred = np.asarray(probs).argmax(axis=1)
-    if rule and rule.get("method") == "negative-threshold":
-        pred = np.where(np.asarray(probs)[:, 0] >= float(rule["negative_threshold"]), 0, pred)
-    return pred
+    probs = np.asarray(probs)
+    pred = probs.argmax(axis=1)
+    if not rule or rule.get("method") != "negative-threshold":
+        return pred
+    thresholds = rule.get("thresholds") or {}
+    langs = list(languages) if languages is not None else ["other"] * len(pred)
+    t = np.array([float(thresholds.get(g, np.inf)) for g in langs])
+    return np.where(probs[:, 0] >= t, 0, pred)
 
 
 def _result(p: np.ndarray, language: str, id_: str | None = None, version: str | None = None,
@@ -57,9 +63,10 @@ class SentimentPredictor:
     # How labels follow from probabilities (the bundle's manifest ``decision``; None: the most probable label).
     decision_: dict[str, Any] | None = None
 
-    def decide(self, probs: np.ndarray) -> np.ndarray:
-        """Label indices for ``probs`` (rows of :meth:`predict_proba`) under this model's decision rule."""
-        return decide(probs, self.decision_)
+    def decide(self, probs: np.ndarray, languages: Sequence[str] | None = None) -> np.ndarray:
+        """Label indices for ``probs`` (rows of :meth:`predict_proba`, texts in ``languages``) under this model's
+        decision rule."""
+        return decide(probs, self.decision_, languages)
 
     def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None
                       ) -> np.ndarray:  # pragma: no cover - abstract
@@ -96,9 +103,13 @@ class SentimentPredictor:
         probs = self.predict_proba(batch, languages=langs)
         ids = list(ids) if ids is not None else [None] * len(batch)
         version = self.version
-        labels = self.decide(probs)
+        labels = self.decide(probs, langs)
         out = [_result(p, lang, i, version, k) for p, lang, i, k in zip(probs, langs, ids, labels)]
         return out[0] if single else out
+
+    def languages(self, texts: Sequence[str]) -> list[str]:
+        """The language of each text (es / en / other), or ``other`` throughout when detection is off."""
+        return self._languages(list(texts))
 
     def _languages(self, texts: list[str]) -> list[str]:
         if not self.detect_language:

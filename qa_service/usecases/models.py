@@ -262,14 +262,17 @@ def _compare_sentiment(rt: Runtime, against: str, candidate: str, gates: list, s
     for s, rows in gates:
         rows = [r for r in rows if r.get("label") in LABELS and r.get("text")]
         y = np.array([LABELS.index(r["label"]) for r in rows])
-        pa, pb = _sentiment_probs(pipes, [r["text"] for r in rows])
-        per_set.append((y, pa, pb))
+        texts = [r["text"] for r in rows]
+        pa, pb = _sentiment_probs(pipes, texts)
+        langs = [s.language] * len(rows) if s.language else pipes[1].languages(texts)
+        per_set.append((y, pa, pb, langs))
     out: dict[str, Any] = {}
     for gname, idx in _language_groups(gates).items():
         y = np.concatenate([per_set[i][0] for i in idx])
         pa = np.vstack([per_set[i][1] for i in idx])
         pb = np.vstack([per_set[i][2] for i in idx])
-        a, b = pipes[0].decide(pa), pipes[1].decide(pb)  # each model's own decision rule
+        langs = [g for i in idx for g in per_set[i][3]]
+        a, b = pipes[0].decide(pa, langs), pipes[1].decide(pb, langs)  # each model's own decision rule
         diff = {}
         for name, fn in (("macro_f1", macro_f1), ("accuracy", accuracy)):
             value = fn(y, b, 3) - fn(y, a, 3)
