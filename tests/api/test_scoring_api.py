@@ -22,7 +22,7 @@ def test_score_by_name(client):
     r = client.post("/v1/score", json={"transcript": GOOD_ES, "rubric": "default-es"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["rubric"] == {"id": "default-es", "version": "1.1.0"}
+    assert body["rubric"] == {"id": "default-es", "version": "1.2.0"}
     assert body["total"] >= 85 and body["auto_fail"] is False
     crit = {c["id"]: c for c in body["criteria"]}
     assert crit["empatia"]["result"] == "pass"
