@@ -118,27 +118,41 @@ def leaks(rubrics: Iterable[Any], rows: Iterable[dict[str, Any]], n: int = MIN_R
     from qa_service.schemas import compile_pattern
 
     rubrics = list(rubrics)
+    rows = list(rows)
     turns = [(r["id"], i, t["text"]) for r in rows for i, t in enumerate(r["turns"])]
-    norm_turns = [(rid, i, " ".join(words(text)), word_runs(text, n)) for rid, i, text in turns]
+    index: dict[tuple[str, ...], list[tuple[str, int]]] = {}
+    joined = []
+    for rid, i, text in turns:
+        for run in word_runs(text, n):
+            index.setdefault(run, []).append((rid, i))
+        joined.append((rid, i, f" {' '.join(words(text))} "))
+    # patterns: one search per transcript (turns joined by a paragraph separator), then per turn where it hit
+    by_row = [(r["id"], [t["text"] for t in r["turns"]], "\n\u2029\n".join(t["text"] for t in r["turns"]))
+              for r in rows]
     found = []
     for rub in rubrics:
         examples, patterns = rubric_wording(rub)
         for ex in examples:
             ex_norm = " ".join(words(ex))
-            runs = word_runs(ex, n)
-            for rid, i, joined, turn_runs in norm_turns:
-                if ex_norm and f" {ex_norm} " in f" {joined} ":
+            hits = {where for run in word_runs(ex, n) for where in index.get(run, ())}
+            if len(words(ex)) < n:  # too short for a run: the whole example, word for word
+                hits = {(rid, i) for rid, i, j in joined if ex_norm and f" {ex_norm} " in j}
+            for rid, i in sorted(hits):
+                text = next(j for r, k, j in joined if r == rid and k == i)
+                if ex_norm and f" {ex_norm} " in text:
                     found.append(f"{rub.id}: example {ex!r} in {rid} turn {i}")
-                elif runs & turn_runs:
-                    run = " ".join(sorted(runs & turn_runs)[0])
-                    found.append(f"{rub.id}: example {ex!r} shares {n}+ words ({run!r}) with {rid} turn {i}")
+                else:
+                    found.append(f"{rub.id}: example {ex!r} shares {n}+ words with {rid} turn {i}")
         for p in patterns:
             rx = compile_pattern(p)
-            for rid, i, text in turns:
-                for m in rx.finditer(text):
-                    if len(words(m.group(0))) >= n:
-                        found.append(f"{rub.id}: pattern {p!r} matches {len(words(m.group(0)))} words in {rid} "
-                                     f"turn {i}")
+            for rid, texts, whole in by_row:
+                if not any(len(words(m.group(0))) >= n for m in rx.finditer(whole)):
+                    continue
+                for i, text in enumerate(texts):
+                    for m in rx.finditer(text):
+                        if len(words(m.group(0))) >= n:
+                            found.append(f"{rub.id}: pattern {p!r} matches {len(words(m.group(0)))} words in "
+                                         f"{rid} turn {i}")
     return found
 
 

@@ -135,7 +135,7 @@ class Transcript(BaseModel):
 
 # --------------------------------------------------------------------------- rubrics
 DetectorType = Literal["semantic", "pattern", "pii", "metric", "sentiment",
-                       "listening", "hold", "closing", "commitment", "tone", "empathy", "learned"]
+                       "listening", "hold", "closing", "commitment", "tone", "empathy", "escalation", "learned"]
 NaCondition = Literal["customer_never_negative", "no_hold", "no_escalation_request", "chat_channel", "call_channel"]
 
 

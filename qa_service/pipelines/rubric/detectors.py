@@ -390,21 +390,29 @@ class ListeningDetector:
 
 
 def hold_events(ctx: DetectionContext, announce: list[Any]) -> list[tuple[int | None, int, float | None]]:
-    """Holds in the conversation: (announcing agent turn or None, the agent's return turn, the gap in seconds
-    or None). A hold is a silence of at least ``ctx.hold_seconds`` before an agent turn, or an agent turn
-    announcing a hold followed by the agent's return (when the transcript has no timings)."""
+    """Holds in the conversation: (the agent turn announcing it or None, the agent's return turn, the gap in
+    seconds or None). A hold is a silence of at least ``ctx.hold_seconds`` in a call (from ``start``/``end``),
+    whoever speaks next; in a chat (``at`` times, where replies take a while to type) a gap of three times that,
+    or of ``hold_seconds`` after an announcement; without timings, an agent turn announcing a wait followed by
+    the agent's return. The announcement is looked for in the agent's turns of the five turns before the gap."""
     turns = ctx.transcript.turns
     events: list[tuple[int | None, int, float | None]] = []
     timed = all(t.start is not None or t.at is not None for t in turns)
     returns = set()
     for k in range(1, len(turns)):
         gap = _gap_before(turns, k)
-        if gap is None or gap < ctx.hold_seconds or turns[k].speaker != "agent":
+        if gap is None or gap < ctx.hold_seconds:
             continue
-        # The announcement: the last agent turn before the gap (within three turns), if it announces a wait.
-        a = next((j for j in range(k - 1, max(-1, k - 4), -1) if turns[j].speaker == "agent"), None)
-        events.append((a if a is not None and _cue_span(announce, turns[a].text) else None, k, gap))
-        returns.add(k)
+        a = next((j for j in range(k - 1, max(-1, k - 6), -1)
+                  if turns[j].speaker == "agent" and _cue_span(announce, turns[j].text)), None)
+        chat = turns[k].start is None
+        if chat and a is None and gap < 3 * ctx.hold_seconds:
+            continue
+        r = next((j for j in range(k, len(turns)) if turns[j].speaker == "agent"), None)
+        if r is None or r in returns:
+            continue
+        events.append((a, r, gap))
+        returns.add(r)
     if not timed:
         for a, t in enumerate(turns):
             if t.speaker != "agent" or not _cue_span(announce, t.text):
@@ -438,15 +446,18 @@ class HoldDetector:
         missing = []
         for a, r, gap in events:
             f["longest_gap"] = max(f["longest_gap"], float(np.log1p(gap or 0.0)))
-            asked = a is not None and (_cue_span(ask, turns[a].text) is not None
-                                       or ("?" in turns[a].text or "¿" in turns[a].text))
+            before = [j for j in range((a if a is not None else r) - 4, r) if j >= 0 and turns[j].speaker == "agent"]
+            asking = next((j for j in reversed(before) if _cue_span(ask, turns[j].text)), None)
+            if asking is None and a is not None and ("?" in turns[a].text or "¿" in turns[a].text):
+                asking = a
+            asked = asking is not None
             back = [j for j in range(r, min(len(turns), r + 3)) if turns[j].speaker == "agent"][:2]
             thanked = next(((j, sp) for j in back if (sp := _cue_span(thanks, turns[j].text))), None)
             f["asked"] += asked
             f["thanked"] += thanked is not None
             f["unannounced"] += a is None
-            if asked:
-                ev.append(_turn_evidence(ctx, a, "hold", _cue_span(ask, turns[a].text)))
+            if asking is not None:
+                ev.append(_turn_evidence(ctx, asking, "hold", _cue_span(ask, turns[asking].text)))
             if thanked:
                 ev.append(_turn_evidence(ctx, thanked[0], "hold", thanked[1]))
             if not asked:
@@ -646,6 +657,53 @@ class EmpathyDetector:
         return Finding(ev, 0.8 if ev else 0.6, features=f)
 
 
+class EscalationDetector:
+    """``escalation``: the customer asks for someone above the agent (``request`` cues, customer turns) and the
+    agent handles it in its next three turns: transfers, escalates or arranges a call back (``handle`` cues), not
+    a refusal (``refuse`` cues, which fail the criterion when nothing handles the request)."""
+
+    gives_evidence: ClassVar[bool] = True
+    needs_sentences: ClassVar[bool] = False
+    needs_turns: ClassVar[bool] = False
+
+    def requests(self, spec: DetectorSpec, ctx: DetectionContext) -> list[int]:
+        """Customer turns asking to escalate."""
+        request = _cues(spec, ctx, "request")
+        return [i for i, t in enumerate(ctx.transcript.turns)
+                if t.speaker == "customer" and _cue_span(request, t.text) is not None]
+
+    def applies(self, spec: DetectorSpec, ctx: DetectionContext) -> bool:
+        """Whether the customer asks for escalation (the ``no_escalation_request`` N/A condition)."""
+        return bool(self.requests(spec, ctx))
+
+    def detect(self, spec: DetectorSpec, ctx: DetectionContext) -> Finding:
+        turns = ctx.transcript.turns
+        handle, refuse = _cues(spec, ctx, "handle"), _cues(spec, ctx, "refuse")
+        asked = self.requests(spec, ctx)
+        f = {"requests": float(len(asked)), "handled": 0.0, "refused": 0.0, "handled_anywhere": 0.0}
+        ev: list[Evidence] = []
+        refusals = []
+        for i in ctx.scope:
+            if turns[i].speaker == "agent" and _cue_span(handle, turns[i].text):
+                f["handled_anywhere"] += 1
+        for q in asked:
+            nxt = [j for j in range(q + 1, len(turns)) if turns[j].speaker == "agent"][:3]
+            hit = next(((j, sp) for j in nxt if (sp := _cue_span(handle, turns[j].text))), None)
+            no = next(((j, sp) for j in nxt if (sp := _cue_span(refuse, turns[j].text))), None)
+            if hit:
+                f["handled"] += 1
+                if not any(e.turn == hit[0] for e in ev):
+                    ev.append(_turn_evidence(ctx, hit[0], "escalation", hit[1]))
+            elif no:
+                f["refused"] += 1
+                refusals.append(f"escalation refused at turn {no[0]}")
+        if not asked:
+            return Finding([], 0.5, features=f)
+        if refusals and not ev:
+            return Finding([], 0.75, failure="; ".join(refusals), features=f)
+        return Finding(ev, 0.8 if ev else 0.6, features=f)
+
+
 class LearnedDetector:
     """``learned``: a classifier trained on labelled transcripts (``model`` names it) over turn windows (turn
     embeddings with the other speaker's preceding turn) and the findings of the criterion's other detectors.
@@ -718,6 +776,7 @@ DETECTORS: dict[str, Detector] = {
     "commitment": CommitmentDetector(),
     "tone": ToneDetector(),
     "empathy": EmpathyDetector(),
+    "escalation": EscalationDetector(),
     "learned": LearnedDetector(),
 }
 """Detector ``type`` name (as written in rubrics) -> implementation."""

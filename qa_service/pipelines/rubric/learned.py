@@ -330,6 +330,76 @@ def merge_corrections(rows: Sequence[dict[str, Any]], corrections: Sequence[dict
     return [out[i] for i in order]
 
 
+# ----------------------------------------------------------------------------- training
+def learned_models(rubric: Any) -> dict[str, Any]:
+    """Model name -> the criterion of ``rubric`` whose ``learned`` detector uses it."""
+    return {d.model: c for s in rubric.sections for c in s.criteria for d in c.detectors if d.type == "learned"}
+
+
+def collect_inputs(scorer: Any, transcripts: Sequence[Transcript]) -> dict[tuple[str, str], LearnedInput]:
+    """What each ``learned`` detector of ``scorer``'s rubric sees on each transcript, keyed by (transcript id,
+    criterion id): the scorer runs once with recorders in place of the models and its N/A rules off (a
+    transcript labelled pass or fail must get its inputs even where the rules would say N/A)."""
+    from qa_service.pipelines.rubric.scorer import RubricScorer
+
+    rubric = scorer.rubric.model_copy(deep=True)
+    for s in rubric.sections:
+        for c in s.criteria:
+            c.na_when = []
+    models = learned_models(rubric)
+    recorders = {name: InputRecorder() for name in models}
+    probe = RubricScorer(rubric, encoder=scorer.encoder, sentiment=scorer.sentiment, hold_seconds=scorer.hold_seconds,
+                         classifiers=recorders)
+    probe.score_many(list(transcripts))
+    out = {}
+    for name, rec in recorders.items():
+        for inp in rec.inputs:
+            out[(inp.transcript_id, models[name].id)] = inp
+    return out
+
+
+def fit_classifiers(scorers: dict[str, Any], rows: Sequence[dict[str, Any]],
+                    corrections: Sequence[dict[str, Any]] = (), params: dict[str, dict[str, Any]] | None = None,
+                    inputs: dict[tuple[str, str, str], LearnedInput] | None = None) -> dict[str, CriterionClassifier]:
+    """Train one classifier per model name on labelled transcripts and analysts' corrections.
+
+    Args:
+        scorers: rubric id -> a scorer for that rubric (its encoder and sentiment model make the inputs); the
+            rubrics' ``learned`` detectors name the models, and a model named in several rubrics (Spanish and
+            English) is trained on all of them.
+        rows: labelled transcripts: the transcript, ``rubric`` (id), ``labels`` (criterion -> pass|fail|na) and
+            optionally ``evidence`` (criterion -> cited turn indices).
+        corrections: analysts' corrections (see :func:`merge_corrections`).
+        params: model name -> keyword arguments of :class:`CriterionClassifier`.
+        inputs: precomputed inputs keyed by (rubric id, transcript id, criterion id) (made here when omitted).
+    """
+    rows = merge_corrections(rows, corrections) if corrections else list(rows)
+    if inputs is None:
+        inputs = {}
+        for rid, sc in scorers.items():
+            mine = [r for r in rows if r["rubric"] == rid]
+            got = collect_inputs(sc, [Transcript.model_validate(
+                {k: v for k, v in r.items() if k in Transcript.model_fields}) for r in mine])
+            inputs.update({(rid, t, c): v for (t, c), v in got.items()})
+    data: dict[str, tuple[list, list, list]] = {}
+    absent: dict[str, bool] = {}
+    for rid, sc in scorers.items():
+        for name, crit in learned_models(sc.rubric).items():
+            absent[name] = any(d.expect == "absent" for d in crit.detectors)
+            xs, ys, ev = data.setdefault(name, ([], [], []))
+            for r in rows:
+                lab = r["labels"].get(crit.id)
+                key = (rid, r["id"], crit.id)
+                if r["rubric"] != rid or lab not in ("pass", "fail") or key not in inputs:
+                    continue
+                xs.append(inputs[key])
+                ys.append(lab)
+                ev.append((r.get("evidence") or {}).get(crit.id, []))
+    params = params or {}
+    return {name: CriterionClassifier(absent=absent[name], **params.get(name, {})).fit(xs, ys, ev)
+            for name, (xs, ys, ev) in data.items() if xs}
+
+
 def manifest_summary(bundle: Path) -> dict[str, Any]:
     """The manifest of a classifier bundle (for reports)."""
     return json.loads((Path(bundle) / "manifest.json").read_text(encoding="utf-8"))

@@ -58,7 +58,7 @@ _TEXT = {
 
 
 # N/A condition -> the detector type that can decide it from the conversation (see ``_na_reason``).
-_NA_DETECTOR = {"no_hold": "hold", "customer_never_negative": "empathy"}
+_NA_DETECTOR = {"no_hold": "hold", "customer_never_negative": "empathy", "no_escalation_request": "escalation"}
 
 
 class RubricScorer:
