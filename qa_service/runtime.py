@@ -65,6 +65,7 @@ class Runtime:
         self._sentiment: dict[str, Any] = {}
         self._language_id: Any = None
         self._redactor: Any = None
+        self._classifiers: dict[str, Any] | None = None
         self.models = ModelCache()
         # UMAP's numba-compiled code is cached on disk so only the first topic fit on a machine pays for it;
         # numba reads this when it is first imported, so the process sets it before any topic work.
@@ -161,7 +162,21 @@ class Runtime:
 
         cal = load_calibration(self.settings.rubrics_dir, rubric)
         return RubricScorer(rubric, encoder=self.encoder(), sentiment=self.sentiment(),
-                            thresholds=cal.get("thresholds"), kappa=cal.get("kappa"), min_kappa=self.settings.min_kappa)
+                            thresholds=cal.get("thresholds"), kappa=cal.get("kappa"), min_kappa=self.settings.min_kappa,
+                            review_below=cal.get("review_below"), classifiers=self.rubric_classifiers())
+
+    def rubric_classifiers(self) -> dict[str, Any]:
+        """The trained criterion classifiers that rubrics' ``learned`` detectors name (``<rubrics_dir>/classifiers``,
+        written by ``python -m eval.scoring`` or ``python -m training.rubric_classifier``), verified against the
+        encoder; empty when none are shipped (``learned`` detectors then leave the decision to the others)."""
+        with self._lock:
+            if self._classifiers is None:
+                from qa_service.pipelines.rubric.learned import load_classifiers
+
+                bundle = self.settings.rubrics_dir / "classifiers"
+                self._classifiers = load_classifiers(bundle, self.encoder()) if (bundle / "manifest.json").exists() \
+                    else {}
+            return self._classifiers
 
     def new_topic_model(self, **params):
         """An unfitted :class:`TopicModel` on the topic encoder (``QA_TOPIC_ENCODER``)."""
