@@ -50,10 +50,9 @@ SEED = 7
 LANGUAGES = {"es": ("es-ES", "es-LA"), "en": ("en",)}
 # Settings of the criterion classifiers tried on tune (chosen per criterion by tune-CV kappa).
 CLASSIFIER_GRID: list[dict[str, Any]] = [
-    {"C": 0.3, "C_window": 0.05, "use_windows": True},
-    {"C": 1.0, "C_window": 0.2, "use_windows": True},
-    {"C": 0.3, "C_window": 1.0, "use_windows": True},
-    {"C": 1.0, "use_windows": False},
+    {"C": 1.0, "C_window": 0.1, "use_windows": True},
+    {"C": 1.0, "C_window": 0.3, "use_windows": True},
+    {"C": 0.3, "C_window": 0.1, "use_windows": True},
 ]
 REVIEW_ACCURACY = 0.9  # the review threshold keeps results at least this accurate on tune-CV
 

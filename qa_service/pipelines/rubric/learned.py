@@ -1,13 +1,13 @@
 """Learned criterion classifiers: a criterion decided by a model trained on labelled transcripts.
 
-Two stages, both logistic regressions (scikit-learn to fit, numpy to predict):
+Two linear stages (numpy and scikit-learn to fit, numpy to predict):
 
-1. a *window* model scores every turn in the criterion's scope from its embedding, the embedding of the other
+1. a *window* model (class-balanced ridge regression) scores every turn in the criterion's scope from its embedding, the embedding of the other
    speaker's turn before it, who speaks and where in the call: trained on the turns analysts cited as evidence
    (for a criterion that passes by presence: the cited turns of passing transcripts against every turn of
    failing ones; for one that fails by presence, ``expect: absent``: the cited turns of failing transcripts
    against every turn of passing ones);
-2. a *transcript* model turns the best window scores and the findings of the criterion's other detectors
+2. a *transcript* model (logistic regression) turns the best window scores and the findings of the criterion's other detectors
    (structure: holds, final phase, commitments, negativity...; patterns; similarity to the rubric's examples)
    into P(pass). Its window inputs are cross-fitted (each transcript's window scores come from a window model
    that did not see it), so the probability it learns is honest; it is the criterion's confidence.
@@ -106,7 +106,7 @@ class CriterionClassifier:
 
     Args:
         absent: the criterion fails when something is present (tone, sensitive data): windows learn the violation.
-        C_window: inverse regularisation of the window model.
+        C_window: inverse regularisation of the window model (a ridge regression: penalty 1 / C_window).
         C: inverse regularisation of the transcript model.
         folds: cross-fitting folds for the window scores the transcript model learns from.
         threshold: P(pass) at or above which the criterion passes.
@@ -145,14 +145,19 @@ class CriterionClassifier:
             return np.zeros((0, 1)), np.zeros(0), np.zeros(0)
         return np.asarray(xs), np.asarray(ys), np.asarray(groups)
 
-    def _fit_window(self, x: np.ndarray, y: np.ndarray):
-        from sklearn.linear_model import LogisticRegression
-
+    def _fit_window(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Class-balanced ridge regression of the window target (closed form: fast enough to cross-fit every
+        criterion in a few seconds); its linear score ranks windows."""
         if len(set(y.tolist())) < 2:
             return None
-        m = LogisticRegression(C=self.C_window, class_weight="balanced", max_iter=2000)
-        m.fit(x, y)
-        return m.coef_[0].astype(np.float32), float(m.intercept_[0])
+        w = np.where(y == 1, 0.5 / max(1, (y == 1).sum()), 0.5 / max(1, (y == 0).sum())) * len(y)
+        mu = (w[:, None] * x).sum(axis=0) / w.sum()
+        ybar = float((w * y).sum() / w.sum())
+        xc = x - mu
+        gram = (xc * w[:, None]).T @ xc
+        gram[np.diag_indices_from(gram)] += 1.0 / self.C_window
+        coef = np.linalg.solve(gram, (xc * w[:, None]).T @ (y - ybar))
+        return coef.astype(np.float32), float(ybar - mu @ coef)
 
     def fit(self, inputs: Sequence[LearnedInput], labels: Sequence[str],
             evidence: Sequence[Iterable[int]] | None = None) -> "CriterionClassifier":
@@ -222,7 +227,7 @@ class CriterionClassifier:
         if not len(scores) or self.window_coef_ is None:
             return p, None, None
         k = int(np.argmax(scores))
-        return p, inp.window_turns[k], float(_sigmoid(scores[k]))
+        return p, inp.window_turns[k], float(np.clip(scores[k], 0.0, 1.0))
 
     def predict(self, transcript: Transcript, turn_vectors: np.ndarray, scope: Sequence[int],
                 findings: dict[str, float], examples: dict[str, float]) -> tuple[float, int | None, float | None]:
