@@ -449,6 +449,7 @@ def run(write_models: bool = True, out_dir: Path = REPORTS) -> dict[str, Any]:
     from qa_service.pipelines.rubric.learned import collect_inputs
 
     t0 = time.time()
+    commit = git_commit()  # the code that runs is the code at start
     rows = load_blind()
     split = load_split()
     tune_ids, report_ids = set(split["tune"]), set(split["report"])
@@ -501,7 +502,7 @@ def run(write_models: bool = True, out_dir: Path = REPORTS) -> dict[str, Any]:
 
     rep = {
         "command": "python -m eval.scoring" + ("" if write_models else " --no-write-models"),
-        "commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data": {"files": [f"eval/transcripts/{f}" for f in BLIND_FILES], "split": "eval/transcripts/splits.json",
                  "n_tune": len(tune), "n_report": len(report)},
         "rubrics": {rid: sc.rubric.version for rid, sc in base.scorers.items()},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Protocol
 
 import numpy as np
@@ -282,8 +283,15 @@ def content_words(text: str) -> set[str]:
 
 
 def _cues(spec: DetectorSpec, ctx: DetectionContext, name: str) -> list[Any]:
-    known = ctx.patterns or {}
-    return [known.get(p) or compile_pattern(p) for p in spec.cues.get(name, ())]
+    """A cue list as one compiled alternation (one RE2 search per turn instead of one per pattern; the match
+    found is still the leftmost)."""
+    patterns = tuple(spec.cues.get(name, ()))
+    return [_alternation(patterns)] if patterns else []
+
+
+@lru_cache(maxsize=1024)
+def _alternation(patterns: tuple[str, ...]) -> Any:
+    return compile_pattern("|".join(f"(?:{p})" for p in patterns))
 
 
 def _cue_span(rxs: list[Any], text: str) -> tuple[int, int] | None:
@@ -542,7 +550,7 @@ class CommitmentDetector:
                 continue
             c, tm, rs = _cue_span(commit, t.text), _cue_span(time_, t.text), _cue_span(resolved, t.text)
             r = _cue_span(ref, t.text)
-            if r is None:
+            if r is None and self._CODE.search(t.text):
                 pii = find_pii(t.text, tuple(PII_ENTITIES))
                 code = next((m for m in self._CODE.finditer(t.text)
                              if not any(s < m.end() and m.start() < e for s, e, _ in pii)), None)
@@ -724,12 +732,19 @@ class LearnedDetector:
                                                      finding_features(ctx.findings), example_similarity(ctx))
         thr = spec.threshold if spec.threshold is not None else model.threshold
         verdict = "pass" if p_pass >= thr else "fail"
+        decisive = [e for d, fnd in ctx.findings if d.type in DECISIVE and d.expect == "absent" for e in fnd.evidence]
+        if decisive:  # a checksum-valid identifier read out is a violation whatever the model thinks
+            return Finding(decisive, max(0.95, 1 - p_pass), verdict="fail", features={"p_pass": float(p_pass)})
         # Evidence: the other detectors' evidence that agrees with the verdict, else the telling window.
         agree = [e for d, fnd in ctx.findings for e in fnd.evidence
                  if (d.expect == "absent") == (verdict == "fail")]
         ev = agree or ([_turn_evidence(ctx, window, "learned", None, window_score)] if window is not None else [])
         return Finding(ev, float(max(p_pass, 1 - p_pass)), verdict=verdict,
                        features={"p_pass": float(p_pass)})
+
+
+DECISIVE = ("pii",)
+"""Detector types whose ``expect: absent`` evidence fails a criterion even when a ``learned`` detector decides."""
 
 
 def finding_features(findings: list[tuple[DetectorSpec, Finding]]) -> dict[str, float]:

@@ -42,33 +42,31 @@ class LearnedInput:
 
 
 def window_matrix(transcript: Transcript, turn_vectors: np.ndarray, scope: Sequence[int]) -> tuple[np.ndarray, list[int]]:
-    """One row per non-blank turn in ``scope``: [its embedding, the other speaker's preceding turn's embedding,
-    is agent, is customer, position in the call (0..1), first turn of its speaker]."""
+    """One row per non-blank turn in ``scope``: [its embedding, the embedding of the other party's last turn before
+    it (zeros if none; for a system turn, the last agent or customer turn), is agent, is customer, position in
+    the call (0..1), first turn of its speaker]."""
     turns = transcript.turns
-    d = turn_vectors.shape[1]
-    rows, ids = [], []
-    n = max(1, len(turns) - 1)
-    first_seen: set[str] = set()
-    firsts = set()
+    n, d = len(turns), turn_vectors.shape[1]
+    nonblank = turn_vectors.any(axis=1)
+    last = {"agent": -1, "customer": -1, "any": -1}
+    prev = np.full(n, -1)
+    first = np.zeros(n, bool)
+    seen: set[str] = set()
     for i, t in enumerate(turns):
-        if t.speaker not in first_seen:
-            first_seen.add(t.speaker)
-            firsts.add(i)
-    for i in scope:
-        v = turn_vectors[i]
-        if not v.any():
-            continue
-        prev = np.zeros(d, np.float32)
-        for j in range(i - 1, -1, -1):
-            if turns[j].speaker not in (turns[i].speaker, "system") and turn_vectors[j].any():
-                prev = turn_vectors[j]
-                break
-        sp = turns[i].speaker
-        rows.append(np.concatenate([v, prev, [sp == "agent", sp == "customer", i / n, i in firsts]]))
-        ids.append(i)
-    if not rows:
+        sp = t.speaker
+        prev[i] = last["customer" if sp == "agent" else "agent" if sp == "customer" else "any"]
+        first[i] = sp not in seen
+        seen.add(sp)
+        if nonblank[i] and sp != "system":
+            last[sp] = last["any"] = i
+    ids = [i for i in scope if nonblank[i]]
+    if not ids:
         return np.zeros((0, 2 * d + 4), np.float32), []
-    return np.asarray(rows, np.float32), ids
+    rows = np.asarray(ids)
+    before = np.where(prev[rows, None] >= 0, turn_vectors[np.maximum(prev[rows], 0)], 0.0)
+    flags = np.array([[turns[i].speaker == "agent", turns[i].speaker == "customer", i / max(1, n - 1), first[i]]
+                      for i in ids], np.float32)
+    return np.hstack([turn_vectors[rows], before, flags]).astype(np.float32), ids
 
 
 class InputRecorder:

@@ -122,7 +122,7 @@ class _Fixed:
         self.p = p
 
     def predict(self, transcript, vectors, scope, findings, examples):
-        assert findings["0.pattern.found"] in (0.0, 1.0)
+        assert all(k.startswith("0.") for k in findings) and findings  # the first detector's findings
         return self.p, scope[0], 0.9
 
 
@@ -158,3 +158,16 @@ def test_shipped_classifiers_cover_every_learned_detector(settings):
         assert set(learned_models(rubric)) <= set(manifest["models"]), rid
         assert manifest["rubrics"][rid] == rubric.version
     assert manifest["training_data"][0]["split"] == "eval/transcripts/splits.json"
+
+
+def test_a_card_read_out_fails_even_when_the_classifier_would_pass_it():
+    rubric = parse_rubric({"id": "p", "version": "1", "language": "en", "sections": [{"id": "s", "name": "S",
+        "weight": 1, "criteria": [{"id": "nosens", "question": "no data?", "weight": 1, "critical": True,
+                                   "detectors": [{"type": "pii", "entities": ["card_number"], "expect": "absent"},
+                                                 {"type": "learned", "model": "no_sensitive_data"}]}]}]})
+    sc = RubricScorer(rubric, encoder=_OneHot(), classifiers={"no_sensitive_data": _Fixed(0.99)})
+    read = Transcript(id="r", turns=[{"speaker": "agent", "text": "Your card is 4539 1488 0343 6467, right?"}])
+    c = sc.score(read).criteria[0]
+    assert c.result == "fail" and c.evidence[0].label == "card_number" and c.confidence >= 0.95
+    clean = Transcript(id="c", turns=[{"speaker": "agent", "text": "Your card ending 6467, right?"}])
+    assert sc.score(clean).criteria[0].result == "pass"
