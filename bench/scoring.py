@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from qa_service.schemas import Transcript
 
@@ -40,7 +43,8 @@ def make_transcript(i: int, turns: int) -> Transcript:
     for k in range(turns):
         agent = k % 2 == 0
         pool = _AGENT if agent else _CUSTOMER
-        text = pool[(k // 2 + i) % len(pool)] + ("" if k < len(pool) else f" (ref {i}-{k})")
+        # every turn text is unique, so no cache or de-duplication can flatter the figure
+        text = pool[(k // 2 + i) % len(pool)] + f" (ref {i}-{k})"
         out.append({"speaker": "agent" if agent else "customer", "text": text, "start": t, "end": t + 4.0})
         t += 5.0
     return Transcript.model_validate({"id": f"bench-{i}", "channel": "call", "turns": out})
@@ -64,29 +68,24 @@ def _commit() -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split("\n")[0])
-    ap.add_argument("--transcripts", type=int, default=400)
-    ap.add_argument("--turns", type=int, default=40)
-    ap.add_argument("--rubric", default="default-es")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "scoring.json")
-    args = ap.parse_args(argv)
-
+def _score_share(rubric: str, ids: list[int], turns: int, batch: int, threads: int | None, start_at: Any = None,
+                 results: Any = None) -> dict[str, float]:
+    """Score transcripts ``ids`` in batches (in this process, or as one of several worker processes that wait on
+    ``start_at`` so they all start timing together); returns wall, CPU and per-stage seconds."""
+    from qa_service.config import Settings
     from qa_service.runtime import get_runtime
 
-    rt = get_runtime()
-    scorer = rt.scorer(rt.rubric(args.rubric))
-    data = [make_transcript(i, args.turns) for i in range(args.transcripts)]
-    scorer.score_many(data[:2])  # warm-up: example embeddings, lazy imports
-
+    rt = get_runtime(Settings(threads=threads) if threads else None)
+    scorer = rt.scorer(rt.rubric(rubric))
+    data = [make_transcript(i, turns) for i in ids]
+    scorer.score_many([make_transcript(10**6 + i, turns) for i in range(2)])  # warm-up: examples, lazy imports
     timing = {"encode": 0.0, "sentiment": 0.0}
     enc, sent = scorer.encoder, scorer.sentiment
 
-    def timed(obj, name, key):
+    def timed(obj: Any, name: str, key: str) -> Any:
         orig = getattr(obj, name)
 
-        def wrapper(*a, **k):
+        def wrapper(*a: Any, **k: Any) -> Any:
             t0 = time.perf_counter()
             try:
                 return orig(*a, **k)
@@ -97,29 +96,77 @@ def main(argv: list[str] | None = None) -> int:
 
     orig_encode = timed(enc, "encode", "encode")
     orig_head = timed(sent, "predict_proba_embeddings", "sentiment")
-    load_before = _loadavg()
+    if start_at is not None:
+        start_at.wait()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    for i in range(0, len(data), args.batch):
-        scorer.score_many(data[i : i + args.batch])
+    for i in range(0, len(data), batch):
+        scorer.score_many(data[i : i + batch])
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     enc.encode, sent.predict_proba_embeddings = orig_encode, orig_head
-    rest = wall - timing["encode"] - timing["sentiment"]
+    out = {"wall": wall, "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+           "encode": timing["encode"], "sentiment": timing["sentiment"], "threads": rt.settings.threads,
+           "version": scorer.rubric.version, "classifiers": len(scorer.classifiers)}
+    if results is not None:
+        results.put(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__.split("\n")[0])
+    ap.add_argument("--transcripts", type=int, default=400)
+    ap.add_argument("--turns", type=int, default=40)
+    ap.add_argument("--rubric", default="default-es")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="worker processes sharing the transcripts (each with QA_THREADS = cores / processes)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "scoring.json")
+    args = ap.parse_args(argv)
+
+    load_before = _loadavg()
+    ids = list(range(args.transcripts))
+    if args.processes == 1:
+        parts = [_score_share(args.rubric, ids, args.turns, args.batch, None)]
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 2) // args.processes)
+        barrier, queue = ctx.Barrier(args.processes), ctx.Queue()
+        procs = [ctx.Process(target=_score_share, args=(args.rubric, ids[k :: args.processes], args.turns,
+                                                        args.batch, threads, barrier, queue))
+                 for k in range(args.processes)]
+        for p in procs:
+            p.start()
+        parts = [queue.get() for _ in procs]
+        for p in procs:
+            p.join()
+    wall = max(p["wall"] for p in parts)  # they start together: the slowest finishes the job
+    cpu = sum(p["cpu"] for p in parts)
     per_min = 60 * args.transcripts / wall
-    stages = {"turn embeddings (USE)": timing["encode"], "sentiment on every turn (head)": timing["sentiment"],
+    enc_s = sum(p["encode"] for p in parts) / len(parts)
+    sent_s = sum(p["sentiment"] for p in parts) / len(parts)
+    rest = sum(p["wall"] for p in parts) / len(parts) - enc_s - sent_s
+    stages = {"turn embeddings (USE)": enc_s, "sentiment on every turn (head)": sent_s,
               "detectors, classifiers, N/A, scoring, evidence": rest}
-    print(f"{args.transcripts} transcripts x {args.turns} turns, rubric {args.rubric} "
-          f"{scorer.rubric.version}, batches of {args.batch}, {len(scorer.classifiers)} classifiers")
-    print(f"throughput: {per_min:.0f} transcripts/min ({wall:.1f} s); load before {load_before}")
-    print("| stage | seconds | share |\n|---|---|---|")
+    print(f"{args.transcripts} transcripts x {args.turns} turns, rubric {args.rubric} {parts[0]['version']}, batches "
+          f"of {args.batch}, {parts[0]['classifiers']} classifiers, {args.processes} process(es) x "
+          f"{parts[0]['threads']} thread(s)")
+    print(f"throughput: {per_min:.0f} transcripts/min ({wall:.1f} s wall, {cpu:.1f} s CPU); load before "
+          f"{load_before}")
+    print("| stage (per process) | seconds | share |\n|---|---|---|")
+    mean_wall = sum(p["wall"] for p in parts) / len(parts)
     for name, sec in stages.items():
-        print(f"| {name} | {sec:.1f} | {100 * sec / wall:.0f}% |")
+        print(f"| {name} | {sec:.1f} | {100 * sec / mean_wall:.0f}% |")
     result = {
         "command": "python -m bench.scoring " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": _commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "rubric": {"id": args.rubric, "version": scorer.rubric.version}, "classifiers": len(scorer.classifiers),
-        "transcripts": args.transcripts, "turns": args.turns, "batch": args.batch, "threads": rt.settings.threads,
-        "seconds": round(wall, 2), "transcripts_per_minute": round(per_min),
-        "stages_seconds": {k: round(v, 2) for k, v in stages.items()},
+        "rubric": {"id": args.rubric, "version": parts[0]["version"]}, "classifiers": parts[0]["classifiers"],
+        "transcripts": args.transcripts, "turns": args.turns, "batch": args.batch, "processes": args.processes,
+        "threads_per_process": parts[0]["threads"], "cpu_count": os.cpu_count(),
+        "seconds": round(wall, 2), "transcripts_per_minute": round(per_min), "cpu_seconds": round(cpu, 2),
+        "stages_seconds_per_process": {k: round(v, 2) for k, v in stages.items()},
         "loadavg_before": load_before, "loadavg_after": _loadavg(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

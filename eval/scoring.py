@@ -412,10 +412,10 @@ def review_thresholds(rows: list[dict], results: list[Any], rubric: Any) -> dict
             pairs = [(x.confidence, x.result == r["labels"][c.id]) for r, res in zip(rows, results)
                      for x in res.criteria if x.id == c.id and r["labels"][c.id] in ("pass", "fail")]
             chosen = 0.95
-            for t in np.arange(0.5, 0.951, 0.05):
+            for t in [round(x, 2) for x in np.arange(0.5, 0.951, 0.05)]:
                 kept = [ok for conf, ok in pairs if conf >= t]
                 if kept and np.mean(kept) >= REVIEW_ACCURACY:
-                    chosen = float(round(t, 2))
+                    chosen = t
                     break
             out[c.id] = chosen
     return out

@@ -277,9 +277,10 @@ def _words(text: str) -> list[str]:
     return [w.lower().translate(_ACCENTS) for w in _WORD_RX.findall(text)]
 
 
-def content_words(text: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def content_words(text: str) -> frozenset[str]:
     """Lower-cased words of 3+ letters that carry content (accents folded; Spanish and English stop words out)."""
-    return {w for w in _words(text) if len(w) >= 3 and w not in _STOP and not w.isdigit()}
+    return frozenset(w for w in _words(text) if len(w) >= 3 and w not in _STOP and not w.isdigit())
 
 
 def _cues(spec: DetectorSpec, ctx: DetectionContext, name: str) -> list[Any]:
@@ -550,10 +551,10 @@ class CommitmentDetector:
                 continue
             c, tm, rs = _cue_span(commit, t.text), _cue_span(time_, t.text), _cue_span(resolved, t.text)
             r = _cue_span(ref, t.text)
-            if r is None and self._CODE.search(t.text):
-                pii = find_pii(t.text, tuple(PII_ENTITIES))
-                code = next((m for m in self._CODE.finditer(t.text)
-                             if not any(s < m.end() and m.start() < e for s, e, _ in pii)), None)
+            if r is None:  # a code of 4+ digits that is not itself a sensitive identifier
+                code = next((m for m in self._CODE.finditer(t.text)  # identifiers have 8+ digits
+                             if sum(ch.isdigit() for ch in m.group(0)) < 8
+                             or not find_pii(m.group(0), tuple(PII_ENTITIES))), None)
                 r = (code.start(), code.end()) if code else None
             f["commitments"] += c is not None
             f["timed"] += c is not None and tm is not None
