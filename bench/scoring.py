@@ -4,7 +4,7 @@
     python -m bench.scoring --transcripts 500 --turns 40 --rubric default-en
 
 Transcripts are built from the realistic Spanish call in the tests, its turns repeated and varied to the
-requested length. The scorer is the service's (``Runtime.scorer``): rubric 1.2.0 with the conversation detectors
+requested length. The scorer is the service's (``Runtime.scorer``): rubric 1.3.0 with the conversation detectors
 and the trained criterion classifiers. Stages: turn embeddings (one encoder batch over all turns of a batch of
 transcripts), sentiment on every turn (the head on those embeddings), detectors, classifiers and scoring (the
 rest). Target on 2 cores: >= 1,000 transcripts per minute. Writes bench/results/scoring.json with the command, the

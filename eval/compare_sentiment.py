@@ -1,18 +1,29 @@
-"""Model selection for sentiment: every encoder x head, plus fine-tuned transformers, on the same splits.
+"""Sentiment candidates compared on the fixed protocol of ``eval/datasets.py``: chosen on validation, reported once.
 
-    python -m eval.compare_sentiment --transformer /path/to/finetuned-bundle
-    python -m eval.compare_sentiment --limit 200 --no-speed        # quick
+    python -m eval.compare_sentiment                                   # USE/e5 heads + baseline + shipped bundles
+    python -m eval.compare_sentiment --candidates baseline,use-logreg --bundle models/sentiment/2.0.0
+    python -m eval.compare_sentiment --limit 200 --out /tmp/cmp         # quick
 
-For each candidate: held-out macro-F1 per set (eval/datasets.py), ECE, single-text latency (median and
-p99 over short real messages) and batch throughput, so the choice of the shipped model is made on
-quality *and* the latency target (p99 <= 50 ms single, >= 500 texts/s batch on 2 cores).
-Writes eval/reports/sentiment-comparison.{json,md}.
+For every candidate:
+
+1. heads are fitted on the ``train`` sets only (sample weights from ``datasets.MIX``), their regularisation is
+   chosen by mean validation macro-F1 (mean over languages of the mean over that language's ``val`` sets), and
+   they are calibrated per language on the ``val`` sets (temperature + class biases);
+2. the ``val`` table is computed first and is the only thing that chooses (``selection`` in the JSON);
+3. each ``report`` set is then measured once: macro-F1 with a bootstrap 95% interval, per-class
+   precision/recall/F1, confusion matrix and ECE.
+
+The baseline is what the issue measured against: logistic regression on USE embeddings, trained on the same
+``train`` sets with no sample, class or source weighting and no calibration.
+
+Writes ``<out>/sentiment-comparison.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,98 +32,257 @@ from typing import Any, Callable
 import numpy as np
 
 from eval import datasets as ds
-from eval.sentiment import REPORTS, evaluate
+from eval.metrics import classification_report
 
-HEADS = {"use-logreg": ("use-multilingual", "logreg", 1.0), "use-mlp": ("use-multilingual", "mlp", 10.0),
-         "e5-logreg": ("e5-small", "logreg", 1.0)}
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+# name: (encoder, head, C grid, class_weight, sample weighting, calibration)
+HEADS: dict[str, tuple[str, str, list[float], str | None, str, str | bool]] = {
+    "baseline": ("use-multilingual", "logreg", [1.0], None, "none", False),
+    "use-logreg": ("use-multilingual", "logreg", [0.3, 1.0, 3.0], "balanced", "mix", "per-language"),
+    "use-mlp": ("use-multilingual", "mlp", [1.0, 10.0], None, "mix", "per-language"),
+    "e5-logreg": ("e5-small", "logreg", [0.3, 1.0, 3.0], "balanced", "mix", "per-language"),
+    "e5-mlp": ("e5-small", "mlp", [1.0, 10.0], None, "mix", "per-language"),
+}
 
 
-def speed(predict: Callable[[list[str]], Any], texts: list[str], n_single: int = 100) -> dict[str, float]:
-    """Median / p99 single-text latency (ms) and batch throughput (texts/s) of ``predict``."""
-    short = [t for t in texts if len(t) <= 140][:n_single] or texts[:n_single]
-    for t in short[:5]:
-        predict([t])
-    lat = []
-    for t in short:
-        t0 = time.perf_counter()
-        predict([t])
-        lat.append((time.perf_counter() - t0) * 1000)
-    batch = texts[:1000]
-    t0 = time.perf_counter()
-    for i in range(0, len(batch), 128):
-        predict(batch[i : i + 128])
-    return {"single_p50_ms": round(float(np.percentile(lat, 50)), 2),
-            "single_p99_ms": round(float(np.percentile(lat, 99)), 2),
-            "batch_texts_per_s": round(len(batch) / (time.perf_counter() - t0), 1)}
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def labels_of(s: ds.LabelledSet) -> np.ndarray:
+    return np.array([ds.LABELS.index(lab) for lab in s.labels])
+
+
+def selection_score(metrics: dict[str, Any]) -> float:
+    """Mean over languages of the mean validation macro-F1 of that language's sets."""
+    by_lang: dict[str, list[float]] = {}
+    for r in metrics.values():
+        by_lang.setdefault(r["language"], []).append(r["macro_f1"])
+    return float(np.mean([np.mean(v) for v in by_lang.values()]))
+
+
+def measure(predict: Callable[[ds.LabelledSet], np.ndarray], sets: list[ds.LabelledSet]) -> dict[str, Any]:
+    out = {}
+    for s in sets:
+        rep = classification_report(predict(s), labels_of(s), ds.LABELS)
+        rep.update(language=s.language, kind=s.kind, role=s.role)
+        out[s.name] = rep
+    return out
+
+
+def head_candidate(name: str, train: list[ds.LabelledSet], val: list[ds.LabelledSet]
+                   ) -> tuple[Callable[[ds.LabelledSet], np.ndarray], dict[str, Any]]:
+    """Fit a head candidate on ``train``, choose C and calibrate on ``val``; returns (predict, details)."""
+    from eval.features import embed_cached
+    from qa_service.encoders import load_encoder
+    from qa_service.pipelines.sentiment import SentimentPipeline
+    from qa_service.text.normalize import normalise_for_sentiment as norm
+
+    enc_name, head, grid, class_weight, weighting, calibrate = HEADS[name]
+    enc = load_encoder(enc_name)
+
+    def emb(s: ds.LabelledSet) -> np.ndarray:
+        return embed_cached(enc, [norm(t) for t in s.texts], s.name)
+
+    x = np.vstack([emb(s) for s in train])
+    y = sum((s.labels for s in train), [])
+    w = ds.mix_weights(train) if weighting == "mix" else None
+    xv = np.vstack([emb(s) for s in val])
+    yv = sum((s.labels for s in val), [])
+    lv = sum(([s.language] * len(s) for s in val), [])
+    best, best_score, scores = None, -1.0, {}
+    for c in grid:
+        pipe = SentimentPipeline(encoder=enc_name, head=head, C=c, class_weight=class_weight, calibrate=calibrate,
+                                 detect_language=False)
+        pipe.fit_embeddings(x, y, w, xv, yv, lv)
+        sc = selection_score(measure(lambda s, p=pipe: p.predict_proba_embeddings(emb(s), [s.language] * len(s)),
+                                     val))
+        scores[str(c)] = round(sc, 4)
+        print(f"  {name} C={c}: validation selection score {sc:.4f}", file=sys.stderr, flush=True)
+        if sc > best_score:
+            best, best_score = pipe, sc
+    details = {"encoder": enc_name, "head": head, "C_grid_validation": scores, "C": best.C,
+               "class_weight": class_weight, "sample_weighting": weighting, "calibration": best.calibration_}
+    return (lambda s: best.predict_proba_embeddings(emb(s), [s.language] * len(s))), details
+
+
+def bundle_candidates(path: Path) -> list[tuple[str, Callable[[ds.LabelledSet], np.ndarray], dict[str, Any]]]:
+    """A shipped or trained bundle; ``transformer-onnx`` bundles give an int8 and an fp32 candidate."""
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+
+    settings = get_settings()
+    manifest = read_manifest(path, task="sentiment")
+    version = manifest.get("version", path.name)
+    if manifest.get("kind") == "transformer-onnx":
+        from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline
+
+        out = []
+        for precision in ("int8", "fp32"):
+            pipe = OnnxSentimentPipeline.load(path, manifest, settings.e5_converted_dir, settings.cache_dir,
+                                              threads=settings.threads, precision=precision)
+            out.append((f"{version}-{precision}", lambda s, p=pipe: p.predict_proba(s.texts, [s.language] * len(s)),
+                        {"bundle": str(path), "kind": manifest["kind"], "precision": precision}))
+        return out
+    from qa_service.pipelines.sentiment import load_sentiment
+
+    pipe = load_sentiment(path, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+    pipe.detect_language = False
+    return [(version, lambda s, p=pipe: p.predict_proba(s.texts, [s.language] * len(s)),
+             {"bundle": str(path), "kind": manifest.get("kind")})]
+
+
+def markdown(report: dict[str, Any]) -> str:
+    cands = report["candidates"]
+    lines = [
+        "# Sentiment: candidates on the fixed protocol", "",
+        f"`{report['command']}` at commit `{report['commit']}` ({report['created']}).", "",
+        "Protocol: `eval/datasets.py`. Heads are trained on the train sets only; C and calibration are chosen on "
+        "the validation sets only (table 1); report sets (table 2) were measured once per candidate and chose "
+        "nothing. Macro-F1 with its bootstrap 95% interval; ECE of the top-class confidence.", "",
+        "## 1. Validation (chooses)", "",
+    ]
+    vnames = list(next(iter(cands.values()))["val"])
+    lines += ["| candidate | selection score | " + " | ".join(vnames) + " |", "|---|---|" + "---|" * len(vnames)]
+    for name, c in cands.items():
+        lines.append(f"| {name} | {c['selection_score']:.4f} | "
+                     + " | ".join(f"{c['val'][v]['macro_f1']:.3f}" for v in vnames) + " |")
+    lines += ["", f"Chosen on validation: **{report['selection']['chosen']}** "
+              f"({report['selection']['rule']}).", ""]
+    for lang in ("es", "en"):
+        rnames = [n for n, r in next(iter(cands.values()))["report"].items() if r["language"] == lang]
+        lines += [f"## 2. Report sets, {lang} (measured once)", "",
+                  "| candidate | " + " | ".join(rnames) + " |", "|---|" + "---|" * len(rnames)]
+        for name, c in cands.items():
+            cells = []
+            for v in rnames:
+                r = c["report"][v]
+                lo, hi = r["macro_f1_ci95"]
+                cells.append(f"{r['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}]")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Per class (precision / recall / F1 of negative, neutral, positive) and ECE:", "",
+                  "| candidate | set | negative P/R/F1 | neutral P/R/F1 | positive P/R/F1 | ECE | confusion (rows gold) |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, c in cands.items():
+            for v in rnames:
+                r = c["report"][v]
+                pc = r["per_class"]
+                cell = lambda k: f"{pc[k]['precision']:.2f} / {pc[k]['recall']:.2f} / {pc[k]['f1']:.2f}"  # noqa: E731
+                lines.append(f"| {name} | {v} | {cell('negative')} | {cell('neutral')} | {cell('positive')} | "
+                             f"{r['ece']:.3f} | {r['confusion']['matrix']} |")
+        lines.append("")
+    if report.get("agreement"):
+        lines += ["## int8 vs fp32", "", "| set | label agreement | macro-F1 int8 - fp32 |", "|---|---|---|"]
+        for v, a in report["agreement"].items():
+            lines.append(f"| {v} | {a['label_agreement']:.4f} | {a['macro_f1_delta']:+.4f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def merge(paths: list[Path], out: Path, name: str, argv: list[str] | None) -> int:
+    """One report from several runs on the same protocol: each candidate was measured once, in its own run."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if any(r["protocol"] != runs[0]["protocol"] or r["limit"] != runs[0]["limit"] for r in runs):
+        print("error: the runs were made on different protocols or limits", file=sys.stderr)
+        return 2
+    cands: dict[str, Any] = {}
+    for r in runs:
+        for n, c in r["candidates"].items():
+            cands[n] = {**c, "run": {"command": r["command"], "commit": r["commit"], "created": r["created"]}}
+    chosen = max(cands, key=lambda n: cands[n]["selection_score"])
+    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
+              "command": "python -m eval.compare_sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "runs": [{"command": r["command"], "commit": r["commit"], "created": r["created"]} for r in runs],
+              "limit": runs[0]["limit"], "protocol": runs[0]["protocol"], "sets": runs[0]["sets"],
+              "selection": {"chosen": chosen, "rule": "highest mean validation macro-F1 over languages; report "
+                            "sets not used", "scores": {n: c["selection_score"] for n, c in cands.items()}},
+              "candidates": cands, "agreement": {k: v for r in runs for k, v in r.get("agreement", {}).items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    md = markdown(report)
+    md = md.replace("\n\nProtocol:", "\n\nMerged from: " + "; ".join(
+        f"`{r['command']}` at `{r['commit']}`" for r in report["runs"]) + ".\n\nProtocol:", 1)
+    (out / f"{name}.md").write_text(md)
+    print(md)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.compare_sentiment", description=__doc__.split("\n")[0])
-    ap.add_argument("--candidates", default=",".join(HEADS), help=f"comma list from {', '.join(HEADS)}")
-    ap.add_argument("--transformer", action="append", default=[], help="fine-tuned transformer bundle (repeatable)")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--candidates", default="baseline,use-logreg,use-mlp,e5-logreg,e5-mlp",
+                    help=f"comma list from {', '.join(HEADS)} (empty for bundles only)")
+    ap.add_argument("--bundle", action="append", type=Path, default=None,
+                    help="bundle directory to compare too (repeatable; default: the shipped 1.0.0 and 2.0.0)")
+    ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (quick runs)")
     ap.add_argument("--out", type=Path, default=REPORTS)
+    ap.add_argument("--name", default="sentiment-comparison", help="report file stem")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None,
+                    help="combine earlier comparison JSONs (same protocol) into one report; measures nothing")
+    ap.add_argument("--val-only", action="store_true",
+                    help="measure the validation sets only (development runs: report sets stay unread)")
     args = ap.parse_args(argv)
 
-    from eval.features import embed_cached
-    from qa_service.encoders import load_encoder
-    from qa_service.pipelines.sentiment import SentimentPipeline, load_sentiment
-    from qa_service.text.normalize import normalise_for_sentiment as norm
-    from training.sentiment import source_weights
+    from qa_service.config import get_settings
 
-    def lim(sets):
+    if args.merge:
+        return merge(args.merge, args.out, args.name, argv)
+
+    def lim(sets: list[ds.LabelledSet]) -> list[ds.LabelledSet]:
         return [s.subset(args.limit) for s in sets] if args.limit else sets
 
-    train, val, tests = lim(ds.training_sets()), lim(ds.validation_sets()), lim(ds.test_sets())
-    speed_texts = ds.tass2019("test").texts[:1000]
-    rows: dict[str, Any] = {}
-    for cand in [c for c in args.candidates.split(",") if c]:
-        enc_name, head, c = HEADS[cand]
-        enc = load_encoder(enc_name)
-
-        def emb(s, enc=enc):
-            return embed_cached(enc, [norm(t) for t in s.texts], s.name)
-
-        pipe = SentimentPipeline(encoder=enc_name, head=head, C=c, detect_language=False)
-        pipe.fit_embeddings(np.vstack([emb(s) for s in train]), sum((s.labels for s in train), []),
-                            source_weights(train), np.vstack([emb(s) for s in val]), sum((s.labels for s in val), []))
-        pipe.encoder_ = enc
-        rows[cand] = {"metrics": evaluate(lambda s, p=pipe, e=emb: p.predict_proba_embeddings(e(s)), tests)}
-        if not args.no_speed:
-            rows[cand]["speed"] = speed(pipe.predict_proba, speed_texts)
-        print(cand, {k: v["macro_f1"] for k, v in rows[cand]["metrics"].items()}, rows[cand].get("speed"),
-              file=sys.stderr, flush=True)
-    for path in args.transformer:
-        pipe = load_sentiment(Path(path))
-        name = "finetuned:" + Path(path).name
-        manifest_metrics = pipe.manifest_.get("metrics") or {}
-        if not args.limit and set(manifest_metrics) >= {s.name for s in tests}:
-            rows[name] = {"metrics": manifest_metrics}  # measured by the fine-tuning script on the same sets
-        else:
-            rows[name] = {"metrics": evaluate(lambda s, p=pipe: p.predict_proba(s.texts), tests)}
-        if not args.no_speed:
-            rows[name]["speed"] = speed(pipe.predict_proba, speed_texts)
-        print(name, {k: v["macro_f1"] for k, v in rows[name]["metrics"].items()}, rows[name].get("speed"),
-              file=sys.stderr, flush=True)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    train, val, report_sets = lim(ds.training_sets()), lim(ds.validation_sets()), lim(ds.report_sets())
+    bundles = args.bundle if args.bundle is not None else [
+        get_settings().models_dir / "sentiment" / v for v in ("1.0.0", "2.0.0")]
+    cands: dict[str, Any] = {}
+    predictors: dict[str, Callable] = {}
+    for name in [c for c in args.candidates.split(",") if c]:
+        t0 = time.time()
+        predict, details = head_candidate(name, train, val)
+        predictors[name] = predict
+        cands[name] = {"details": details, "val": measure(predict, val), "seconds": round(time.time() - t0)}
+    for path in bundles:
+        for name, predict, details in bundle_candidates(Path(path)):
+            predictors[name] = predict
+            cands[name] = {"details": details, "val": measure(predict, val)}
+    for c in cands.values():
+        c["selection_score"] = round(selection_score(c["val"]), 4)
+    chosen = max(cands, key=lambda n: cands[n]["selection_score"])
+    if args.val_only:
+        for name, c in cands.items():
+            print(f"{name}: selection {c['selection_score']:.4f} " + ", ".join(
+                f"{k} {v['macro_f1']:.3f}" for k, v in c["val"].items()), file=sys.stderr)
+        return 0
+    # Only now are the report sets read by any candidate.
+    for name, c in cands.items():
+        c["report"] = measure(predictors[name], report_sets)
+        print(f"{name}: " + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c["report"].items()), file=sys.stderr,
+              flush=True)
+    agreement = {}
+    int8 = [n for n in cands if n.endswith("-int8")]
+    for n8 in int8:
+        n32 = n8[: -len("-int8")] + "-fp32"
+        if n32 in cands:
+            for s in report_sets:
+                p8, p32 = predictors[n8](s).argmax(1), predictors[n32](s).argmax(1)
+                agreement[s.name] = {"label_agreement": round(float((p8 == p32).mean()), 4),
+                                     "macro_f1_delta": round(cands[n8]["report"][s.name]["macro_f1"]
+                                                             - cands[n32]["report"][s.name]["macro_f1"], 4)}
+    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
               "command": "python -m eval.compare_sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "limit": args.limit, "candidates": rows}
-    (args.out / "sentiment-comparison.json").write_text(json.dumps(report, indent=2) + "\n")
-    set_names = [s.name for s in tests]
-    lines = ["# Sentiment model comparison", "", f"`{report['command']}` ({report['created']}). "
-             "Macro-F1 on held-out sets (cfpb: English complaints, all negative: F1 of the negative class).", "",
-             "| candidate | " + " | ".join(set_names) + " | single p50 ms | single p99 ms | batch texts/s |",
-             "|---|" + "---|" * (len(set_names) + 3)]
-    for name, r in rows.items():
-        sp = r.get("speed", {})
-        lines.append(f"| {name} | " + " | ".join(f"{r['metrics'][s]['macro_f1']:.3f}" for s in set_names)
-                     + f" | {sp.get('single_p50_ms', '-')} | {sp.get('single_p99_ms', '-')} | "
-                       f"{sp.get('batch_texts_per_s', '-')} |")
-    (args.out / "sentiment-comparison.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+              "limit": args.limit, "protocol": ds.split_summary(),
+              "sets": {s.name: s.describe() for s in train + val + report_sets},
+              "selection": {"chosen": chosen, "rule": "highest mean validation macro-F1 over languages; "
+                            "report sets not used", "scores": {n: c["selection_score"] for n, c in cands.items()}},
+              "candidates": cands, "agreement": agreement}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    (args.out / f"{args.name}.md").write_text(markdown(report))
+    print(markdown(report))
     return 0
 
 

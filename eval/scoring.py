@@ -9,8 +9,8 @@ Data: ``eval/transcripts/blind-*.jsonl`` (labels read from the files at every ru
 
 * ``similarity``: today's detectors as shipped in rubrics 1.1.0 (``eval/baselines/``: example-phrase similarity,
   patterns, PII, metrics), their semantic thresholds fitted on tune (the baseline);
-* ``structural``: rubrics 1.2.0 with their conversation detectors deciding alone (no trained model);
-* ``learned``: rubrics 1.2.0 with the per-criterion classifiers trained on tune (the shipped candidate).
+* ``structural``: rubrics 1.3.0 with their conversation detectors deciding alone (no trained model);
+* ``learned``: rubrics 1.3.0 with the per-criterion classifiers trained on tune (the shipped candidate).
 
 Everything that is chosen (thresholds, classifier settings, the review threshold of each criterion, which
 criteria are trusted) is chosen on tune by 5-fold cross-validation; the report split is scored once per
@@ -159,9 +159,17 @@ def bootstrap(rows: list[dict], preds: list[dict[str, str]], cids: list[str], n:
     return {"mean": ci(means), "criteria": {c: ci(v) for c, v in per.items()}}
 
 
+def labelled_total(rubric: Any, labels: dict[str, str]) -> float | None:
+    """The total the labels imply, with the rubric's own arithmetic (N/A excluded) and auto-fail policy."""
+    from qa_service.pipelines.rubric import policy_total, rubric_totals
+
+    total = rubric_totals(rubric, {k: None if v == "na" else float(v == "pass") for k, v in labels.items()})[1]
+    critical_failed = any(labels.get(c.id) == "fail" for s in rubric.sections for c in s.criteria if c.critical)
+    return policy_total(rubric, total, critical_failed)
+
+
 def summarise(rows: list[dict], results: list[Any], rubric: Any, boot: bool = True) -> dict[str, Any]:
     """Every metric of one candidate on one language's rows (``results``: ScoreResult per row)."""
-    from qa_service.pipelines.rubric import rubric_totals
 
     cids = [c.id for s in rubric.sections for c in s.criteria]
     crit = {c.id: c for s in rubric.sections for c in s.criteria}
@@ -176,8 +184,7 @@ def summarise(rows: list[dict], results: list[Any], rubric: Any, boot: bool = Tr
     na_ids = [c for c in cids if crit[c].na_when]
     out["na_accuracy"] = _r(np.mean([(r["labels"][c] == "na") == (p[c] == "na")
                                      for r, p in zip(rows, preds) for c in na_ids])) if na_ids else None
-    gold_tot = [rubric_totals(rubric, {k: None if v == "na" else float(v == "pass")
-                                       for k, v in r["labels"].items()})[1] for r in rows]
+    gold_tot = [labelled_total(rubric, r["labels"]) for r in rows]
     pairs = [(g, x.total) for g, x in zip(gold_tot, results) if g is not None and x.total is not None]
     out["total_mae"] = _r(np.mean([abs(g - p) for g, p in pairs]), 2) if pairs else None
     crit_ids = [c for c in cids if crit[c].critical]
@@ -310,7 +317,7 @@ def _score_by_rubric(scorers: dict[str, Any], rows: list[dict]) -> list[Any]:
 
 
 class Structural(Candidate):
-    """Rubrics 1.2.0 without trained models: the conversation detectors and patterns decide."""
+    """Rubrics 1.3.0 without trained models: the conversation detectors and patterns decide."""
 
     name = "structural"
 
@@ -328,7 +335,7 @@ class Structural(Candidate):
 
 
 class Learned(Structural):
-    """Rubrics 1.2.0 with the criterion classifiers trained on the rows it is fitted on."""
+    """Rubrics 1.3.0 with the criterion classifiers trained on the rows it is fitted on."""
 
     name = "learned"
 
@@ -565,7 +572,7 @@ def markdown(rep: dict[str, Any]) -> str:
         "separately.", "",
         "Candidates: **similarity** = rubrics 1.1.0 as shipped before (similarity to example phrases + patterns; "
         "thresholds fitted on tune; its examples share 6+ word runs with some evaluation transcripts, which can only "
-        "flatter it); **structural** = rubrics 1.2.0, conversation detectors alone; **learned** = rubrics 1.2.0 with "
+        "flatter it); **structural** = rubrics 1.3.0, conversation detectors alone; **learned** = rubrics 1.3.0 with "
         "the per-criterion classifiers trained on tune (shipped).", "",
         "## Report split: mean kappa by language", "",
         "| candidate | " + " | ".join(f"{lang} (n)" for lang in ("es", "es-ES", "es-LA", "en")) + " |",

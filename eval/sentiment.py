@@ -28,6 +28,10 @@ REPORTS = Path(__file__).resolve().parent / "reports"
 SET_NOTES = {
     "amazon_es/test": "in-domain: product reviews (es)",
     "tass2019/test": "short informal text: tweets (es), held out",
+    "xlmt_es/test": "tweets (es), XLM-T test split",
+    "xlmt_en/test": "tweets (en), XLM-T test split",
+    "tweeteval/test": "tweets (en), TweetEval (SemEval-2017) held-out half",
+    "twcs/test": "customer messages to brands (en), labelled by reading",
     "cuba_hotels/test": "cross-domain: hotel reviews (es), never trained on",
     "restmex/test": "cross-domain: tourism reviews (es-MX), never trained on",
     "cfpb/test": "English complaint narratives: all negative (one-class check; recall of negative)",
@@ -64,7 +68,8 @@ def baseline_use_logreg(train_limit: int | None = None) -> Callable[[ds.Labelled
     train = [s.subset(train_limit) if train_limit else s for s in ds.training_sets()]
     x = np.vstack([embed_cached(enc, [norm(t) for t in s.texts], s.name) for s in train])
     y = sum((s.labels for s in train), [])
-    pipe = SentimentPipeline(encoder="use-multilingual", head="logreg", C=1.0, calibrate=False).fit_embeddings(x, y)
+    pipe = SentimentPipeline(encoder="use-multilingual", head="logreg", C=1.0, calibrate=False,
+                             class_weight=None).fit_embeddings(x, y)
     return lambda s: pipe.predict_proba_embeddings(embed_cached(enc, [norm(t) for t in s.texts], s.name))
 
 
@@ -77,8 +82,9 @@ def _predictor(pipe) -> Callable[[ds.LabelledSet], np.ndarray]:
         from qa_service.text.normalize import normalise_for_sentiment as norm
 
         enc = pipe._encoder()
-        return lambda s: pipe.predict_proba_embeddings(embed_cached(enc, [norm(t) for t in s.texts], s.name))
-    return lambda s: pipe.predict_proba(s.texts)
+        return lambda s: pipe.predict_proba_embeddings(embed_cached(enc, [norm(t) for t in s.texts], s.name),
+                                                       [s.language] * len(s))
+    return lambda s: pipe.predict_proba(s.texts, [s.language] * len(s))
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -117,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         bundle = resolve_bundle(get_settings().models_dir, "sentiment", args.model)
-        pipe = load_sentiment(bundle)
+        settings = get_settings()
+        pipe = load_sentiment(bundle, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
     except QAServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

@@ -4,8 +4,10 @@
     python -m eval.topics --tune          # the tuning grid, on the tune sets only
     python -m eval.topics --encoder e5-small --limit 500
 
-Outliers (-1) count as one more cluster in NMI and ARI, so leaving documents unassigned costs. Writes
-``eval/reports/topics[-tune].md|json``.
+Outliers (-1) count as one more cluster in NMI and ARI, so leaving documents unassigned costs. The shipped
+defaults give a manager a readable number of topics (``nr_topics="auto"``: 8-25), while gold sets have up to 77
+classes: the number of topics and the largest topic's share are reported beside the scores, with k-means at the
+shipped count as a second baseline. Writes ``eval/reports/topics[-tune].md|json`` with the command and commit.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def score(gold: list[str], pred: np.ndarray) -> dict[str, float]:
         if assigned.sum() > 1 else 0.0,
         "outlier_share": round(float(1 - assigned.mean()), 4),
         "n_topics": int(len(set(pred.tolist()) - {OUTLIER})),
+        "largest_share": round(float(np.bincount(pred[assigned]).max() / len(pred)), 4) if assigned.any() else 0.0,
     }
 
 
@@ -74,20 +77,13 @@ def ours(**params: Any) -> Callable[[list[str], np.ndarray], np.ndarray]:
 
 TUNE_GRID: dict[str, dict[str, Any]] = {
     "default": {},
-    "no-center": {"center": False},
-    "no-outlier-reduction": {"reduce_outliers": False},
+    "merge_similarity=0.3": {"merge_similarity": 0.3},
+    "merge_similarity=0.5": {"merge_similarity": 0.5},
+    "max_topics=20": {"max_topics": 20},
+    "n_epochs=200": {"n_epochs": 200},
     "min_samples=5": {"min_samples": 5},
-    "outlier_q=0.10": {"outlier_quantile": 0.10},
-    "outlier_q=0.25": {"outlier_quantile": 0.25},
-    "min_size=10": {"min_topic_size": 10},
-    "min_size=20": {"min_topic_size": 20},
-    "n_neighbors=30": {"n_neighbors": 30},
-    "nr_topics=auto": {"nr_topics": "auto"},
-    "n_neighbors=50": {"n_neighbors": 50},
-    "leaf": {"cluster_selection": "leaf"},
-    "n_neighbors=30,leaf": {"n_neighbors": 30, "cluster_selection": "leaf"},
-    "n_neighbors=30,min_size=20": {"n_neighbors": 30, "min_topic_size": 20},
-    "n_neighbors=30,no-center": {"n_neighbors": 30, "center": False},
+    "max_topic_share=None": {"max_topic_share": None},
+    "nr_topics=None (clusters as found)": {"nr_topics": None},
 }
 
 
@@ -107,7 +103,8 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
     if tune:
         configs = {name: ours(**p) for name, p in TUNE_GRID.items() if not only or name in only}
     else:
-        configs = {"qa_service (shipped settings)": ours()}
+        configs = {"qa_service (shipped settings)": ours(),
+                   "qa_service, clusters as found (nr_topics=None)": ours(nr_topics=None)}
     results: list[dict[str, Any]] = []
     for enc_name in encoder:
         enc = load_encoder(enc_name, settings)
@@ -117,37 +114,62 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
             k = len(set(s.labels))
             runs: dict[str, Callable] = {"k-means at true k": lambda t, e: kmeans_true_k(e, k),
                                          "BERTopic defaults": bertopic_defaults, **configs}
+            shipped_k = None
             for name, fn in runs.items():
                 t0 = time.perf_counter()
                 pred = fn(cleaned, x)
+                if name in ("default", "qa_service (shipped settings)"):
+                    shipped_k = int(len(set(pred.tolist()) - {OUTLIER}))
                 row = {"set": s.name, "language": s.language, "n": len(s), "gold_k": k, "encoder": enc_name,
                        "method": name, **score(s.labels, pred), "seconds": round(time.perf_counter() - t0, 1)}
                 results.append(row)
                 print(json.dumps(row), file=sys.stderr)
+            if shipped_k:
+                t0 = time.perf_counter()
+                pred = kmeans_true_k(x, shipped_k)
+                results.append({"set": s.name, "language": s.language, "n": len(s), "gold_k": k, "encoder": enc_name,
+                                "method": "k-means at the shipped topic count", **score(s.labels, pred),
+                                "seconds": round(time.perf_counter() - t0, 1)})
     stem = out or (REPORTS / ("topics-tune" if tune else "topics"))
     stem.parent.mkdir(parents=True, exist_ok=True)
-    Path(str(stem) + ".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    Path(str(stem) + ".md").write_text(render(results, tune), encoding="utf-8")
-    print(render(results, tune))
+    command = "python -m eval.topics " + " ".join(sys.argv[1:])
+    commit = _commit()
+    Path(str(stem) + ".json").write_text(json.dumps({"command": command, "commit": commit, "results": results},
+                                                    indent=1) + "\n", encoding="utf-8")
+    Path(str(stem) + ".md").write_text(render(results, tune, command, commit), encoding="utf-8")
+    print(render(results, tune, command, commit))
 
 
-def render(results: list[dict[str, Any]], tune: bool) -> str:
+def _commit() -> str:
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parent.parent).stdout.strip()
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def render(results: list[dict[str, Any]], tune: bool, command: str = "", commit: str = "") -> str:
     lines = [f"# Topic model vs gold categories ({'tune sets: parameter choice' if tune else 'report sets'})", "",
-             "Generated by `python -m eval.topics" + (" --tune" if tune else "") + "`. NMI / ARI count outliers "
-             "(-1) as one cluster; `nmi_assigned` leaves them out.", "",
-             "| set | lang | n | gold k | encoder | method | NMI | ARI | NMI assigned | outliers | topics | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"Generated by `{command.strip()}` at commit {commit}. NMI / ARI count outliers (-1) as one cluster; "
+             "`NMI assigned` leaves them out; `largest` is the largest topic's share of all documents.", "",
+             "| set | lang | n | gold k | encoder | method | NMI | ARI | NMI assigned | outliers | topics | largest | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['set']} | {r['language']} | {r['n']} | {r['gold_k']} | {r['encoder']} | {r['method']} | "
                      f"{r['nmi']:.3f} | {r['ari']:.3f} | {r['nmi_assigned']:.3f} | {r['outlier_share']:.1%} | "
-                     f"{r['n_topics']} | {r['seconds']} |")
+                     f"{r['n_topics']} | {r.get('largest_share', 0):.1%} | {r['seconds']} |")
     # Mean per encoder x method over sets.
-    lines += ["", "Mean over sets:", "", "| encoder | method | NMI | ARI | outliers |", "|---|---|---|---|---|"]
+    lines += ["", "Mean over sets:", "", "| encoder | method | NMI | ARI | outliers | topics (min-max) | largest (max) |",
+              "|---|---|---|---|---|---|---|"]
     keys = sorted({(r["encoder"], r["method"]) for r in results}, key=str)
     for enc, m in keys:
         rs = [r for r in results if r["encoder"] == enc and r["method"] == m]
         lines.append(f"| {enc} | {m} | {np.mean([r['nmi'] for r in rs]):.3f} | {np.mean([r['ari'] for r in rs]):.3f}"
-                     f" | {np.mean([r['outlier_share'] for r in rs]):.1%} |")
+                     f" | {np.mean([r['outlier_share'] for r in rs]):.1%} | "
+                     f"{min(r['n_topics'] for r in rs)}-{max(r['n_topics'] for r in rs)} | "
+                     f"{max(r.get('largest_share', 0) for r in rs):.1%} |")
     return "\n".join(lines) + "\n"
 
 

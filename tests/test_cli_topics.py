@@ -20,10 +20,25 @@ def _csv(path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+# Staff names planted in real reviews, as guests write them: listed given names and names no list has, after a cue,
+# in a list, and alone at the start of a sentence (only the whole set of comments shows that one is a name).
+PLANTED = ("Yoandri", "Soyma", "Yuliesky", "Ernesto", "Johnny")
+_TEMPLATES = ("Queremos agradecer a {a} y a {b} por su atención.", "El camarero {a} fue excelente, muy atento.",
+              "{a} en la recepción nos ayudó con todo.", "Gracias a {a}, un gran profesional.",
+              "Pregunten por {a} en el bar.", "La señora {b} nos preparó la habitación.")
+
+
+def _plant_names(rows: list[dict]) -> None:
+    for k, r in enumerate(rows[:60]):
+        a, b = PLANTED[k % len(PLANTED)], PLANTED[(k + 2) % len(PLANTED)]
+        r["text"] = f"{r['text']} {_TEMPLATES[k % len(_TEMPLATES)].format(a=a, b=b)}"
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     d = tmp_path_factory.mktemp("topics")
     rows = hotel_comments(500)
+    _plant_names(rows)
     rows[7]["created_at"] = "ayer"  # unreadable date: kept, counted, left out of trends
     src = write_csv(d / "comments.csv", rows)
     res = runner.invoke(app, ["topics", str(src), "--out", str(d / "out"), "--period", "month"])
@@ -61,6 +76,44 @@ def test_topics_writes_the_contract_files(fitted):
     assert summary["latest_period"] == "2019-12-01"
     last = {t["topic"] for t in trends if t["period"] == "2019-12-01" and t["emerging"] == "True"}
     assert set(map(str, summary["emerging"])) == last
+    # The digest: top topics with counts and sentiment, what customers dislike and like, complaints, both kinds of
+    # significant change (with the counts behind them), drivers; thin months are named and never tested.
+    assert [t["topic"] for t in summary["top_topics"]] == [int(r["topic"]) for r in _csv(out / "topics.csv")][:5]
+    assert all(t["negative"] + t["positive"] <= t["size"] for t in summary["top_topics"])
+    assert summary["dislikes"][0]["negative"] >= summary["dislikes"][-1]["negative"] > 0
+    assert summary["likes"] and summary["top_complaints"] and summary["drivers"]
+    tested = [t for t in trends if t["p_value"] != ""]
+    assert all(t["thin"] == "False" and int(t["total"]) >= 30 for t in tested)
+    assert summary["thin_periods"] == sorted({t["period"] for t in trends if t["thin"] == "True"})
+    for key, sign in (("rises", 1), ("drops", -1)):
+        for c in summary[key]:
+            assert c["p_value"] < 0.05 and sign * c["change"] > 0 and c["previous_total"] >= 30 and c["total"] >= 30
+    significant = {(t["topic"], t["period"]) for t in trends if t["significant"] == "True"}
+    assert {(str(c["topic"]), c["period"]) for c in summary["rises"] + summary["drops"]} <= significant
+    # Labels are readable phrases, unique; the console lists every topic and cuts no keyword.
+    labels = [r["label"] for r in _csv(out / "topics.csv") if r["topic"] != "-1"]
+    assert len(set(map(str.lower, labels))) == len(labels) and not any("·" in x for x in labels)
+    assert f"{len(topics) - 1} topic(s) in {len(rows)} comment(s)" in res.stderr
+
+
+def test_no_planted_staff_name_survives_in_any_output(fitted):
+    """Names go before anything is built from the text: keywords, labels, quotes, complaints, the report's data and
+    the saved model."""
+    import re
+
+    d, _, _ = fitted
+    out = d / "out"
+    assert sum(name in (d / "comments.csv").read_text() for name in PLANTED) == len(PLANTED)  # they were planted
+    pattern = re.compile(r"\b(" + "|".join(PLANTED) + r")\b", re.I)
+    files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".csv", ".json")]
+    assert {"topics.csv", "complaints.csv", "summary.json", "topics.json", "manifest.json"} <= {p.name for p in files}
+    for f in files:
+        found = pattern.findall(f.read_text(encoding="utf-8"))
+        assert not found, f"{f.name}: {found}"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S).group(1)
+    visible = re.sub(r"<script>.*?</script>", "", page, flags=re.S)  # the page minus Plotly's library
+    assert not pattern.findall(data) and not pattern.findall(visible)
 
 
 def test_tag_with_the_saved_model_matches_most_of_the_fit(fitted, tmp_path):
@@ -116,7 +169,7 @@ def test_complaints_from_comments(fitted, tmp_path):
     (["topics", "{src}", "--out", "x", "--min-topic-size", "1"], 2, "--min-topic-size '1'"),
     (["topics", "{src}", "--out", "x", "--merge", "3"], 2, "needs two or more"),
     (["topics", "{small}", "--out", "x"], 2, "too few comments"),
-    (["topics", "tag", "{src}", "--model", "nope"], 3, "not found"),
+    (["topics", "tag", "{src}", "--model", "nope"], 4, "not found"),
     (["complaints", "{src}", "--out", "x", "--kind", "emails"], 2, "--kind 'emails'"),
 ])
 def test_errors_are_one_line(fitted, tmp_path, args, code, msg):

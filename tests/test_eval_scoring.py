@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from eval.blind import load_blind
-from eval.scoring import (bootstrap, criterion_stats, folds_of, kappa, mean_kappa, review_thresholds, summarise)
+from eval.scoring import (bootstrap, criterion_stats, folds_of, kappa, labelled_total, mean_kappa, review_thresholds,
+                          summarise)
 from qa_service.io.rubrics import load_rubric, parse_rubric
 
 
@@ -36,6 +37,17 @@ def test_kappa_counts_a_predicted_na_on_an_informative_label_as_disagreement():
     st = criterion_stats(rows, hedged, "c", na_rule=True)
     assert st["kappa"] < 1.0 and st["pred_na"] == 1 and st["na"]["accuracy"] == 0.8
     assert np.isnan(kappa(["pass", "pass"], ["pass", "pass"]))  # undefined, not 1
+
+
+def test_labelled_total_arithmetic(settings):
+    rubric = load_rubric("default-en", settings.rubrics_dir)
+    labels = {c.id: "pass" for s in rubric.sections for c in s.criteria}
+    assert labelled_total(rubric, labels) == 100
+    labels["no_sensitive_data"] = "fail"  # critical: the shipped rubric's policy (zero) applies to labels too
+    assert labelled_total(rubric, labels) == 0.0
+    keep = rubric.model_copy(update={"on_auto_fail": "keep"})
+    # one of two equally weighted criteria in a weight-10 section of 100
+    assert abs(labelled_total(keep, labels) - 95) < 1e-9
 
 
 def test_bootstrap_interval_contains_the_estimate_and_narrows_with_data():

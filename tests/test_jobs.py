@@ -20,7 +20,7 @@ from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.store import session_scope, upgrade
 from qa_service.store.tables import JobItemRow, ScoreRow
-from tests.conftest import auth
+from tests.conftest import auth, hotel_comments, needs_shared_data
 from tests.pipelines.rubric.test_scorer import BAD_EN, GOOD_ES
 
 
@@ -87,6 +87,40 @@ def test_sentiment_job_from_a_file_lists_failed_records(client):
     assert [x["status"] for x in lines] == ["done", "failed", "done"]
     assert "line 3" in lines[1]["error"] and lines[0]["result"]["label"] == "positive"
     assert lines[2]["result"]["label"] == "negative"
+
+
+@needs_shared_data()
+def test_topics_job_fits_in_the_background_and_keeps_a_report(client):
+    """POST /v1/jobs/topics: one fit over every record; each record's result is its topic; the model and report
+    are kept as topics-<job id>; rejected records are listed, not dropped; too few comments is a 422, not a
+    failed job."""
+    rows = hotel_comments(120)
+    lines = "\n".join(json.dumps({k: r[k] for k in ("id", "text", "created_at", "score")}) for r in rows)
+    lines += "\n{not json}\n"
+    r = client.post("/v1/jobs/topics", files={"file": ("reviews.jsonl", lines.encode(), "application/x-ndjson")},
+                    data={"period": "month", "nr_topics": "auto", "title": "Hoteles"})
+    assert r.status_code == 202, r.text
+    acc = r.json()
+    assert acc["total"] == 121 and acc["failed"] == 1
+    st = _wait(client, acc["job_id"], timeout=600)
+    assert (st["status"], st["kind"], st["done"], st["failed"]) == ("done", "topics", 120, 1), st
+    results = [json.loads(x) for x in client.get(acc["results_url"]).text.splitlines()]
+    done = [x for x in results if x["status"] == "done"]
+    assert [x["id"] for x in done] == [r["id"] for r in rows]
+    model_id = f"topics-{acc['job_id']}"
+    assert {x["result"]["model_id"] for x in done} == {model_id}
+    assert all(x["result"]["sentiment"] in ("negative", "neutral", "positive") for x in done)
+    topics = client.get(f"/v1/topics/{model_id}").json()
+    labels = {t["id"]: t["label"] for t in topics}
+    assert all(x["result"]["topic"] == -1 or labels[x["result"]["topic"]] == x["result"]["topic_label"] for x in done)
+    page = client.get(f"/v1/reports/{model_id}")
+    assert page.status_code == 200 and "Hoteles" in page.text
+    table = list(csv.DictReader(io.StringIO(client.get(acc["results_url"] + "?format=csv").text)))
+    assert table[0]["topic_label"] and table[0]["sentiment"]
+    few = client.post("/v1/jobs/topics", json={"comments": [{"id": f"c{i}", "text": "hola"} for i in range(5)]})
+    assert few.status_code == 422 and "at least 20" in few.text
+    bad = client.post("/v1/jobs/topics", json={"comments": [{"id": "c", "text": "x"}], "nr_topics": 0})
+    assert bad.status_code == 422
 
 
 def test_an_over_long_record_in_an_upload_is_a_failed_item_with_its_line(client):

@@ -11,11 +11,13 @@ from qa_service.bundles import current_version, list_versions, read_manifest, re
 from qa_service.pipelines.sentiment import load_sentiment
 
 
-def test_shipped_manifest_is_complete(settings):
-    bundle = resolve_bundle(settings.models_dir, "sentiment", "latest")
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
+def test_shipped_manifest_is_complete(settings, version):
+    bundle = resolve_bundle(settings.models_dir, "sentiment", version)
     m = read_manifest(bundle, task="sentiment")
     assert m["labels"] == ["negative", "neutral", "positive"]
-    assert m["encoder"]["fingerprint"].startswith("sha256:")
+    enc = m["encoder"] if m["kind"] == "embedding-head" else m["base"]
+    assert enc["fingerprint"].startswith("sha256:")
     assert all(d["licence"] and d["sha256"].startswith("sha256:") for d in m["training_data"])
     assert m["metrics"], "held-out metrics must be recorded in the manifest"
     for name, r in m["metrics"].items():
@@ -23,14 +25,33 @@ def test_shipped_manifest_is_complete(settings):
     assert "torch" in m["library_versions"] or "numpy" in m["library_versions"]
 
 
-def test_corrupted_head_names_the_file(bundle_copy):
+def test_served_model_records_its_protocol_calibration_and_quantisation(settings):
+    from eval import datasets as ds
+
+    m = read_manifest(resolve_bundle(settings.models_dir, "sentiment", "latest"), task="sentiment")
+    assert m["kind"] == "transformer-onnx"
+    p = m["evaluation_protocol"]
+    assert set(p["chose_and_calibrated_on"]) == {s.name for s in ds.validation_sets()}
+    assert not set(p["report_only"]) & (set(p["chose_and_calibrated_on"]) | set(p["trained_on"]))
+    assert set(m["calibration"]["languages"]) == {"es", "en"}
+    q = m["quantization"]
+    assert q["served"] == "model.int8.onnx"
+    assert all(0.85 <= a["label_agreement"] <= 1 for a in q["validation_agreement"].values())
+    assert set(m["metrics"]) == {s.name for s in ds.report_sets()}
+
+
+def _load(path, settings):
+    return load_sentiment(path, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+
+
+def test_corrupted_head_names_the_file(bundle_copy, settings):
     v = current_version(bundle_copy, "sentiment")
     head = bundle_copy / "sentiment" / v / "head.npz"
     data = bytearray(head.read_bytes())
     data[len(data) // 2] ^= 0xFF
     head.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError) as exc:
-        load_sentiment(bundle_copy / "sentiment" / v)
+        _load(bundle_copy / "sentiment" / v, settings)
     assert "head.npz" in str(exc.value)
     assert "checksum" in str(exc.value)
 
@@ -46,14 +67,14 @@ def test_missing_artefact_and_bad_manifest(bundle_copy):
         read_manifest(b)
 
 
-def test_wrong_encoder_fingerprint_is_refused(bundle_copy):
-    v = current_version(bundle_copy, "sentiment")
-    b = bundle_copy / "sentiment" / v
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
+def test_wrong_encoder_fingerprint_is_refused(bundle_copy, settings, version):
+    b = bundle_copy / "sentiment" / version
     m = json.loads((b / "manifest.json").read_text())
-    m["encoder"]["fingerprint"] = "sha256:0000"
+    m["encoder" if m["kind"] == "embedding-head" else "base"]["fingerprint"] = "sha256:0000"
     (b / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ModelLoadError, match="fingerprint"):
-        load_sentiment(b)
+    with pytest.raises(ModelLoadError, match="fingerprint|differs"):
+        _load(b, settings)
 
 
 def test_promote_and_rollback(bundle_copy):

@@ -82,7 +82,7 @@ def test_unknown_name_lists_available_and_bad_yaml(tmp_path, settings):
 def test_cli_rubric_validate_and_list(tmp_path, settings):
     runner = CliRunner()
     res = runner.invoke(app, ["rubric", "validate", "default-en"])
-    assert res.exit_code == 0 and "ok: default-en 1.2.0 (en): 5 sections, 11 criteria" in res.stdout
+    assert res.exit_code == 0 and "ok: default-en 1.3.0 (en): 5 sections, 11 criteria" in res.stdout
     data = _base(settings)
     data["sections"][2]["criteria"][0]["weight"] = 0
     f = tmp_path / "bad.yaml"

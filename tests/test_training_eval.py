@@ -26,9 +26,14 @@ def test_training_script_writes_a_verified_bundle(tiny_bundle):
 
     m = read_manifest(tiny_bundle, task="sentiment")
     assert m["version"] == "tiny"
-    assert {d["name"] for d in m["training_data"]} >= {"amazon_es/train", "tass2019/train"}
+    from eval import datasets as ds
+
+    assert {d["name"] for d in m["training_data"]} >= {"amazon_es/train", "tass2019/train", "tweeteval/train",
+                                                       "tass2019/val", "twcs/val"}
     assert all(d["licence"] for d in m["training_data"])
-    assert set(m["metrics"]) == {"amazon_es/test", "tass2019/test", "cuba_hotels/test", "restmex/test", "cfpb/test"}
+    assert set(m["metrics"]) == {s.name for s in ds.report_sets()}
+    assert m["evaluation_protocol"]["report_only"] == [s.name for s in ds.report_sets()]
+    assert m["calibration"]["method"] == "per-language" and set(m["calibration"]["languages"]) == {"es", "en"}
     pipe = load_sentiment(tiny_bundle)
     assert pipe.predict("Excelente servicio, muchas gracias").label in ("positive", "neutral", "negative")
 
@@ -50,20 +55,47 @@ def test_eval_command_reports_a_missing_model(tmp_path):
     assert main(["--model", str(tmp_path / "nothing"), "--limit", "5", "--out", str(tmp_path)]) == 3
 
 
-def test_finetune_script_runs_and_writes_a_servable_bundle(tmp_path):
-    from qa_service.bundles import read_manifest
-    from qa_service.pipelines.sentiment import load_sentiment
-    from training.finetune_sentiment import main
+def test_finetune_and_export_write_a_servable_int8_bundle(tmp_path):
+    import numpy as np
+    import torch
 
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment import load_sentiment
+    from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline, build, rebuild_torch
+    from qa_service.text.normalize import normalise_for_sentiment
+    from training.export_sentiment import main as export
+    from training.finetune_sentiment import main as finetune
+
+    settings = get_settings()
     out = tmp_path / "ft"
-    assert main(["--limit", "16", "--max-train", "16", "--max-steps", "1", "--batch-size", "8", "--no-eval",
-                 "--version", "ft-tiny", "--out", str(out)]) == 0
+    assert finetune(["--limit", "16", "--max-steps", "1", "--batch-size", "8", "--warm-examples", "40",
+                     "--version", "ft-tiny", "--out", str(out)]) == 0
     m = read_manifest(out, task="sentiment")
-    assert m["kind"] == "embedding-head" and "encoder/model.safetensors" in m["artifacts"]
-    assert m["encoder"]["path"] == "encoder" and m["encoder"]["prefix"] == "query: "
+    assert m["kind"] == "transformer-onnx" and set(m["artifacts"]) == {"layers.safetensors", "head.npz"}
     assert m["training"]["head_init"].startswith("logistic regression")
-    pipe = load_sentiment(out)
+    # The bundle carries no word embeddings: they come back from the base checkpoint.
+    assert (out / "layers.safetensors").stat().st_size < 60_000_000
+
+    assert export([str(out), "--limit", "20"]) == 0
+    m = read_manifest(out, task="sentiment")
+    assert m["calibration"]["method"] == "per-language"
+    q = m["quantization"]
+    assert q["served"] == "model.int8.onnx" and 0.5 <= q["validation_agreement"]["twcs/val"]["label_agreement"] <= 1
+    assert q["speed"]["int8"]["single_p50_ms"] > 0
+
+    # The exported fp32 graph computes what the torch model computes.
+    d = build(out, settings.e5_converted_dir, settings.cache_dir)
+    fp32 = OnnxSentimentPipeline(d / "model.onnx", settings.e5_converted_dir, detect_language=False)
+    texts = ["Pésimo servicio, me cobraron dos veces", "Gracias, todo perfecto", "What time do you open?"]
+    model = rebuild_torch(out, settings.e5_converted_dir)
+    tok = fp32.tokenizer_
+    with torch.no_grad():
+        for t, z in zip(texts, fp32.logits(texts)):
+            ids = torch.tensor([tok.encode("query: " + normalise_for_sentiment(t)).ids])
+            ref = model(ids, torch.ones_like(ids)).numpy()[0]
+            assert np.abs(ref - z).max() < 1e-3
+
+    pipe = load_sentiment(out, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
     r = pipe.predict("Gracias por todo, excelente atención")
-    assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3
-    # One step from a warm-started head: it already behaves like the e5 + LR model on a clear case.
-    assert pipe.predict("Pésimo servicio, me cobraron dos veces y nadie responde").label == "negative"
+    assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3 and r.language == "es"

@@ -1,24 +1,29 @@
-"""Fine-tune multilingual-e5-small end to end for 3-class sentiment with transformers' Trainer (CPU).
+"""Fine-tune multilingual-e5-small end to end for 3-class sentiment on the tweet-heavy mix (CPU).
 
-    python -m training.finetune_sentiment --version ft-1 --epochs 2
-    python -m training.finetune_sentiment --limit 16 --max-steps 1 --out /tmp/ft-tiny --no-eval   # smoke (CI)
+    python -m training.finetune_sentiment --version 2.0.0 --epochs 3            # the shipped recipe (~1-2 h)
+    python -m training.finetune_sentiment --version 2.0.0 --epochs 3 --resume   # continue after a stop
+    python -m training.finetune_sentiment --limit 16 --max-steps 1 --out /tmp/ft-tiny   # smoke run (CI)
 
-The classifier is the same shape the service already serves: mean pooling -> L2 normalisation ->
-linear head, the pooling e5 was pre-trained with (the [CLS] pooler of ``BertForSequenceClassification``
-starts untrained and converged slower in our first run). The head is warm-started from logistic
-regression on the frozen embeddings, so training starts from the ``e5-small + LR`` model and only has
-to improve on it. Word embeddings (96M of the 118M parameters) are frozen: that keeps CPU training
-affordable and protects the multilingual vocabulary from drifting towards the Spanish-only data.
+Data (``eval/datasets.py``, role ``train`` only): every training tweet (TASS 2019, XLM-T es, TweetEval) and
+Amazon-es reviews sampled so each epoch keeps the language-balanced, tweet-heavy shares of ``datasets.MIX``
+(es tweets 35%, es reviews 15%, en tweets 50%). Validation sets are never trained on; report sets never seen.
 
-Output: an ``embedding-head`` bundle whose encoder (a sentence-transformers directory) lives inside the
-bundle under ``encoder/``; ``qa-service`` serves it like any other (``QA_SENTIMENT_MODEL=<path>``).
+The model: e5's mean pooling -> L2 normalisation -> linear head, warm-started from logistic regression on
+the frozen embeddings of a random 3,000 of the same examples. Word embeddings (96M of 118M parameters) stay frozen: CPU
+training stays affordable, the multilingual vocabulary does not drift, and the bundle only has to carry the
+other 22M parameters (``layers.safetensors``, fp16): the word embeddings are rebuilt at setup from the
+converted base checkpoint like the encoder itself (``qa-service models prepare``).
+
+Checkpoints are written every ``--save-steps`` under the cache directory; ``--resume`` continues the last one.
+Output: a ``transformer-onnx`` bundle (``manifest.json``, ``layers.safetensors``, ``head.npz``; the tokenizer is the
+base checkpoint's); ``python -m training.export_sentiment BUNDLE`` then exports ONNX, quantises it to int8, calibrates per
+language on the validation sets and measures what the quantisation costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,24 +32,24 @@ import numpy as np
 
 from eval import datasets as ds
 
-LABELS = ("negative", "neutral", "positive")
-ST_FILES = ("modules.json", "sentence_bert_config.json", "1_Pooling", "2_Normalize")
+LABELS = ds.LABELS
 
 
-def balanced_sample(sets: list[ds.LabelledSet], n: int, seed: int = ds.SEED) -> tuple[list[str], list[int]]:
-    """Up to ``n`` examples, the same number from each source (all of the smaller ones at most), shuffled."""
+def epoch_sample(sets: list[ds.LabelledSet], seed: int = ds.SEED) -> tuple[list[str], list[int], list[str]]:
+    """Texts, label ids and set names for one epoch: all tweets, reviews subsampled to their ``MIX`` share."""
     rng = random.Random(seed)
-    per = n // len(sets)
-    texts, labels = [], []
+    tweets = {lang: sum(len(s) for s in sets if s.language == lang and s.kind == "tweets") for lang in ("es", "en")}
+    rows: list[tuple[str, int, str]] = []
     for s in sets:
         idx = list(range(len(s)))
-        rng.shuffle(idx)
-        for i in idx[:per]:
-            texts.append(s.texts[i])
-            labels.append(LABELS.index(s.labels[i]))
-    order = list(range(len(texts)))
-    rng.shuffle(order)
-    return [texts[i] for i in order], [labels[i] for i in order]
+        if s.kind == "reviews":
+            group = ds.MIX.get((s.language, "tweets"), 0.0)
+            want = int(tweets[s.language] * ds.MIX.get((s.language, "reviews"), 0.0) / group) if group else len(s)
+            rng.shuffle(idx)
+            idx = sorted(idx[:want])
+        rows += [(s.texts[i], LABELS.index(s.labels[i]), s.name) for i in idx]
+    rng.shuffle(rows)
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,27 +58,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefix", default="query: ", help="text prefix the base model expects")
     ap.add_argument("--version", default="ft-dev")
     ap.add_argument("--out", type=Path, default=None, help="bundle directory (default models/sentiment/<version>)")
-    ap.add_argument("--max-train", type=int, default=12000, help="training examples (balanced over sources)")
-    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--max-steps", type=int, default=-1)
-    ap.add_argument("--lr", type=float, default=3e-5)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=96)
+    ap.add_argument("--save-steps", type=int, default=200)
+    ap.add_argument("--freeze-layers", type=int, default=4, help="also freeze the lowest N transformer layers")
+    ap.add_argument("--warm-examples", type=int, default=3000, help="examples for the warm-start head")
+    ap.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this version")
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (smoke runs)")
-    ap.add_argument("--no-eval", action="store_true")
     args = ap.parse_args(argv)
 
     import torch
-    import torch.nn.functional as F
-    from transformers import AutoModel, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
     from eval.features import embed_cached
-    from eval.sentiment import evaluate
     from qa_service.config import get_settings
     from qa_service.encoders.e5 import SentenceTransformerEncoder
     from qa_service.pipelines.sentiment import SentimentPipeline
+    from qa_service.pipelines.sentiment_onnx import MeanPoolClassifier, save_layers
     from qa_service.text.normalize import normalise_for_sentiment as norm
-    from training.sentiment import source_weights
 
     settings = get_settings()
     torch.set_num_threads(settings.threads)
@@ -84,41 +89,29 @@ def main(argv: list[str] | None = None) -> int:
 
         verify(settings.e5_converted_dir)
 
-    def lim(sets):
-        return [s.subset(args.limit) for s in sets] if args.limit else sets
+    train_sets = ds.training_sets()
+    if args.limit:
+        train_sets = [s.subset(args.limit) for s in train_sets]
+    texts, labels, origin = epoch_sample(train_sets)
+    print(f"fine-tuning on {len(texts)} examples per epoch from {', '.join(s.name for s in train_sets)}",
+          file=sys.stderr)
 
-    train_sets, val_sets = lim(ds.training_sets()), lim(ds.validation_sets())
-
-    # Warm start: logistic regression on the frozen base embeddings (cached), same data and weighting.
-    # Named like the registry's encoder when it is the default base, so the embedding cache is shared.
+    # Warm start: logistic regression on the frozen base embeddings of the same examples (cached on disk).
     base_enc = SentenceTransformerEncoder(base, name="e5-small" if args.base is None else f"ft-base:{base.name}",
-                                          prefix=args.prefix, threads=settings.threads)
-    x = np.vstack([embed_cached(base_enc, [norm(t) for t in s.texts], s.name) for s in train_sets])
-    warm = SentimentPipeline(head="logreg", C=1.0, calibrate=False).fit_embeddings(
-        x, sum((s.labels for s in train_sets), []), source_weights(train_sets))
+                                          prefix=args.prefix, threads=settings.threads, max_seq_length=args.max_length)
+    nw = min(args.warm_examples, len(texts))  # the epoch is shuffled: its first rows are a random sample
+    x = embed_cached(base_enc, [norm(t) for t in texts[:nw]], f"finetune-warm-{nw}")
+    warm = SentimentPipeline(head="logreg", C=1.0, calibrate=False).fit_embeddings(x, [LABELS[i] for i in labels[:nw]])
     del base_enc, x
 
-    class MeanPoolClassifier(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = AutoModel.from_pretrained(str(base))
-            self.classifier = torch.nn.Linear(self.encoder.config.hidden_size, len(LABELS))
-            with torch.no_grad():
-                self.classifier.weight.copy_(torch.from_numpy(warm.head_.weights[0].T))
-                self.classifier.bias.copy_(torch.from_numpy(warm.head_.biases[0]))
-
-        def forward(self, input_ids, attention_mask, labels=None, **_):
-            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(h.dtype)
-            pooled = F.normalize((h * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
-            logits = self.classifier(pooled)
-            loss = F.cross_entropy(logits, labels) if labels is not None else None
-            return {"loss": loss, "logits": logits}
-
-    model = MeanPoolClassifier()
+    model = MeanPoolClassifier.from_base(base, len(LABELS))
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.from_numpy(warm.head_.weights[0].T))
+        model.classifier.bias.copy_(torch.from_numpy(warm.head_.biases[0]))
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    for layer in model.encoder.encoder.layer[: args.freeze_layers]:
+        layer.requires_grad_(False)
     tok = AutoTokenizer.from_pretrained(str(base))
-    texts, labels = balanced_sample(train_sets, args.max_train)
 
     class Encoded(torch.utils.data.Dataset):
         def __init__(self) -> None:
@@ -132,59 +125,42 @@ def main(argv: list[str] | None = None) -> int:
                     "labels": labels[i]}
 
     steps_per_epoch = max(1, len(texts) // args.batch_size)
+    work = settings.cache_dir / "finetune" / args.version
     targs = TrainingArguments(
-        output_dir=str(settings.cache_dir / "finetune" / args.version), per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, num_train_epochs=args.epochs, max_steps=args.max_steps,
-        warmup_steps=max(1, int(0.06 * steps_per_epoch * args.epochs)), weight_decay=0.01, logging_steps=25,
-        save_strategy="no", report_to=[], use_cpu=True, dataloader_num_workers=0, seed=ds.SEED)
+        output_dir=str(work), per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
+        num_train_epochs=args.epochs, max_steps=args.max_steps, lr_scheduler_type="linear",
+        warmup_steps=max(1, int(0.06 * steps_per_epoch * args.epochs)), weight_decay=0.01, logging_steps=20,
+        save_strategy="steps", save_steps=args.save_steps, save_total_limit=2,
+        report_to=[], use_cpu=True, dataloader_num_workers=0, seed=ds.SEED, train_sampling_strategy="group_by_length",
+        disable_tqdm=False)
     trainer = Trainer(model=model, args=targs, train_dataset=Encoded(), data_collator=DataCollatorWithPadding(tok))
     t0 = time.time()
-    trainer.train()
+    resume = bool(args.resume and any(work.glob("checkpoint-*")))
+    trainer.train(resume_from_checkpoint=True if resume else None)
     train_seconds = time.time() - t0
 
     out = args.out or (settings.models_dir / "sentiment" / args.version)
-    enc_dir = out / "encoder"
-    if enc_dir.exists():
-        shutil.rmtree(enc_dir)
-    enc_dir.mkdir(parents=True)
-    model.encoder.save_pretrained(str(enc_dir))
-    tok.save_pretrained(str(enc_dir))
-    for name in ST_FILES:
-        src = base / name
-        if src.is_dir():
-            shutil.copytree(src, enc_dir / name)
-        elif src.exists():
-            shutil.copy(src, enc_dir / name)
+    out.mkdir(parents=True, exist_ok=True)
+    from collections import Counter
 
-    enc = SentenceTransformerEncoder(enc_dir, name="e5-small-finetuned", prefix=args.prefix,
-                                     max_seq_length=args.max_length, threads=settings.threads)
-    pipe = SentimentPipeline(encoder="e5-small-finetuned", head="logreg")
-    from qa_service.pipelines.sentiment import NumpyHead, fit_temperature
-
-    pipe.head_ = NumpyHead([model.classifier.weight.detach().numpy().T], [model.classifier.bias.detach().numpy()])
-    pipe.encoder_ = enc
-    xv = enc.encode([norm(t) for t in sum((s.texts for s in val_sets), [])])
-    yv = np.array([LABELS.index(l) for l in sum((s.labels for s in val_sets), [])])
-    pipe.temperature_ = fit_temperature(pipe.head_.logits(xv), yv)
-    metrics = {} if args.no_eval else evaluate(lambda s: pipe.predict_proba(s.texts), lim(ds.test_sets()))
-    for name, r in metrics.items():
-        print(f"  {name:18s} macro-F1 {r['macro_f1']:.3f}  ECE {r['ece']:.3f}  (n={r['n']})", file=sys.stderr)
-
-    pipe.save(out, {
+    counts = Counter(origin)
+    save_layers(model, out, base, {
         "version": args.version,
-        "encoder": {"name": "e5-small-finetuned", "path": "encoder", "prefix": args.prefix, "base": str(base),
-                    "fingerprint": enc.fingerprint(), "dim": enc.dim},
-        "artifacts": {"head.npz": "", **{str(p.relative_to(out)): "" for p in sorted(enc_dir.rglob("*")) if p.is_file()}},
-        "training_data": [{"name": s.name, "source": s.source, "licence": s.licence, "rows": len(s),
-                           "sha256": s.sha256()} for s in train_sets + val_sets],
-        "training": {"examples": len(texts), "epochs": args.epochs, "max_steps": args.max_steps, "lr": args.lr,
-                     "batch_size": args.batch_size, "max_length": args.max_length, "frozen": "word embeddings",
+        "prefix": args.prefix,
+        "max_length": args.max_length,
+        "training_data": [{**s.describe(), "sha256": s.sha256(), "examples_per_epoch": counts.get(s.name, 0)}
+                          for s in train_sets],
+        "training": {"examples_per_epoch": len(texts), "mix": {f"{k[0]}/{k[1]}": v for k, v in ds.MIX.items()},
+                     "epochs": args.epochs, "max_steps": args.max_steps, "steps": trainer.state.global_step, "lr": args.lr, "batch_size": args.batch_size,
+                     "max_length": args.max_length,
+                     "frozen": f"word embeddings and the lowest {args.freeze_layers} of 12 layers",
                      "head_init": "logistic regression on frozen embeddings", "seconds": round(train_seconds),
+                     "resumed": resume, "limit": args.limit,
                      "command": "python -m training.finetune_sentiment " + " ".join(argv or sys.argv[1:])},
-        "metrics": metrics,
     })
-    print(f"wrote {out} (trained {len(texts)} examples in {train_seconds:.0f}s, T={pipe.temperature_:.2f})",
-          file=sys.stderr)
+    print(f"wrote {out} ({trainer.state.global_step} steps of {args.batch_size}, {len(texts)} examples per epoch, "
+          f"{train_seconds:.0f}s); next: "
+          f"python -m training.export_sentiment {out}", file=sys.stderr)
     return 0
 
 

@@ -4,10 +4,10 @@
     python -m training.sentiment --encoder e5-small --head logreg --version exp-e5
     python -m training.sentiment --limit 200 --out /tmp/tiny     # smoke run on a tiny subset (CI)
 
-Training data: Amazon reviews (es; bodies, plus titles as extra short texts) and TASS 2019 tweets (es).
-Each source gets the same total weight, so short informal messages weigh as much as reviews.
-The temperature is calibrated on the validation split; every held-out set in eval/datasets.py is
-then measured and written into the manifest.
+Training data: the ``train`` sets of ``eval/datasets.py`` (TASS 2019, XLM-T es, Amazon-es reviews with titles,
+TweetEval), weighted to the language-balanced, tweet-heavy shares of ``datasets.MIX``. C is chosen and the
+calibration (temperature + class biases per language) fitted on the ``val`` sets only; the ``report`` sets are
+then measured once and written into the manifest with the role of every set.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from eval import datasets as ds
 
 
 def source_weights(sets: list[ds.LabelledSet]) -> np.ndarray:
-    """Sample weights giving every training source the same total weight (mean weight 1)."""
-    w = np.concatenate([np.full(len(s), 1.0 / len(s)) for s in sets])
-    return w / w.mean()
+    """Sample weights giving each (language, kind) group its ``datasets.MIX`` share (mean weight 1)."""
+    return np.asarray(ds.mix_weights(sets))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,19 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     y = sum((s.labels for s in train), [])
     xv = np.vstack([emb(s) for s in val])
     yv = sum((s.labels for s in val), [])
+    lv = sum(([s.language] * len(s) for s in val), [])
     print(f"training {args.head} on {enc.name}: {len(y)} texts from {', '.join(s.name for s in train)}",
           file=sys.stderr)
-    from eval.metrics import classification_report
+    from eval.compare_sentiment import measure, selection_score
 
     grid = [0.3, 1.0, 3.0] if args.C == "auto" else [float(args.C)]
     best, best_f1, selection = None, -1.0, {}
-    yv_idx = np.array([ds.LABELS.index(lab) for lab in yv])
     for c in grid:
-        cand = SentimentPipeline(encoder=args.encoder, head=args.head, C=c, hidden=args.hidden)
-        cand.fit_embeddings(x, y, source_weights(train), xv, yv)
-        f1 = classification_report(cand.predict_proba_embeddings(xv), yv_idx, ds.LABELS)["macro_f1"]
+        cand = SentimentPipeline(encoder=args.encoder, head=args.head, C=c, hidden=args.hidden,
+                                 calibrate="per-language")
+        cand.fit_embeddings(x, y, source_weights(train), xv, yv, lv)
+        f1 = round(selection_score(measure(lambda s, p=cand: p.predict_proba_embeddings(emb(s), [s.language] * len(s)),
+                                           val)), 4)
         selection[str(c)] = f1
-        print(f"  C={c:<4} validation macro-F1 {f1:.3f}", file=sys.stderr)
+        print(f"  C={c:<4} validation selection score {f1:.3f}", file=sys.stderr)
         if f1 > best_f1:
             best, best_f1 = cand, f1
     pipe = best
@@ -86,22 +87,24 @@ def main(argv: list[str] | None = None) -> int:
 
     metrics = {}
     if not args.no_eval:
-        metrics = evaluate(lambda s: pipe.predict_proba_embeddings(emb(s)), lim(ds.test_sets()))
+        metrics = evaluate(lambda s: pipe.predict_proba_embeddings(emb(s), [s.language] * len(s)),
+                           lim(ds.report_sets()))
         for name, r in metrics.items():
             print(f"  {name:18s} macro-F1 {r['macro_f1']:.3f}  ECE {r['ece']:.3f}  (n={r['n']})", file=sys.stderr)
 
     out = args.out or (get_settings().models_dir / "sentiment" / args.version)
     manifest = pipe.save(out, {
         "version": args.version,
-        "training_data": [{"name": s.name, "source": s.source, "licence": s.licence, "rows": len(s),
-                           "files": [str(f.relative_to(ds.data_root())) for f in s.files], "sha256": s.sha256()}
-                          for s in train + val],
-        "training": {"sample_weighting": "equal total weight per source", "calibrated_on": [s.name for s in val],
-                     "C_selection_validation_macro_f1": selection,
+        "training_data": [{**s.describe(), "sha256": s.sha256()} for s in train + val],
+        "evaluation_protocol": {"trained_on": [s.name for s in train], "chose_and_calibrated_on": [s.name for s in val],
+                                "report_only": [s.name for s in ds.report_sets()], "defined_in": "eval/datasets.py"},
+        "training": {"sample_weighting": "datasets.MIX shares per (language, kind)",
+                     "calibrated_on": [s.name for s in val], "calibration": "per-language vector scaling",
+                     "C_selection_validation_score": selection,
                      "limit": args.limit, "command": "python -m training.sentiment " + " ".join(argv or sys.argv[1:])},
         "metrics": metrics,
     })
-    print(f"wrote {out} (temperature {manifest['calibration']['temperature']:.2f})", file=sys.stderr)
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

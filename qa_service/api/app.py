@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.api.errors import install_error_handlers
-from qa_service.api.routes import health, jobs, reviews
+from qa_service.api.routes import data, health, jobs, reviews
+from qa_service.api.routes import models as model_routes
 from qa_service.api.routes import scoring
 from qa_service.api.routes import sentiment as sentiment_routes
 from qa_service.api.routes import topics
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, load_models: bool = True, runti
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from qa_service.usecases.admin import prepare_database, register_models
+        from qa_service.usecases.admin import prepare_database
 
         if prepare_database(rt):
             log.info("new database: migrations applied")
@@ -54,10 +55,9 @@ def create_app(settings: Settings | None = None, load_models: bool = True, runti
                 app.state.load_error = str(exc)
                 raise
             app.state.sentiment = pipe
-            manifest = getattr(pipe, "manifest_", {})
-            app.state.model_versions = {"sentiment": str(manifest.get("version", "unknown"))}
-            log.info("models loaded: %s", app.state.model_versions)
-            register_models(rt, {"sentiment": manifest})
+            log.info("models loaded: %s", rt.served_versions())
+            # Promotions and rollbacks in the registry reach this server within QA_MODEL_POLL_SECONDS.
+            rt.watch_registry()
         consumer = None
         if settings.embedded_worker:
             from qa_service.usecases.jobs import start_embedded_consumer
@@ -75,7 +75,6 @@ def create_app(settings: Settings | None = None, load_models: bool = True, runti
     app.state.runtime = rt
     app.state.sentiment = None
     app.state.load_error = None
-    app.state.model_versions = {}
     install_error_handlers(app)
     install_operations(app, settings)
     app.include_router(health.router)
@@ -84,4 +83,6 @@ def create_app(settings: Settings | None = None, load_models: bool = True, runti
     app.include_router(topics.router)
     app.include_router(jobs.router)
     app.include_router(reviews.router)
+    app.include_router(model_routes.router)
+    app.include_router(data.router)
     return app

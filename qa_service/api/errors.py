@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa_service.errors import (AuthenticationError, DeadlineExceededError, InvalidInputError, LimitExceededError, ModelLoadError,
-                               ModelNotReadyError, NotFoundError, PermissionDeniedError, QAServiceError)
+from qa_service.errors import (AuthenticationError, DeadlineExceededError, GateRefusedError, InvalidInputError,
+                               LimitExceededError, ModelLoadError, ModelNotReadyError, NotFoundError,
+                               PermissionDeniedError, QAServiceError)
 
 log = logging.getLogger("qa_service.api")
 
@@ -33,6 +34,7 @@ DOMAIN_ERRORS: dict[type[QAServiceError], tuple[int, str, str | None]] = {
     InvalidInputError: (422, "invalid_input", None),
     LimitExceededError: (413, "limit_exceeded", None),
     DeadlineExceededError: (504, "timeout", None),
+    GateRefusedError: (409, "gate_refused", "version"),
     # Same body as a 404 raised by routing, so clients see one shape for every "not found".
     NotFoundError: (404, "http_error", None),
     ModelNotReadyError: (503, "not_ready", None),

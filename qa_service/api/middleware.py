@@ -179,7 +179,8 @@ def install_operations(app: FastAPI, settings) -> None:
             metrics.queue.set(queue_depth(app.state.runtime))
         except Exception:  # noqa: BLE001 - a metrics scrape must not fail on a busy database
             pass
-        for task, version in (getattr(app.state, "model_versions", {}) or {}).items():
+        metrics.models.clear()  # a swapped-out version is no longer served
+        for task, version in app.state.runtime.served_versions().items():
             metrics.models.labels(task, version).set(1)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,6 +14,20 @@ from qa_service.errors import InvalidInputError, ModelLoadError, QAServiceError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Exit codes, the same for every command (README "Command line"; `qa-service --help`).
+EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_PARTIAL, EXIT_MODEL, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+EXIT_CODES_HELP = ("Exit codes: 0 every record processed; 1 unexpected error; 2 bad input or usage, or no record "
+                   "usable; 3 partial: some records or files skipped (each reported on stderr with its reason), "
+                   "the rest processed; 4 a model could not be loaded; 130 interrupted.")
+
+# Records the running command skipped (commands that read records add to it; reset for every command).
+_skipped = [0]
+
+
+def note_skipped(n: int) -> None:
+    """Count skipped records: a command that returns normally after skipping any exits 3 (partial)."""
+    _skipped[0] += n
+
 # Comment columns, shared by `topics` and `complaints`.
 TextColumn = typer.Option(help="Comments: column holding the text.")
 IdColumn = typer.Option(help="Comments: column holding the id (row number if absent).")
@@ -29,20 +43,22 @@ def fail(code: int, message: str) -> None:
 
 def handle_errors(fn: F) -> F:
     """Run a command turning domain errors into one-line messages and exit codes (never a traceback):
-    2 bad input, 3 a model could not be loaded, 1 anything else, 130 interrupted."""
+    2 bad input, 4 a model could not be loaded, 1 anything else, 130 interrupted; a command that returns
+    normally exits 3 when it skipped records (:func:`note_skipped`), else 0."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _skipped[0] = 0
         try:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
         except InvalidInputError as exc:
-            fail(2, str(exc))
+            fail(EXIT_BAD_INPUT, str(exc))
         except ModelLoadError as exc:
-            fail(3, str(exc))
+            fail(EXIT_MODEL, str(exc))
         except QAServiceError as exc:
-            fail(1, str(exc))
+            fail(EXIT_UNEXPECTED, str(exc))
         except KeyboardInterrupt:
-            fail(130, "interrupted")
+            fail(EXIT_INTERRUPTED, "interrupted")
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(0)
@@ -51,7 +67,10 @@ def handle_errors(fn: F) -> F:
         except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless debugging
             if runtime().settings.debug:
                 raise
-            fail(1, f"unexpected {type(exc).__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
+            fail(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
+        if _skipped[0]:
+            raise typer.Exit(EXIT_PARTIAL)
+        return out
 
     return wrapper  # type: ignore[return-value]
 
@@ -104,6 +123,13 @@ def skipped_summary(stats) -> str:
     return f"{stats.skipped_total} skipped" + (f" ({reasons})" if reasons else "")
 
 
+def no_records_is_an_error(done: int, stats, input: str) -> None:
+    """After a command's records are read: none usable is bad input (exit 2); some skipped is partial (3)."""
+    note_skipped(stats.skipped_total)
+    if done == 0:
+        raise InvalidInputError(f"no usable record in {input} ({skipped_summary(stats)})", "input")
+
+
 def warn_latin1(stats) -> None:
     if stats.latin1_lines:
         typer.echo(f"warning: {stats.latin1_lines} line(s) were not UTF-8 and were read as Windows-1252/Latin-1",
@@ -129,6 +155,7 @@ def read_comment_file(input: str, text_column: str, id_column: str, time_column:
     for reason, n in warnings.most_common():
         typer.echo(f"warning: {n} comment(s) kept with {reason} (left out of trends / drivers)", err=True)
     typer.echo(f"read {len(comments)} comment(s), {skipped_summary(stats)}", err=True)
+    note_skipped(stats.skipped_total)
     if not comments:
         raise InvalidInputError(f"no usable comments in {input} (text column {text_column!r})", "input")
     return comments
@@ -146,7 +173,8 @@ def read_transcript_file(input: str, speaker: list[str]) -> list:
             typer.echo(f"skipped record at line {rec.line}: {rec.reason}", err=True)
         else:
             out.append(rec)
-    typer.echo(f"read {len(out)} transcript(s), {stats.skipped_total} skipped", err=True)
+    typer.echo(f"read {len(out)} transcript(s), {skipped_summary(stats)}", err=True)
+    note_skipped(stats.skipped_total)
     if not out:
         raise InvalidInputError(f"no usable transcripts in {input}", "input")
     return out

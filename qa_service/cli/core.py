@@ -1,4 +1,4 @@
-"""``qa-service sentiment``, ``score``, ``serve`` and ``version``."""
+"""``qa-service sentiment``, ``serve`` and ``version`` (``score`` is in :mod:`qa_service.cli.scoring`)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from qa_service.cli._common import (check_input, handle_errors, progress_bar, report_skip, runtime, skipped_summary,
-                                    warn_latin1)
+from qa_service.cli._common import (check_input, handle_errors, no_records_is_an_error, progress_bar, report_skip,
+                                    runtime, skipped_summary, warn_latin1)
 
 APP_FACTORY = "qa_service.api.app:create_app"
 SENTIMENT_COLUMNS = ["id", "label", "score", "probabilities_negative", "probabilities_neutral",
-                     "probabilities_positive", "language"]
+                     "probabilities_positive", "language", "model_version"]
 
 
 @handle_errors
@@ -42,64 +42,7 @@ def sentiment(
             bar.update(len(results))
     warn_latin1(stats)
     typer.echo(f"done: {written} row(s) labelled, {skipped_summary(stats)}", err=True)
-
-
-@handle_errors
-def score(
-    input: Annotated[str, typer.Argument(help="Transcripts: .json, .jsonl, .txt, .vtt, .srt or .csv (one row per turn).")],
-    rubric: Annotated[str, typer.Option(help="Rubric name (default-es, default-en) or a YAML path.")] = "default-es",
-    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output .jsonl (stdout if omitted).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Transcript format when the suffix does not say.")] = None,
-    speaker: Annotated[Optional[list[str]], typer.Option(help="Map a speaker label to a role: 'Laura=agent' (repeatable).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Transcripts per model call.")] = 16,
-) -> None:
-    """Score each transcript against a rubric: per-criterion result, evidence, confidence, N/A and auto-fail."""
-    from qa_service.io.records import ReadStats, RecordWriter
-    from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
-    from qa_service.usecases.scoring import score_batches
-    from qa_service.usecases.sentiment import batched
-
-    speakers = SpeakerMap(parse_speaker_map(speaker or []))
-    check_input(input, allow_stdin=False)
-    from qa_service.io.rubrics import rubric_ref
-
-    rt = runtime()
-    ref = rubric_ref(rubric, rt.settings.rubrics_dir)  # a shipped rubric's name, else a YAML path
-    rt.scorer(rt.rubric(ref))  # a bad rubric or model stops here, before the input is read
-    stats = ReadStats()
-    results = []
-    batches = batched(read_transcripts(input, fmt, speakers, stats), batch_size, report_skip("record at line"))
-    with RecordWriter(output) as writer, progress_bar("score", " transcripts") as bar:
-        for out in score_batches(rt, ref, batches):
-            for r in out:
-                writer.write(r.model_dump(mode="json"))
-            # keep only what the summary needs, so memory stays flat on large files
-            results += [(r.total, r.auto_fail, r.needs_review, [(c.id, c.result) for c in r.criteria]) for r in out]
-            bar.update(len(out))
-    _score_summary(results, stats)
-
-
-def _score_summary(results: list, stats) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(stderr=True)
-    totals = [t for t, *_ in results if t is not None]
-    table = Table(title=f"{len(results)} transcript(s) scored, {stats.skipped_total} skipped")
-    table.add_column("criterion")
-    table.add_column("pass rate", justify="right")
-    table.add_column("pass / fail / N/A", justify="right")
-    counts: dict[str, list[int]] = {}
-    for *_, crit in results:
-        for cid, res in crit:
-            c = counts.setdefault(cid, [0, 0, 0])
-            c[("pass", "fail", "na").index(res)] += 1
-    for cid, (p, f, na) in counts.items():
-        table.add_row(cid, f"{100 * p / (p + f):.0f}%" if p + f else "-", f"{p} / {f} / {na}")
-    console.print(table)
-    console.print(f"mean total {sum(totals) / len(totals):.1f}" if totals else "mean total -",
-                  f"| auto-fails {sum(1 for _, a, *_ in results if a)}",
-                  f"| needs review {sum(1 for _, _, n, _ in results if n)}")
+    no_records_is_an_error(written, stats, input)
 
 
 @handle_errors

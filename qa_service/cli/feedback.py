@@ -12,8 +12,8 @@ import typer
 from typer.core import TyperGroup
 
 from qa_service.cli._common import (IdColumn, Period, ScoreColumn, TextColumn, TimeColumn, check_input, handle_errors,
-                                    min_size, progress_bar, read_comment_file, read_transcript_file, report_skip,
-                                    runtime, skipped_summary, stage_progress)
+                                    min_size, no_records_is_an_error, progress_bar, read_comment_file,
+                                    read_transcript_file, report_skip, runtime, skipped_summary, stage_progress)
 from qa_service.errors import InvalidInputError
 
 
@@ -45,23 +45,53 @@ def _parse_merge(groups: list[str]) -> list[list[int]]:
     return out
 
 
-def _topics_table(fit, out: Path) -> None:
+def _words(items: list[str], width: int) -> str:
+    """Items joined with "; " up to ``width`` characters, never cutting one (a "…" says more were left out)."""
+    out = ""
+    for w in items:
+        nxt = f"{out}; {w}" if out else w
+        if len(nxt) > width:
+            return (out + " …") if out else w[:width]
+        out = nxt
+    return out
+
+
+def _parse_topics(value: str | None):
+    """--topics: 'auto' (8-25 for a few thousand comments), 'all' (as clustered, no merging) or a number >= 1."""
+    if value is None or value == "auto":
+        return "auto"
+    if value == "all":
+        return None
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise InvalidInputError(f"--topics {value!r}: use 'auto', 'all' or a number >= 1", "topics")
+
+
+def _topics_table(fit, out: Path, show: int = 25) -> None:
     from rich.console import Console
     from rich.table import Table
 
     analysis = fit.analysis
     console = Console(stderr=True)
-    rows = analysis.topic_rows()
-    table = Table(title=f"{len(analysis.topic_model.topics_)} topic(s) in {len(analysis.comments)} comment(s)")
+    rows = [r for r in analysis.topic_rows() if r["topic"] != -1]
+    outliers = next(r for r in analysis.topic_rows() if r["topic"] == -1)
+    shown = rows[:show]
+    title = f"{len(rows)} topic(s) in {len(analysis.comments)} comment(s)"
+    if len(shown) < len(rows):
+        title += f" (the {len(shown)} largest shown; all in topics.csv)"
+    table = Table(title=title)
     for col, just in (("topic", "right"), ("label", "left"), ("size", "right"), ("share", "right"),
-                      ("keywords", "left")):
-        table.add_column(col, justify=just)
-    for r in rows[:15]:
-        table.add_row(str(r["topic"]), r["label"], str(r["size"]), f"{100 * r['share']:.1f}%", r["keywords"][:60])
+                      ("neg", "right"), ("keywords", "left")):
+        table.add_column(col, justify=just, overflow="fold")
+    for r in shown:
+        table.add_row(str(r["topic"]), r["label"], str(r["size"]), f"{100 * r['share']:.1f}%",
+                      f"{100 * r['negative_share']:.0f}%", _words(r["keywords"].split("; "), 60))
+    table.add_row("-1", outliers["label"], str(outliers["size"]), f"{100 * outliers['share']:.1f}%", "", "")
     console.print(table)
     s = analysis.summary()
-    console.print(f"emerging in {s['latest_period'] or '-'}: "
-                  f"{', '.join(analysis.topic_model.topic_name(t) for t in s['emerging']) or 'none'} | "
+    change = lambda c: f"{c['label']} {100 * c['previous_share']:.1f}% -> {100 * c['share']:.1f}% ({c['period']})"  # noqa: E731
+    console.print(f"significant rises: {'; '.join(change(c) for c in s['rises'][:3]) or 'none'} | "
+                  f"drops: {'; '.join(change(c) for c in s['drops'][:3]) or 'none'} | "
                   f"recurring complaints: {s['recurring_complaints']} | report: {out / 'report.html'}")
     if analysis.refit:
         r = analysis.refit
@@ -80,7 +110,8 @@ def topics_fit(
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl or txt when the suffix does not say.")] = None,
     period: Annotated[str, Period] = "week",
     min_topic_size: Annotated[str, typer.Option(help="Smallest topic: 'auto' (max(10, 0.2% of comments)) or a number.")] = "auto",
-    nr_topics: Annotated[Optional[str], typer.Option(help="Reduce to this many topics, or 'auto'.")] = None,
+    nr_topics: Annotated[Optional[str], typer.Option("--topics", "--nr-topics", help="How many topics: 'auto' (8-25 for a few thousand comments), 'all' (as clustered) or a number.")] = "auto",
+    min_period_count: Annotated[int, typer.Option(min=1, help="Periods with fewer dated comments are greyed out and not compared.")] = 30,
     reduce_outliers: Annotated[bool, typer.Option("--reduce-outliers/--keep-outliers", help="Give outliers close to a topic that topic.")] = True,
     merge: Annotated[Optional[list[str]], typer.Option(help="Merge topics, e.g. --merge 3,5 (repeatable; ids as this fit numbers them, or as --refit's model does).")] = None,
     refit: Annotated[Optional[str], typer.Option(help="A saved topic model to refit: its ids and custom labels carry over.")] = None,
@@ -95,7 +126,7 @@ def topics_fit(
     from qa_service.usecases.feedback import check_period, fit_topics
 
     check_period(period, "--period")
-    nr = None if nr_topics is None else ("auto" if nr_topics == "auto" else min_size(nr_topics, "--nr-topics"))
+    nr = _parse_topics(nr_topics)
     groups = _parse_merge(merge or [])
     size = min_size(min_topic_size)
     comments = read_comment_file(input, text_column, id_column, time_column, score_column, fmt)
@@ -103,7 +134,7 @@ def topics_fit(
     dest = model_out or (out / "model")
     fit = fit_topics(runtime(), comments, out, dest, v, source_name=Path(input).name if input != "-" else "stdin",
                      period=period, min_topic_size=size, nr_topics=nr, reduce_outliers=reduce_outliers, merge=groups,
-                     refit=refit, seed=seed, progress=stage_progress())
+                     refit=refit, seed=seed, progress=stage_progress(), min_period_count=min_period_count)
     _topics_table(fit, out)
     typer.echo(f"wrote {', '.join(p.name for p in fit.files.values())} to {out}; model {dest}", err=True)
 
@@ -137,6 +168,7 @@ def topics_tag(
             n += len(batch)
             bar.update(len(batch))
     typer.echo(f"done: {n} row(s) tagged, {skipped_summary(stats)}", err=True)
+    no_records_is_an_error(n, stats, input)
 
 
 @topics_app.command("show")

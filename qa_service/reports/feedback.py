@@ -1,5 +1,8 @@
-"""The feedback report managers read: topic share over time, emerging topics, recurring complaints with quotes and
-score drivers, with filters by period, channel and team.
+"""The feedback report managers read: topic share over time (with counts, confidence bands and thin periods greyed
+out), what changed (significant rises and drops), what customers dislike and like, recurring complaints with
+quotes and score drivers, with filters by period, channel and team. Every chart has a one-line "how to read this";
+axis titles and category labels are laid out by Plotly's automargin, so they stay visible from a phone's width to
+a desktop's (tests/reports checks both in headless Chromium).
 
 One self-contained HTML page: the data (one compact row per comment: date, channel, team, score, topic,
 complaint, negative) and Plotly's JavaScript are inlined, so it opens offline from a file or from the API. The
@@ -32,6 +35,7 @@ class ReportRow:
     score: float | None = None
     complaint: int | None = None
     negative: bool = False
+    positive: bool = False
 
 
 @dataclass
@@ -88,8 +92,9 @@ def _index(values: list[str | None]) -> tuple[list[str], list[int | None]]:
 
 def render_feedback_report(rows: Sequence[ReportRow], topics: Sequence[ReportTopic],
                            complaints: Sequence[ReportComplaint] = (), title: str = "Informe de comentarios",
-                           freq: Freq = "week", notes: Sequence[str] = ()) -> str:
-    """The report page as an HTML string."""
+                           freq: Freq = "week", notes: Sequence[str] = (), min_period_count: int = 30) -> str:
+    """The report page as an HTML string (``min_period_count``: periods with fewer comments are greyed out and
+    not compared)."""
     channels, ch_idx = _index([r.channel for r in rows])
     teams, tm_idx = _index([r.team for r in rows])
     dates = [r.created_at.date().isoformat() if r.created_at else None for r in rows]
@@ -97,7 +102,7 @@ def render_feedback_report(rows: Sequence[ReportRow], topics: Sequence[ReportTop
     span = f"{known[0]} – {known[-1]}" if known else "sin fechas"
     has_scores = any(r.score is not None for r in rows)
     payload = {
-        "freq": freq,
+        "freq": freq, "min_count": int(min_period_count),
         "subtitle": f"{len({r.source for r in rows}):,} comentarios · {span} · generado "
                     f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC",
         "notes": list(notes),
@@ -110,6 +115,7 @@ def render_feedback_report(rows: Sequence[ReportRow], topics: Sequence[ReportTop
             "channel": ch_idx, "team": tm_idx, "score": [r.score for r in rows],
             "complaint": [None if r.complaint is None else int(r.complaint) for r in rows],
             "negative": [1 if r.negative else 0 for r in rows],
+            "positive": [1 if r.positive else 0 for r in rows],
         },
     }
     data = inline_json(payload)

@@ -82,6 +82,14 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
 
+def database_exists(url: str) -> bool:
+    """False for a SQLite file that was never created (checked without creating it); True otherwise."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        return path in ("", ":memory:") or Path(path).expanduser().exists()
+    return True
+
+
 def is_new(url: str) -> bool:
     """True when the database has none of our tables yet."""
     return not inspect(get_engine(url)).has_table("alembic_version")

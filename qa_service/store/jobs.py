@@ -79,6 +79,11 @@ def finish_job(session: Session, job_id: str, error: str | None = None) -> bool:
     return True
 
 
+def set_progress(session: Session, job_id: str, progress: dict[str, Any]) -> None:
+    """Where a job of one long step (training) is: ``{"stage", "done", "total"}``."""
+    session.execute(update(JobRow).where(JobRow.id == job_id).values(progress=progress))
+
+
 def _claimable(t: datetime):
     return or_(JobItemRow.status == "queued",
                and_(JobItemRow.status == "running", JobItemRow.lease_expires < t))

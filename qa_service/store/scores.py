@@ -17,7 +17,8 @@ def save_rubric(session: Session, rubric) -> RubricRow:
     """Record the rubric version a score was made with (once per id + version; a changed body under the same
     version is refused, since old scores would no longer say what they were scored against)."""
     body = rubric.model_dump(mode="json")
-    h = content_hash(body)
+    # Rubrics stored before ``on_auto_fail`` existed hash as before when they leave it at its default.
+    h = content_hash({k: v for k, v in body.items() if not (k == "on_auto_fail" and v == "zero")})
     row = session.scalar(select(RubricRow).where(RubricRow.rubric_id == rubric.id,
                                                  RubricRow.version == rubric.version))
     if row is None:
@@ -78,12 +79,64 @@ def review_score(session: Session, score_id: int, corrections: dict[str, tuple[s
     return review_labels(session, score)
 
 
-def review_labels(session: Session, score: ScoreRow) -> dict[str, str]:
-    """Criterion -> label: the latest review's verdict, else the scorer's result."""
+DECISIONS = ("accept", "partly", "reject")
+
+
+def dispute_score(session: Session, score_id: int, criterion: str, decision: str, result: str | None,
+                  comment: str, reviewer: str | None) -> ReviewRow:
+    """Record a dispute of one criterion's machine result: ``accept`` (it was right; the label is the machine's
+    result), ``reject`` (it was wrong; ``result`` is the right one), ``partly`` (partly right: the label stays
+    the given result or the machine's, and the criterion is kept out of training). A comment is required."""
+    score = session.get(ScoreRow, score_id)
+    if score is None:
+        raise KeyError(score_id)
+    scored = {c["id"]: c["result"] for c in score.result["criteria"]}
+    if criterion not in scored:
+        raise InvalidInputError(f"criterion {criterion!r} is not in this score", "criterion")
+    if decision not in DECISIONS:
+        raise InvalidInputError("decision must be accept, partly or reject", "decision")
+    if result is not None and result not in ("pass", "fail", "na"):
+        raise InvalidInputError("result must be pass, fail or na", "result")
+    if not comment or not comment.strip():
+        raise InvalidInputError("a dispute needs a comment saying why", "comment")
+    original = scored[criterion]
+    if decision == "accept":
+        if result not in (None, original):
+            raise InvalidInputError(f"accept keeps the machine's result ({original}); to change it, reject",
+                                    "result")
+        result = original
+    elif decision == "reject":
+        if result is None or result == original:
+            raise InvalidInputError(f"reject needs the right result (other than the machine's {original!r})",
+                                    "result")
+    else:
+        result = result or original
+    row = ReviewRow(score_id=score_id, criterion_id=criterion, result=result, original_result=original, note=comment,
+                    reviewer=reviewer, kind="dispute", decision=decision)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def review_state(session: Session, score: ScoreRow) -> tuple[dict[str, str], set[str], set[str]]:
+    """(criterion -> label, criteria a person reviewed, criteria whose latest verdict is a dispute decided
+    ``partly``): the latest review's verdict per criterion, else the scorer's result."""
     labels = {c["id"]: c["result"] for c in score.result["criteria"]}
+    reviewed: set[str] = set()
+    partly: set[str] = set()
     for r in session.scalars(select(ReviewRow).where(ReviewRow.score_id == score.id).order_by(ReviewRow.id)):
         labels[r.criterion_id] = r.result
-    return labels
+        reviewed.add(r.criterion_id)
+        if r.decision == "partly":
+            partly.add(r.criterion_id)
+        else:
+            partly.discard(r.criterion_id)
+    return labels, reviewed, partly
+
+
+def review_labels(session: Session, score: ScoreRow) -> dict[str, str]:
+    """Criterion -> label: the latest review's verdict, else the scorer's result."""
+    return review_state(session, score)[0]
 
 
 def reviewed_scores(session: Session, rubric_id: str | None = None, source: str | None = None
@@ -97,6 +150,17 @@ def reviewed_scores(session: Session, rubric_id: str | None = None, source: str 
         q = q.where(TranscriptRow.source == source)
     for score, transcript in session.execute(q):
         yield score, transcript, review_labels(session, score)
+
+
+def reviewed_for_training(session: Session
+                          ) -> Iterable[tuple[ScoreRow, TranscriptRow, dict[str, str], set[str], set[str]]]:
+    """Every reviewed score with its (stored, redacted) transcript, its labels, the criteria a person reviewed and
+    those disputed ``partly``."""
+    q = select(ScoreRow, TranscriptRow).join(TranscriptRow, ScoreRow.transcript_id == TranscriptRow.id) \
+        .where(ScoreRow.id.in_(select(ReviewRow.score_id))).order_by(ScoreRow.id)
+    for score, transcript in session.execute(q):
+        labels, reviewed, partly = review_state(session, score)
+        yield score, transcript, labels, reviewed, partly
 
 
 Scope = tuple[str, str | None] | None
@@ -152,9 +216,10 @@ def score_detail(session: Session, score_id: int, scope: Scope = None) -> dict[s
             "transcript": {"id": t.external_id, "channel": t.channel, "language": t.language,
                            "agent": {"id": t.agent_id, "team": t.team}, "turns": t.turns},
             "result": score.result, "labels": review_labels(session, score),
-            "reviews": [{"criterion": r.criterion_id, "result": r.result, "original_result": r.original_result,
-                         "note": r.note, "reviewer": r.reviewer, "at": r.created_at.isoformat()}
-                        for r in reviews if r.result != r.original_result or r.note]}
+            "reviews": [{"criterion": r.criterion_id, "kind": r.kind, "decision": r.decision, "result": r.result,
+                         "original_result": r.original_result, "note": r.note, "reviewer": r.reviewer,
+                         "at": r.created_at.isoformat()}
+                        for r in reviews if r.result != r.original_result or r.note or r.kind == "dispute"]}
 
 
 def score_exists(session: Session, score_id: int, scope: Scope = None) -> bool:

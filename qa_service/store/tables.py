@@ -147,6 +147,10 @@ class TopicAssignmentRow(Base):
 
 
 class ModelVersionRow(Base):
+    """A model version in the registry (migration 0005): a shipped bundle (``seed``) or a candidate the service
+    trained (``candidate``, a bundle under QA_DATA_DIR/models), with the snapshot it was trained on, its latest
+    comparison against the version it would replace and the gate's decision."""
+
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("task", "version", name="uq_model_versions"),)
 
@@ -155,6 +159,66 @@ class ModelVersionRow(Base):
     version: Mapped[str] = mapped_column(String(200))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    origin: Mapped[str] = mapped_column(String(20), default="seed")
+    # Relative to QA_MODELS_DIR (seed) or to QA_DATA_DIR/models (candidate): machines sharing a database may
+    # keep their directories in different places.
+    path: Mapped[str | None] = mapped_column(String(500))
+    snapshot_id: Mapped[str | None] = mapped_column(String(200))
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ModelAliasRow(Base):
+    """A named pointer to a version of a task (``current``: the one every server and worker serves)."""
+
+    __tablename__ = "model_aliases"
+
+    task: Mapped[str] = mapped_column(String(50), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ModelEventRow(Base):
+    """One change of a task's ``current`` alias: seed, promote or rollback, with the gate's decision, whether it was
+    forced and why, who and when. Replaying a task's events gives the promotion stack that rollback pops."""
+
+    __tablename__ = "model_events"
+    __table_args__ = (Index("ix_model_events_task", "task", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(20))
+    version: Mapped[str] = mapped_column(String(200))
+    previous_version: Mapped[str | None] = mapped_column(String(200))
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SentimentCorrectionRow(Base):
+    """A corrected sentiment label (migration 0005): the text as stored (redacted), the label the model gave and
+    the one a person says is right, by whom and when. ``text_hash`` identifies the text as sent (normalised) so
+    a text in a gate set is never trained on."""
+
+    __tablename__ = "sentiment_corrections"
+    __table_args__ = (Index("ix_sentiment_corrections_hash", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(10))
+    predicted: Mapped[str | None] = mapped_column(String(10))
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False)
+    author: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class JobRow(Base):
@@ -179,6 +243,8 @@ class JobRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(120))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Migration 0005: a job of one long step (training) reports where it is: {"stage", "done", "total"}.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class JobItemRow(Base):
@@ -231,3 +297,7 @@ class ReviewRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     reviewer: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Migration 0005: a "correction" (result given) or a "dispute" of the machine's result decided accept (it was
+    # right) / partly (partly right: the label is kept out of training) / reject (it was wrong), with a comment.
+    kind: Mapped[str] = mapped_column(String(20), default="correction")
+    decision: Mapped[str | None] = mapped_column(String(10))

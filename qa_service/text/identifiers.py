@@ -7,7 +7,18 @@ agree on what is a card number, an IBAN or a DNI.
 Kinds (``KINDS``): ``card_number`` (13-19 digits, typed or spoken digit by digit, Luhn), ``iban`` (ISO 13616:
 mod 97, the country's length and BBAN format), ``dni`` and ``nie`` (Spanish control letter), ``curp`` (Mexico:
 shape, birth date, check digit), ``rfc`` (Mexico: shape and date), ``clabe`` (Mexican bank account, check digit),
-``cuit`` (Argentine CUIT/CUIL, check digit) and ``us_ssn`` (reserved ranges excluded).
+``cuit`` (Argentine CUIT/CUIL, check digit), ``us_ssn`` (reserved ranges excluded), and the Latin-American ids a
+Spanish-first product meets: ``cl_rut`` (Chile RUT/RUN, mod 11 with K), ``ec_ci`` (Ecuador cédula, check digit),
+``pe_dni`` (Peru DNI/CUI, 8 digits and an optional check character), ``ar_dni`` (Argentina DNI, 7-8 digits) and
+``co_cedula`` (Colombia cédula, 6-8 digits or 10 starting with 1).
+
+Identifiers are found typed ("4539 1488 0343 6467", "17.936.482-4") and spoken, the way people read them out:
+digit by digit, in groups ("cincuenta y tres, cuatrocientos diez..."), with letters by name or spelled ("letra
+eme", "eme de Madrid"), through :mod:`qa_service.text.spoken_numbers`, which maps every character back to the words
+that said it. Numbers without a check digit (Peru and Argentina DNI, Colombia cédula) and those whose check is weak
+against random digits (SSN, CUIT, RUT said without their usual grouping) count only with a context word (DNI,
+cédula, documento, RUT, CUIT, social security...) in the text or in the ``context`` given (the turns before), and
+not when an amount, date or phone word is nearer.
 
 Checksums come from python-stdnum; CLABE keeps its own check because stdnum has no CLABE module.
 """
@@ -20,14 +31,23 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 from stdnum import iban as _stdnum_iban
 from stdnum import luhn as _stdnum_luhn
 from stdnum.ar import cuit as _stdnum_cuit
+from stdnum.ar import dni as _stdnum_ar_dni
+from stdnum.cl import rut as _stdnum_rut
+from stdnum.ec import ci as _stdnum_ec_ci
 from stdnum.es import dni as _stdnum_dni
 from stdnum.es import nie as _stdnum_nie
 from stdnum.exceptions import ValidationError
 from stdnum.mx import curp as _stdnum_curp
 from stdnum.mx import rfc as _stdnum_rfc
+from stdnum.pe import cui as _stdnum_pe_cui
 from stdnum.us import ssn as _stdnum_ssn
 
-KINDS = ("card_number", "iban", "dni", "nie", "curp", "rfc", "clabe", "cuit", "us_ssn")
+from qa_service.text.spoken_numbers import NUMBER_WORD_RUN, Language, SpokenSequence, iter_windows, read_sequences
+
+KINDS = ("card_number", "iban", "dni", "nie", "curp", "rfc", "clabe", "cuit", "us_ssn", "cl_rut", "ec_ci", "pe_dni",
+         "ar_dni", "co_cedula")
+# Kinds whose checksum makes a random run of digits unlikely to pass; the others need context or grouping.
+CHECKSUM_KINDS = frozenset({"card_number", "iban", "dni", "nie", "curp", "rfc", "clabe", "cuit", "cl_rut", "ec_ci"})
 
 # ----------------------------------------------------------------------------- spoken digits
 SPOKEN_DIGITS = {
@@ -36,8 +56,9 @@ SPOKEN_DIGITS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9",
 }
-# Four or more digit words in a row ("cuatro cinco tres nueve..."): something worth checking.
-SPOKEN_DIGIT_RUN = re.compile(r"(?:\b(?:" + "|".join(SPOKEN_DIGITS) + r")\b[\s,.-]*){4,}", re.I)
+# Number words in a row ("cuatro cinco tres", "cincuenta y tres, cuatrocientos diez"): something worth checking
+# (the redactor reads only such texts, or texts with a digit, for identifiers).
+SPOKEN_DIGIT_RUN = NUMBER_WORD_RUN
 _TOKEN = re.compile(r"[A-Za-zÀ-ÿ]+|\d|[-\s.,/]")
 
 
@@ -147,6 +168,33 @@ def ssn_ok(value: str) -> bool:
     return _stdnum_ssn.is_valid(value)
 
 
+def cl_rut_ok(value: str) -> bool:
+    """Chile RUT/RUN: 7-8 digits and a mod-11 check character (0-9 or K); dots and dash ignored."""
+    return _stdnum_rut.is_valid(value)
+
+
+def ec_ci_ok(value: str) -> bool:
+    """Ecuador cédula: 10 digits, a province code (01-24, 30, 50), third digit below 7 and the check digit."""
+    return _stdnum_ec_ci.is_valid(value)
+
+
+def pe_dni_ok(value: str) -> bool:
+    """Peru DNI (CUI): 8 digits and, when given, its check character (a digit or a letter A-K)."""
+    return _stdnum_pe_cui.is_valid(value)
+
+
+def ar_dni_ok(value: str) -> bool:
+    """Argentina DNI: 7 or 8 digits (dots and spaces ignored); it has no check digit, so context decides."""
+    return _stdnum_ar_dni.is_valid(value)
+
+
+def co_cedula_ok(value: str) -> bool:
+    """Colombia cédula de ciudadanía: no check digit; issued as 6-8 digits, and since 2004 as 10 digits starting
+    with 1 (9-digit numbers and other 10-digit ones are phone-shaped, so they are not taken)."""
+    v = re.sub(r"[\s.]", "", value)
+    return v.isdigit() and (6 <= len(v) <= 8 or (len(v) == 10 and v[0] == "1")) and len(set(v)) > 1
+
+
 # ----------------------------------------------------------------------------- finding
 class Identifier(NamedTuple):
     """One validated identifier in a text: ``text[start:end]`` is what was said or typed."""
@@ -163,6 +211,7 @@ _FLAGS = re.IGNORECASE | re.DOTALL | re.MULTILINE
 # IBAN.
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]{4}){2,7}(?:\s?[A-Za-z0-9]{1,4})?\b", _FLAGS)
 _WORD_CHAR = re.compile(r"\w")
+_ANY_DIGIT = re.compile(r"\d")
 _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
     "dni": (re.compile(r"\b\d{8}[-\s]?[A-Za-z]\b", _FLAGS), dni_ok),
     "nie": (re.compile(r"\b[XYZxyz][-\s]?\d{7}[-\s]?[A-Za-z]\b", _FLAGS), nie_ok),
@@ -177,7 +226,8 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
 
 def card_numbers(text: str) -> Iterator[Identifier]:
     """Payment cards typed or spoken digit by digit: 13-19 digits passing Luhn. An 18-digit run that is a valid
-    CLABE is a bank account, not a card."""
+    CLABE is a bank account, not a card. (The first release's reader; :func:`find_identifiers` reads cards from
+    :func:`~qa_service.text.spoken_numbers.read_sequences`, which also reads numbers said in groups.)"""
     for s, e, d in digit_runs(text):
         if 13 <= len(d) <= 19 and luhn_ok(d) and not (len(d) == 18 and clabe_ok(d)):
             yield Identifier(s, e, "card_number")
@@ -200,37 +250,204 @@ def ibans(text: str) -> Iterator[Identifier]:
             pos = s + 1
 
 
-def find_identifiers(text: str, kinds: Iterable[str] = KINDS) -> list[Identifier]:
-    """Every validated identifier of the given kinds in ``text``, sorted by position.
+# ----------------------------------------------------------------------------- read out loud
+# What each kind looks like once read into digits and letters (see spoken_numbers.read_sequences).
+_SHAPES: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
+    "card_number": (re.compile(r"\d{13,19}"), lambda v: luhn_ok(v) and not (len(v) == 18 and clabe_ok(v))),
+    "iban": (re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}"), iban_ok),
+    "dni": (re.compile(r"\d{8}[A-Z]"), dni_ok),
+    "nie": (re.compile(r"[XYZ]\d{7}[A-Z]"), nie_ok),
+    "curp": (re.compile(r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d"), curp_ok),
+    "rfc": (re.compile(r"[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}"), rfc_ok),
+    "clabe": (re.compile(r"\d{18}"), clabe_ok),
+    "cuit": (re.compile(r"\d{11}"), cuit_ok),
+    "us_ssn": (re.compile(r"\d{9}"), ssn_ok),
+    "cl_rut": (re.compile(r"\d{7,8}[0-9K]"), cl_rut_ok),
+    "ec_ci": (re.compile(r"\d{10}"), ec_ci_ok),
+    "pe_dni": (re.compile(r"\d{8}[0-9A-K]?"), pe_dni_ok),
+    "ar_dni": (re.compile(r"\d{7,8}"), ar_dni_ok),
+    "co_cedula": (re.compile(r"\d{6,8}|1\d{9}"), co_cedula_ok),
+}
+# The grouping people use when they say these out loud: 123-45-6789, 20-12345678-6.
+_GROUPING = {"us_ssn": (3, 2, 4), "cuit": (2, 8, 1)}
+# "DNI" as people and ASR write it when it is said letter by letter: "de ene i", "d n i".
+_DNI_WORDS = r"\b(?:dni|d\.?\s?n\.?\s?i\b|de ene i\b|documento|identidad|identificaci[oó]n)"
+# Context a kind needs when read without its grouping (checksum kinds with a weak check) or always (no check digit).
+_CONTEXT: dict[str, re.Pattern[str]] = {
+    "us_ssn": re.compile(r"\b(?:ssn|social security|social|seguro social|seguridad social)\b", re.I),
+    "cuit": re.compile(r"\b(?:cuit|cuil|c\.u\.i\.[tl]\.?)", re.I),
+    "cl_rut": re.compile(r"\b(?:rut|run|rol [uú]nico)\b", re.I),
+    "ec_ci": re.compile(r"\b(?:c[eé]dula|c\.\s?i\.|identidad|identificaci[oó]n|documento)", re.I),
+    "pe_dni": re.compile(_DNI_WORDS, re.I),
+    "ar_dni": re.compile(_DNI_WORDS, re.I),
+    "co_cedula": re.compile(r"\b(?:c[eé]dula|c\.\s?c\.|documento|identidad|identificaci[oó]n)", re.I),
+}
+# Checksums strong and numbers long enough to be taken out of a longer run read with pauses ("card, expiry").
+_LONG_CHECKSUM_KINDS = frozenset({"card_number", "clabe", "iban"})
+_NEEDS_CONTEXT = frozenset({"ec_ci", "pe_dni", "ar_dni", "co_cedula"})
+# Nearer than the id word, these say the number is something else: an amount, a date, a phone, an order.
+_OTHER_BEFORE = re.compile(
+    r"(?:\$|€|£|s/\.?|us\$|importe|monto|saldo|total|precio|pago de|cargo de|cobro de|factura|pedido|orden|order|"
+    r"ticket|incidencia|referencia|reference|tel[eé]fono|m[oó]vil|celular|whats ?app|l[ií]nea|phone|mobile|cell|"
+    r"cuenta|account|routing|sort code|p[oó]liza|policy|contrato|expediente|tracking|seguimiento|c[oó]digo postal|"
+    r"zip|fecha|date|nacimiento|birth)", re.I)
+_OTHER_AFTER = re.compile(
+    r"^\W{0,3}(?:euros?|pesos?|soles?|d[oó]lares|dollars?|bucks|bol[ií]vares|quetzales|colones|lempiras|guaran[ií]es|"
+    r"lucas|mil pesos|€|\$|por ciento|percent|%|minutos?|minutes?|horas?|hours?|d[ií]as|days|meses|months|a[ñn]os|"
+    r"years|de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
+    r"diciembre))\b", re.I)
+_MIN_DIGITS = 6  # the shortest identifier here (a cédula) has 6 digits
+_CONTEXT_BEFORE = 120  # characters before a number where its context word is looked for
+_CONTEXT_AFTER = 40
 
-    Spans of different kinds may overlap (a 9-digit SSN inside a longer run, say); callers decide which wins.
-    Unknown kinds are ignored.
-    """
+
+def _grouping(seq: SpokenSequence, i: int, j: int) -> tuple[int, ...]:
+    sizes: list[int] = []
+    last = None
+    for p in seq.pieces[i:j]:
+        if p.chunk != last:
+            sizes.append(0)
+            last = p.chunk
+        sizes[-1] += len(p.chars)
+    return tuple(sizes)
+
+
+def _context_ok(kind: str, text: str, start: int, end: int, context: str) -> bool:
+    """Whether a context word for ``kind`` is near the number (or in ``context``), and no amount, date or phone
+    word is nearer to it."""
+    rx = _CONTEXT[kind]
+    before = text[max(0, start - _CONTEXT_BEFORE):start]
+    after = text[end:end + _CONTEXT_AFTER]
+    if _OTHER_AFTER.search(after):
+        return False
+    near = [m.end() for m in rx.finditer(before)]
+    other = [m.end() for m in _OTHER_BEFORE.finditer(before)]
+    if near:
+        return not other or max(near) > max(other)
+    if other:
+        return False
+    return bool(rx.search(after) or rx.search(context))
+
+
+def _spoken_identifiers(text: str, kinds: set[str], context: str, language: Language
+                        ) -> list[tuple[Identifier, list[tuple[int, int, int]]]]:
+    """Identifiers in the digit/letter sequences of ``text`` (typed or spoken), each with its pieces as
+    (start, end, number of characters) for masking."""
+    out = []
+    shapes = [(k, _SHAPES[k]) for k in KINDS if k in kinds]
+    for seq in read_sequences(text, language, _MIN_DIGITS):
+        ps = seq.pieces
+        n = len(ps)
+        for i, j in iter_windows(seq, at_pauses=True):
+            cuts_digits = (i > 0 and ps[i - 1].kind == ps[i].kind == "digit") or \
+                (j < n and ps[j - 1].kind == ps[j].kind == "digit")
+            # A letter read with it just outside the window: the window is part of a longer code (a plate, a
+            # reference: "T U dos dos nueve..."), not an identifier of its own.
+            if (i > 0 and ps[i - 1].kind == "letter" and not ps[i - 1].weak) or \
+                    (j < n and ps[j].kind == "letter" and not ps[j].weak):
+                continue
+            value = "".join(p.chars for p in ps[i:j])
+            for kind, (shape, valid) in shapes:
+                if not shape.fullmatch(value) or not valid(value):
+                    continue
+                start, end = ps[i].start, ps[j - 1].end
+                if kind in _NEEDS_CONTEXT:
+                    if cuts_digits or ps[i].kind != "digit" or not _context_ok(kind, text, start, end, context):
+                        continue
+                elif cuts_digits and kind not in _LONG_CHECKSUM_KINDS:
+                    # part of a longer number: only with the word that says what it is ("RUT 17.936.482-4, 30")
+                    if not _context_ok(kind, text, start, end, context):
+                        continue
+                elif kind in _GROUPING:
+                    if _grouping(seq, i, j) != _GROUPING[kind] and not _context_ok(kind, text, start, end, context):
+                        continue
+                elif kind == "cl_rut":
+                    grouped = j - i >= 2 and ps[j - 1].sep == "-" and ps[j - 1].chunk != ps[j - 2].chunk
+                    if not grouped and not _context_ok(kind, text, start, end, context):
+                        continue
+                if (ps[i].weak and ps[i].kind == "digit") or (ps[j - 1].weak and ps[j - 1].kind == "digit"):
+                    continue  # "una", "o" at an edge: an ordinary word, not part of the number
+                out.append((Identifier(start, end, kind), [(p.start, p.end, len(p.chars)) for p in ps[i:j]]))
+    return out
+
+
+def _find(text: str, kinds: Iterable[str], context: str, language: Language
+          ) -> list[tuple[Identifier, list[tuple[int, int, int]] | None]]:
     want = set(kinds)
-    found: list[Identifier] = list(card_numbers(text)) if "card_number" in want else []
-    if "iban" in want:
-        found += ibans(text)
-    for kind, (rx, valid) in _PATTERNS.items():
+    found: dict[Identifier, list[tuple[int, int, int]] | None] = {}
+    # Cards come from the sequences alone (typed or spoken): they know where a pause or a spelled letter ends a
+    # number, which digit_runs does not. The typed patterns all need digits.
+    typed = _ANY_DIGIT.search(text) is not None
+    if "iban" in want and typed:
+        for ident in ibans(text):
+            found[ident] = None
+    for kind, (rx, valid) in _PATTERNS.items() if typed else ():
         if kind in want:
-            found += [Identifier(m.start(), m.end(), kind) for m in rx.finditer(text)
-                      if m.end() > m.start() and valid(m.group(0))]
-    return sorted(found)
+            for m in rx.finditer(text):
+                if m.end() > m.start() and valid(m.group(0)):
+                    found[Identifier(m.start(), m.end(), kind)] = None
+    for ident, units in _spoken_identifiers(text, want, context, language):
+        found[ident] = units
+    return sorted(found.items())
+
+
+def find_identifiers(text: str, kinds: Iterable[str] = KINDS, *, context: str = "",
+                     language: Language = None) -> list[Identifier]:
+    """Every validated identifier of the given kinds in ``text``, typed or read out loud, sorted by position.
+
+    Args:
+        text: the text (one turn).
+        kinds: which kinds to look for (unknown kinds are ignored).
+        context: text around it that may hold the context word a number needs (the turns before: "¿me da su
+            DNI?" ... "cuarenta y cinco millones...").
+        language: ``es``/``en`` for reading spoken numbers and letters; None reads both.
+
+    Spans of different kinds may overlap (a 9-digit SSN inside a longer run, an 8-digit DNI number without its
+    letter); :func:`strongest` keeps one of each overlapping set.
+    """
+    return [ident for ident, _ in _find(text, kinds, context, language)]
+
+
+def strongest(identifiers: Iterable[Identifier]) -> list[Identifier]:
+    """Non-overlapping identifiers: checksum kinds before context-only ones, then the longer, then the earlier."""
+    ranked = sorted(identifiers, key=lambda x: (x.kind not in CHECKSUM_KINDS, -(x.end - x.start), x.start))
+    kept: list[Identifier] = []
+    for x in ranked:
+        if all(x.end <= k.start or x.start >= k.end for k in kept):
+            kept.append(x)
+    return sorted(kept)
 
 
 _UNIT_CHAR = re.compile(r"[A-Za-z0-9]")
 _UNIT_WORD = re.compile(r"[^\W_]+")
 
 
-def mask_identifiers(text: str, keep: int = 4) -> str:
-    """``text`` with every sensitive identifier masked but its last ``keep`` characters ("4111 1111 1111 1111"
-    -> "**** **** **** 1111"); spoken digits keep their last ``keep`` words. Same length as typed, so offsets
-    into the text stay valid; separators stay."""
+def _typed_units(text: str, ident: Identifier) -> list[tuple[int, int, int]]:
+    span = text[ident.start:ident.end]
+    unit = _UNIT_CHAR if any(c.isdigit() for c in span) else _UNIT_WORD
+    return [(ident.start + m.start(), ident.start + m.end(), 1) for m in unit.finditer(span)]
+
+
+def mask_identifiers(text: str, keep: int = 4, *, context: str = "", language: Language = None) -> str:
+    """``text`` with every sensitive identifier masked but its last ``keep`` characters at most
+    ("4539 1488 0343 6467" -> "**** **** **** 6467"; "cincuenta y tres, cuatrocientos diez, seiscientos veintiocho,
+    letra eme" -> "********* * ****, ************ ****, seiscientos veintiocho, letra eme": a word that said
+    digits before the last ``keep`` is masked whole). Letters and digits become ``*``; the length, separators and
+    offsets stay, so ``mask_identifiers(text)[a:b]`` is the masked ``text[a:b]``."""
+    found = _find(text, KINDS, context, language)
+    units_of = dict(found)
     out = list(text)
-    for ident in find_identifiers(text):
-        span = text[ident.start:ident.end]
-        unit = _UNIT_CHAR if any(c.isdigit() for c in span) else _UNIT_WORD
-        units = list(unit.finditer(span))
-        for m in units[:max(0, len(units) - keep)]:
-            for k in range(ident.start + m.start(), ident.start + m.end()):
-                out[k] = "*"
+    for ident in strongest(units_of):
+        units = units_of[ident] or _typed_units(text, ident)
+        kept = 0
+        keep_from = len(units)
+        for k in range(len(units) - 1, -1, -1):
+            if kept + units[k][2] > keep:
+                break
+            kept += units[k][2]
+            keep_from = k
+        for s, e, _n in units[:keep_from]:
+            for c in range(s, e):
+                if out[c].isalnum():
+                    out[c] = "*"
     return "".join(out)

@@ -129,9 +129,12 @@ def find_names(text: str, language: str = "es") -> list[tuple[int, int]]:
     while i < len(words):
         s, e, w = words[i]
         key = fold(w)
+        caps = _capitalised(w)
+        if key in NOT_NAMES or (not caps and key not in given):  # no rule below can make it a name: skip the regexes
+            i += 1
+            continue
         before = text[max(0, s - 40):s]
         strong = bool(cue.search(before))
-        caps = _capitalised(w)
         start_of_sentence = bool(_SENTENCE_START.search(text[max(0, s - 3):s])) or s == 0
         is_name = False
         if key in NOT_NAMES:
@@ -176,3 +179,78 @@ def find_names(text: str, language: str = "es") -> list[tuple[int, int]]:
         out.append((s, end))
         i = j
     return out
+
+
+# ----------------------------------------------------------------------------- names across a set of comments
+# Words that introduce a member of staff in reviews and messages ("gracias a", "la camarera", "the waiter"):
+# a capitalised word after one of them, seen in several comments, is a person's name.
+_STAFF_CUE = re.compile(
+    r"(?:^|[^\w])(?:gracias\s+a|agradec\w*\s+a|felicit\w*\s+a|destac\w*\s+a|recomiend\w*\s+a|atendid[oa]s?\s+por|"
+    r"especial(?:mente)?(?:\s*,)?(?:\s+a)?|menci[oó]n\s+especial\s+a|relaciones\s+p[uú]blicas|"
+    r"por\s+parte\s+de|gerente\s+\w+|"
+    r"nos\s+atendi[oó]|me\s+atendi[oó]|pregunt\w*\s+por|(?:el|la|al|del|los|las|nuestr[oa]|un|una)\s+"
+    r"(?:camarer[oa]s?|meser[oa]s?|bartender|barman|cantiner[oa]|recepcionistas?|animador[a]?|animadoras?|"
+    r"chef|cociner[oa]|gerente|guía|guia|botones|maletero|ama\s+de\s+llaves|camarera\s+de\s+piso|"
+    r"chic[oa]|muchach[oa]|señor[a]?|señorita|compañer[oa]|emplead[oa]|trabajador[a]?|dependient[ea]|"
+    r"agente|asesor[a]?|operador[a]?|conductor[a]?|taxista|chofer|chófer)|"
+    r"(?:thanks|thank\s+you)\s+to|(?:ask|asked)\s+for|(?:served|helped|looked\s+after)\s+by|"
+    r"(?:the|our|a)\s+(?:waiter|waitress|bartender|barman|receptionist|concierge|manager|chef|guide|driver|"
+    r"housekeeper|maid|agent|rep|representative)(?:\s+(?:named|called))?)"
+    # a list after the cue: "gracias a Soyma, Yuli y a Yoandri"
+    r"(?:\s+[^\W\d_]+(?:\s*,|\s+y(?:\s+a)?|\s+and|\s+e))*\s*$", re.I)
+_START = re.compile(r"(?:^|[.!?¿¡:;\"«»()\n])\s*$")
+
+
+def corpus_names(texts: list[str], min_cued: int = 1, min_docs: int = 2, caps_share: float = 0.6) -> frozenset[str]:
+    """Person names that only a set of comments reveals (staff named in many reviews: "gracias a Yuli", "la
+    camarera Soyma", "Yuli en recepción..."), as folded words.
+
+    A word is a name when it is written capitalised in at least ``caps_share`` of its occurrences inside a
+    sentence (ordinary words almost never are; words in capitals do not count either way), appears in at least ``min_docs`` comments, and either follows a staff cue (or a list after one:
+    "gracias a Soyma y a Yuli") in two comments, or in ``min_cued`` and a quarter of its capitalised uses, or is
+    a given name of the gazetteer that is not also an ordinary word. Surnames alone, ordinary words and the words of :data:`NOT_NAMES` never are. Run it on
+    texts already redacted record by record: it finds what one comment alone did not show.
+    """
+    given, _ = gazetteer()
+    caps: dict[str, int] = {}
+    inside: dict[str, int] = {}
+    docs: dict[str, int] = {}
+    cued: dict[str, int] = {}
+    for text in texts:
+        seen_here: set[str] = set()
+        for m in _WORD.finditer(text):
+            w = m.group()
+            key = fold(w)
+            if len(key) < 3 or key in NOT_NAMES:
+                continue
+            seen_here.add(key)
+            if w.isupper():
+                continue  # "SOYMA", "EXCELENTE": shouting says nothing about case
+            before = text[max(0, m.start() - 40):m.start()]
+            if _START.search(before) or m.start() == 0:
+                if _capitalised(w) and _STAFF_CUE.search(before.rstrip(" ,:")) is None:
+                    continue  # a capital at the start of a sentence says nothing
+            inside[key] = inside.get(key, 0) + 1
+            if _capitalised(w):
+                caps[key] = caps.get(key, 0) + 1
+                if _STAFF_CUE.search(before):
+                    cued[key] = cued.get(key, 0) + 1
+        for key in seen_here:
+            docs[key] = docs.get(key, 0) + 1
+    out = set()
+    for key, n_caps in caps.items():
+        if docs.get(key, 0) < min_docs or n_caps < caps_share * inside.get(key, n_caps):
+            continue
+        n_cued = cued.get(key, 0)
+        # a place thanked once ("gracias a Cuba") is not a name: the cue must be typical of the word
+        if n_cued >= max(min_cued, 2) or (n_cued >= min_cued and n_cued >= 0.25 * n_caps) or \
+                (key in given and key not in AMBIGUOUS_GIVEN):
+            out.add(key)
+    return frozenset(out)
+
+
+def replace_words(text: str, words: frozenset[str] | set[str], tag: str) -> str:
+    """``text`` with every occurrence of the folded ``words`` (any case or accents) replaced by ``tag``."""
+    if not words:
+        return text
+    return _WORD.sub(lambda m: tag if fold(m.group()) in words else m.group(), text)

@@ -35,3 +35,12 @@ _BLANK_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp", "Cs"}
 def is_blank(text: str) -> bool:
     """True when ``text`` has nothing but white space, control or invisible format characters."""
     return all(unicodedata.category(c) in _BLANK_CATEGORIES for c in text)
+
+
+def text_fingerprint(text: str) -> str:
+    """SHA-256 (hex) of a text with case, Unicode form and white space normalised: the same message written again
+    (or with different spacing) has the same fingerprint. Gate sets and training snapshots are kept apart by it."""
+    import hashlib
+
+    norm = _SPACE.sub(" ", unicodedata.normalize("NFC", scrub(text)).casefold()).strip()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()

@@ -117,9 +117,10 @@ _NAME_LIKE = re.compile(r"(?<!^)(?<![.!?¿¡]\s)\b[A-ZÁÉÍÓÚÑ][a-záéíó�
 
 
 def _may_hold_pii(text: str, language: str) -> bool:
-    """A cheap test that lets most turns skip the NLP pipeline: no digit, no '@', no run of spoken digits and
+    """A cheap test that lets most turns skip the NLP pipeline: fewer than 4 digits (every phone number and
+    identifier recognised has 6 or more: "2 noches", "5 estrellas" hold none), no '@', no run of spoken digits and
     (for languages with a name model) no capitalised word inside a sentence means nothing to find."""
-    if any(c.isdigit() for c in text) or "@" in text or SPOKEN_DIGIT_RUN.search(text):
+    if sum(c.isdigit() for c in text) >= 4 or "@" in text or SPOKEN_DIGIT_RUN.search(text):
         return True
     return language == "en" and bool(_NAME_LIKE.search(text))
 

@@ -27,16 +27,20 @@ def revisions(rt: Runtime) -> tuple[str | None, str | None]:
 
 
 def prepare_database(rt: Runtime) -> bool:
-    """Migrate a new database; refuse one that is behind. Returns True when it was new."""
+    """Migrate a new database; refuse one that is behind; register the shipped models as seed versions of the
+    registry. Returns True when the database was new."""
+    from qa_service.usecases.models import sync_registry
+
     url = rt.settings.db_url
-    if is_new(url):
+    new = is_new(url)
+    if new:
         upgrade(url)
-        return True
     current, head = current_revision(url), head_revision()
     if current != head:
         raise QAServiceError(f"the database is at migration {current}, this version needs {head}: "
                              "run `qa-service db upgrade` first")
-    return False
+    sync_registry(rt)
+    return new
 
 
 def create_key(rt: Runtime, role: str, name: str | None = None, team: str | None = None) -> tuple[str, str]:
@@ -91,13 +95,3 @@ def authenticate(rt: Runtime, key: str) -> tuple[str, str, str | None] | None:
             return None
         row.last_used_at = datetime.now(timezone.utc)
         return row.id, row.role, row.team
-
-
-def register_models(rt: Runtime, manifests: dict) -> None:
-    """Remember which model versions served (table model_versions)."""
-    from qa_service.store.models import register_model
-
-    with rt.session() as s:
-        for task, manifest in manifests.items():
-            if manifest:
-                register_model(s, task, str(manifest.get("version", "unknown")), manifest)

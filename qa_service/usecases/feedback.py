@@ -20,13 +20,13 @@ import numpy as np
 
 from qa_service.pipelines.complaints import ComplaintClusters, ComplaintItem, select_complaints
 from qa_service.pipelines.drivers import ScoreDriver, score_drivers
-from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel
-from qa_service.pipelines.trends import Freq, TopicTrend, check_trend_span, topic_trends
+from qa_service.pipelines.topics import OUTLIER, RefitReport, TopicModel, clean_for_topics
+from qa_service.pipelines.trends import Freq, TopicTrend, check_trend_span, significant_changes, topic_trends
 from qa_service.errors import Deadline, InvalidInputError, LimitExceededError, NotFoundError, check_deadline
 from qa_service.io.tables import write_csv
 from qa_service.reports.feedback import ReportComplaint, ReportRow, ReportTopic, render_feedback_report
 from qa_service.runtime import Runtime
-from qa_service.usecases.ingest import redact_comments, redact_transcripts
+from qa_service.usecases.ingest import comment_languages, redact_comments, redact_names_across, redact_transcripts
 from qa_service.schemas import Comment, Transcript
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -48,6 +48,7 @@ class FeedbackAnalysis:
     freq: Freq
     refit: RefitReport | None = None
     notes: list[str] = field(default_factory=list)
+    min_period_count: int = 30  # periods with fewer comments are thin: shown greyed, never tested
 
     # -------------------------------------------------------------- tables
     def document_rows(self) -> list[dict[str, Any]]:
@@ -62,18 +63,31 @@ class FeedbackAnalysis:
                         "team": c.team or "", "score": "" if c.score is None else c.score})
         return out
 
+    def sentiment_counts(self) -> dict[int, tuple[int, int, int]]:
+        """Topic id -> (comments, negative, positive), by each comment's sentiment."""
+        out: dict[int, list[int]] = {}
+        for t, r in zip(self.topics, self.sentiment):
+            row = out.setdefault(int(t), [0, 0, 0])
+            row[0] += 1
+            row[1] += r.label == "negative"
+            row[2] += r.label == "positive"
+        return {t: (a, b, c) for t, (a, b, c) in out.items()}
+
     def topic_rows(self) -> list[dict[str, Any]]:
         n = max(len(self.comments), 1)
-        counts = dict(zip(*np.unique(self.topics, return_counts=True))) if len(self.topics) else {}
+        counts = self.sentiment_counts()
         rows = []
-        for t in sorted(self.topic_model.topics_.values(), key=lambda t: -int(counts.get(t.id, 0))):
-            size = int(counts.get(t.id, 0))
+        for t in sorted(self.topic_model.topics_.values(), key=lambda t: (-counts.get(t.id, (0, 0, 0))[0], t.id)):
+            size, neg, pos = counts.get(t.id, (0, 0, 0))
             rows.append({"topic": t.id, "label": t.name, "size": size, "share": round(size / n, 4),
+                         "negative": neg, "positive": pos, "negative_share": round(neg / size, 4) if size else 0.0,
                          "keywords": "; ".join(t.keywords), "representative": t.representative[0] if
                          t.representative else ""})
-        outliers = int(counts.get(OUTLIER, 0))
+        outliers, neg, pos = counts.get(OUTLIER, (0, 0, 0))
         rows.append({"topic": OUTLIER, "label": self.topic_model.topic_name(OUTLIER), "size": outliers,
-                     "share": round(outliers / n, 4), "keywords": "", "representative": ""})
+                     "share": round(outliers / n, 4), "negative": neg, "positive": pos,
+                     "negative_share": round(neg / outliers, 4) if outliers else 0.0, "keywords": "",
+                     "representative": ""})
         return rows
 
     def trend_rows(self) -> list[dict[str, Any]]:
@@ -95,26 +109,52 @@ class FeedbackAnalysis:
                                                                        if k != "topic"}})
         return rows
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """What an e-mail digest needs: the top topics, what customers dislike and like, the top complaints,
+        significant rises and drops (with counts), and the score drivers."""
         n = len(self.comments)
-        return {"comments": n, "topics": len(self.topic_model.topics_),
-                "outlier_share": round(float((self.topics == OUTLIER).mean()), 4) if n else 0.0,
-                "negative": sum(1 for r in self.sentiment if r.label == "negative"),
-                "recurring_complaints": len(self.complaints.complaints_) if self.complaints else 0,
-                "latest_period": self.trends[-1].period.isoformat() if self.trends else None,
-                "emerging": _emerging_now(self.trends),
-                "refit": self.refit.as_dict() if self.refit else None, "notes": self.notes}
+        name = self.topic_model.topic_name
+        rows = [r for r in self.topic_rows() if r["topic"] != OUTLIER]
+        keep = ("topic", "label", "size", "share", "negative", "positive", "negative_share")
+        cm = self.complaints.complaints_ if self.complaints else {}
+        negatives = sum(1 for r in self.sentiment if r.label == "negative")
+        positives = sum(1 for r in self.sentiment if r.label == "positive")
+        return {
+            "comments": n, "topics": len(self.topic_model.topics_),
+            "outlier_share": round(float((self.topics == OUTLIER).mean()), 4) if n else 0.0,
+            "negative": negatives, "positive": positives,
+            "top_topics": [{k: r[k] for k in keep} | {"keywords": r["keywords"].split("; ")[:5],
+                                                      "quote": r["representative"]} for r in rows[:top]],
+            "dislikes": [{k: r[k] for k in keep} for r in sorted(rows, key=lambda r: -r["negative"])[:top]
+                         if r["negative"]],
+            "likes": [{k: r[k] for k in keep} for r in sorted(rows, key=lambda r: -r["positive"])[:top]
+                      if r["positive"]],
+            "recurring_complaints": len(cm),
+            "top_complaints": [{"complaint": c.id, "label": c.label, "cases": c.sources, "texts": c.size,
+                                "mean_score": c.mean_score, "quote": c.quotes[0] if c.quotes else None}
+                               for c in list(cm.values())[:top]],
+            "latest_period": self.trends[-1].period.isoformat() if self.trends else None,
+            "min_period_count": self.min_period_count,
+            "thin_periods": sorted({t.period.isoformat() for t in self.trends if t.thin}),
+            "rises": [change_row(t, name(int(t.topic))) for t in significant_changes(self.trends, "up", 10)],
+            "drops": [change_row(t, name(int(t.topic))) for t in significant_changes(self.trends, "down", 10)],
+            "emerging": _emerging_now(self.trends),
+            "drivers": [r for r in self.driver_rows() if r["significant"]][:top],
+            "refit": self.refit.as_dict() if self.refit else None, "notes": self.notes,
+        }
 
     # -------------------------------------------------------------- report
     def report_html(self, title: str = "Informe de comentarios de clientes") -> str:
         rows = [ReportRow(source=c.id, topic=int(t), created_at=c.created_at, channel=c.channel, team=c.team,
-                          score=c.score, complaint=self.complaint_of.get(c.id), negative=r.label == "negative")
+                          score=c.score, complaint=self.complaint_of.get(c.id), negative=r.label == "negative",
+                          positive=r.label == "positive")
                 for c, t, r in zip(self.comments, self.topics, self.sentiment)]
         topics = [ReportTopic(id=t.id, name=t.name, keywords=t.keywords, quotes=t.representative)
                   for t in self.topic_model.topics_.values()]
         complaints = [ReportComplaint(id=c.id, label=c.label, keywords=c.keywords, quotes=c.quotes)
                       for c in (self.complaints.complaints_.values() if self.complaints else [])]
-        return render_feedback_report(rows, topics, complaints, title=title, freq=self.freq, notes=self.notes)
+        return render_feedback_report(rows, topics, complaints, title=title, freq=self.freq, notes=self.notes,
+                                      min_period_count=self.min_period_count)
 
     def write(self, out_dir: Path, title: str | None = None) -> dict[str, Path]:
         """Write documents.csv, topics.csv, trends.csv, complaints.csv, drivers.csv, summary.json, report.html."""
@@ -135,8 +175,9 @@ class FeedbackAnalysis:
         return files
 
 
-TREND_COLUMNS = ["topic", "label", "period", "count", "total", "share", "previous_share", "change", "p_value",
-                 "significant", "emerging", "new"]
+TREND_COLUMNS = ["topic", "label", "period", "count", "total", "share", "ci_low", "ci_high", "thin",
+                 "previous_period", "previous_count", "previous_total", "previous_share", "change", "p_value",
+                 "significant", "emerging", "falling", "new"]
 COMPLAINT_COLUMNS = ["complaint", "label", "cases", "texts", "keywords", "mean_score", "quotes"]
 DRIVER_COLUMNS = ["kind", "id", "label", "count", "mean_in", "mean_out", "effect", "ci_low", "ci_high", "cohens_d",
                   "significant"]
@@ -151,11 +192,23 @@ def _emerging_now(trends: list[TopicTrend]) -> list[int]:
 
 
 def trend_row(tr: TopicTrend, label: str) -> dict[str, Any]:
-    """One row of trends.csv (blank cells where a period has no previous one)."""
+    """One row of trends.csv (blank cells where a period is thin or has no previous one to compare with)."""
+    blank = lambda v: "" if v is None else v  # noqa: E731
     return {"topic": tr.topic, "label": label, "period": tr.period.isoformat(), "count": tr.count, "total": tr.total,
-            "share": tr.share, "previous_share": "" if tr.previous_share is None else tr.previous_share,
-            "change": "" if tr.change is None else tr.change, "p_value": "" if tr.p_value is None else tr.p_value,
-            "significant": tr.significant, "emerging": tr.emerging, "new": tr.new}
+            "share": tr.share, "ci_low": tr.ci_low, "ci_high": tr.ci_high, "thin": tr.thin,
+            "previous_period": tr.previous_period.isoformat() if tr.previous_period else "",
+            "previous_count": blank(tr.previous_count), "previous_total": blank(tr.previous_total),
+            "previous_share": blank(tr.previous_share), "change": blank(tr.change), "p_value": blank(tr.p_value),
+            "significant": tr.significant, "emerging": tr.emerging, "falling": tr.falling, "new": tr.new}
+
+
+def change_row(tr: TopicTrend, label: str) -> dict[str, Any]:
+    """A significant change as summary.json lists it: both periods with counts, totals and shares."""
+    return {"topic": tr.topic, "label": label, "period": tr.period.isoformat(),
+            "previous_period": tr.previous_period.isoformat() if tr.previous_period else None,
+            "count": tr.count, "total": tr.total, "share": tr.share, "ci_low": tr.ci_low, "ci_high": tr.ci_high,
+            "previous_count": tr.previous_count, "previous_total": tr.previous_total,
+            "previous_share": tr.previous_share, "change": tr.change, "p_value": tr.p_value}
 
 
 def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: str) -> list[tuple[str, ScoreDriver]]:
@@ -168,14 +221,18 @@ def _drivers(comments: Sequence[Comment], labels: Sequence[int | None], kind: st
 def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, sentiment, freq: Freq = "week",
                      complaint_model: TopicModel | None = None, previous: TopicModel | None = None,
                      merge: Sequence[Sequence[int]] = (), progress: Progress | None = None,
-                     max_periods: int | None = None, deadline: Deadline | None = None) -> FeedbackAnalysis:
+                     max_periods: int | None = None, deadline: Deadline | None = None,
+                     doc_languages: Sequence[str] | None = None, min_period_count: int = 30) -> FeedbackAnalysis:
     """Fit topics (or refit ``previous``), score sentiment, cluster the negative comments, compute trends and
     drivers.
 
     Args:
-        topic_model: an unfitted model (its encoder embeds the comments once; the embeddings are reused).
+        topic_model: an unfitted model (its encoder embeds the comments once; the embeddings are reused, and the
+            encoder's cache serves the sentiment model's look-up of the same texts).
         complaint_model: an unfitted model for the complaint clusters (default: the topic model's settings).
         previous: a fitted model to refit with stable ids (then ``topic_model`` only supplies the encoder).
+        doc_languages: each comment's language (keywords, labels and quotes of a topic come from its language).
+        min_period_count: periods with fewer dated comments are thin (shown greyed, never tested).
     """
     comments = list(comments)
     texts = [c.text for c in comments]
@@ -193,50 +250,62 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     model = previous if previous is not None else topic_model
     step("embeddings", 0, len(texts))
     x = model.embed(texts, progress=tick)
+    # The sentiment of what the topics read (URLs, handles and redaction tags left out): the same strings, so the
+    # encoder's cache serves the sentiment model's embeddings when it runs on the topic encoder.
+    said = [clean_for_topics(t) or t for t in texts]
+    results = []
+    for i in range(0, len(texts), 512):
+        results.extend(sentiment.predict(said[i:i + 512]))
+        step("sentiment", min(i + 512, len(texts)), len(texts))
     step("topics", 0, 1)
     refit = None
     if previous is not None:
-        refit = previous.refit(texts, x).refit_report_
+        refit = previous.refit(texts, x, doc_languages=doc_languages).refit_report_
     else:
-        topic_model.fit(texts, x, merge=merge)
+        topic_model.fit(texts, x, merge=merge, doc_languages=doc_languages)
     topics, sim = model.labels_, np.ones(len(texts), dtype=np.float32)
     if len(model.topics_):
         _, sim = model.transform(embeddings=x)
     step("topics", 1, 1)
-    results = []
-    for i in range(0, len(texts), 512):
-        results.extend(sentiment.predict(texts[i:i + 512]))
-        step("sentiment", min(i + 512, len(texts)), len(texts))
     items = select_complaints(sentiment, comments, comment_sentiment=results)
     pos = {c.id: i for i, c in enumerate(comments)}
     cmodel = complaint_model or TopicModel(encoder=model.encoder, **{
         k: v for k, v in model.get_params().items() if k != "languages"}, languages=model.languages)
-    clusters = ComplaintClusters(cmodel)
+    clusters = ComplaintClusters(cmodel, sentiment=sentiment)
     step("complaints", 0, 1)
-    clusters.fit(items, x[[pos[it.id] for it in items]] if items else None)
+    rows = [pos[it.id] for it in items]
+    clusters.fit(items, x[rows] if items else None,
+                 doc_languages=[doc_languages[i] for i in rows] if doc_languages is not None else None)
     step("complaints", 1, 1)
     complaint_of = {it.id: int(k) for it, k in zip(items, clusters.labels_) if k != OUTLIER}
     dated = [(c.created_at, int(t)) for c, t in zip(comments, topics) if c.created_at is not None]
     step("trends", 0, 1)
-    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else []
+    trends = topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods,
+                          min_total=min_period_count) if dated else []
     step("drivers", 0, 1)
     notes = []
     undated = len(comments) - len(dated)
     if undated:
         notes.append(f"{undated} comentarios sin fecha: cuentan en temas y quejas, no en la evolución temporal.")
+    thin = sorted({t.period for t in trends if t.thin})
+    if thin:
+        notes.append(f"{len(thin)} periodo(s) con menos de {min_period_count} comentarios: se muestran en gris y no "
+                     f"se comparan.")
     drivers = _drivers(comments, [int(t) for t in topics], "topic")
     drivers += _drivers(comments, [complaint_of.get(c.id) for c in comments], "complaint")
     return FeedbackAnalysis(comments=comments, topic_model=model, topics=np.asarray(topics), similarity=sim,
                             sentiment=results, complaints=clusters, complaint_of=complaint_of, trends=trends,
-                            drivers=drivers, freq=freq, refit=refit, notes=notes)
+                            drivers=drivers, freq=freq, refit=refit, notes=notes, min_period_count=min_period_count)
 
 
 def analyse_complaints(items: Sequence[ComplaintItem], complaint_model: TopicModel, freq: Freq = "week",
-                       max_periods: int | None = None) -> tuple[ComplaintClusters, list[TopicTrend]]:
+                       max_periods: int | None = None, sentiment=None, doc_languages: Sequence[str] | None = None,
+                       min_period_count: int = 30) -> tuple[ComplaintClusters, list[TopicTrend]]:
     """Cluster complaint items (from comments and/or transcripts) and their trend per period."""
-    clusters = ComplaintClusters(complaint_model).fit(items)
+    clusters = ComplaintClusters(complaint_model, sentiment=sentiment).fit(items, doc_languages=doc_languages)
     dated = [(it.created_at, int(k)) for it, k in zip(items, clusters.labels_) if it.created_at is not None]
-    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods) if dated else [])
+    return clusters, (topic_trends(dated, freq=freq, ignore=[OUTLIER], max_periods=max_periods,
+                                   min_total=min_period_count) if dated else [])
 
 
 def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out_dir: Path, freq: Freq = "week"
@@ -269,8 +338,14 @@ def complaint_outputs(clusters: ComplaintClusters, trends: list[TopicTrend], out
     summary = {"complaints": n, "sources": len({it.source_id for it in clusters.items_}),
                "recurring_complaints": len(cm),
                "not_recurring_share": round(float((clusters.labels_ == OUTLIER).mean()), 4) if n else 0.0,
+               "top_complaints": [{"complaint": c.id, "label": c.label, "cases": c.sources, "texts": c.size,
+                                   "mean_score": c.mean_score, "quote": c.quotes[0] if c.quotes else None}
+                                  for c in list(cm.values())[:5]],
                "latest_period": trends[-1].period.isoformat() if trends else None,
-               "emerging": _emerging_now(trends)}
+               "rises": [change_row(t, name(int(t.topic))) for t in significant_changes(trends, "up", 10)],
+               "drops": [change_row(t, name(int(t.topic))) for t in significant_changes(trends, "down", 10)],
+               "emerging": _emerging_now(trends),
+               "drivers": [r for r in driver_rows if r["significant"]][:5]}
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     rows = [ReportRow(source=it.source_id, topic=int(k), created_at=it.created_at, channel=it.channel, team=it.team,
                       score=it.score, complaint=int(k), negative=True) for it, k in zip(clusters.items_, clusters.labels_)]
@@ -343,17 +418,22 @@ class TopicFit:
 
 def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_dir: Path, version: str, *,
                source_name: str, period: str = "week", min_topic_size: int | str = "auto",
-               nr_topics: int | str | None = None, reduce_outliers: bool = True,
+               nr_topics: int | str | None = "auto", reduce_outliers: bool = True,
                merge: Sequence[Sequence[int]] = (), refit: str | Path | None = None, seed: int = 42,
                title: str | None = None, progress: Progress | None = None,
-               deadline: Deadline | None = None) -> TopicFit:
+               deadline: Deadline | None = None, min_period_count: int = 30,
+               redacted: bool = False) -> TopicFit:
     """Fit topics on comments (or refit a saved model with stable ids), write the analysis files to ``out_dir``
     and the model to ``model_dir``; quotes are redacted when the deployment redacts PII.
 
     Args:
+        nr_topics: ``"auto"`` (8-25 topics for a few thousand comments), a number, or ``None`` (as clustered).
         merge: groups of topic ids to merge (as this fit numbers them, or as ``refit``'s model does).
         refit: a saved topic model (path or version) whose ids and custom labels carry over.
         source_name: where the comments came from (recorded in the model's manifest).
+        min_period_count: periods with fewer dated comments are thin (greyed out, never tested).
+        redacted: the comments were already redacted record by record (a job's stored records); names that only
+            the whole set reveals are still redacted here.
     """
     check_period(period)
     comments = list(comments)
@@ -368,17 +448,28 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
     check_trend_span((c.created_at for c in comments), period, max_periods)  # type: ignore[arg-type]
     previous = rt.topic_model(refit) if refit is not None else None
     # Keywords, labels, quotes, the report and the saved model are all built from these texts: redact them
-    # first (names of staff and customers, identifiers), each in its own language.
-    comments = redact_comments(rt, comments, deadline)
+    # first (names of staff and customers, identifiers), each in its own language, then the names only the
+    # whole set reveals (a member of staff thanked by name in many comments).
+    stage = progress or (lambda *a: None)
+    stage("languages", 0, len(comments))
+    languages = comment_languages(rt, comments)
+    originals = comments
+    stage("redaction", 0, len(comments))
+    if not redacted:
+        comments = redact_comments(rt, comments, deadline, languages=languages)
+    comments = redact_names_across(rt, originals, comments)
+    stage("redaction", len(comments), len(comments))
     model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
                                seed=seed)
     analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
                                 merge=merge if previous is None else (), progress=progress,
-                                max_periods=max_periods, deadline=deadline)
+                                max_periods=max_periods, deadline=deadline, doc_languages=languages,
+                                min_period_count=min_period_count)
     if previous is not None:
         for g in merge:
             analysis.topic_model.merge(g)
     check_deadline(deadline, "writing")
+    stage("writing", 0, 1)
     files = analysis.write(out_dir, title=title)
     analysis.topic_model.save(model_dir, version, training_data=[
         {"source": source_name, "rows": len(comments), "licence": "the user's own data"}],
@@ -478,7 +569,10 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     """Recurring complaints in negative comments or complaining customer turns: clusters, their trends, and the
     files (complaints.csv, documents.csv, trends.csv, drivers.csv, summary.json, report.html) in ``out_dir``."""
     check_period(period)
-    comments = redact_comments(rt, comments, deadline)  # complaint keywords, labels and quotes come from these
+    comments = list(comments)
+    languages = comment_languages(rt, comments) if comments else []
+    # complaint keywords, labels and quotes come from these
+    comments = redact_names_across(rt, comments, redact_comments(rt, comments, deadline, languages=languages))
     transcripts = redact_transcripts(rt, transcripts, deadline)
     check_deadline(deadline, "sentiment")
     items = select_complaints(rt.sentiment(), comments=comments, transcripts=transcripts)
@@ -489,7 +583,10 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     check_trend_span((it.created_at for it in items), period, max_periods)  # type: ignore[arg-type]
     model = rt.new_topic_model(min_topic_size=min_topic_size, seed=seed)
     check_deadline(deadline, "complaints")
-    clusters, trends = analyse_complaints(items, model, freq=period, max_periods=max_periods)  # type: ignore[arg-type]
+    lang_of = dict(zip((c.id for c in comments), languages)) | {t.id: t.language for t in transcripts}
+    clusters, trends = analyse_complaints(items, model, freq=period, max_periods=max_periods,  # type: ignore[arg-type]
+                                          sentiment=rt.sentiment(),
+                                          doc_languages=[lang_of.get(it.source_id) for it in items])
     check_deadline(deadline, "writing")
     files = complaint_outputs(clusters, trends, out_dir, freq=period)  # type: ignore[arg-type]
     return items, clusters, files

@@ -26,8 +26,9 @@ def ingest(rt: Runtime, source: str, transcripts: Sequence[Transcript] = (), com
 
 
 def redact_comments(rt: Runtime, comments: Sequence[Comment], deadline: Deadline | None = None,
-                    every: int = 64) -> list[Comment]:
-    """The comments with PII redacted in each one's detected language (as given when PII is kept)."""
+                    every: int = 64, languages: Sequence[str] | None = None) -> list[Comment]:
+    """The comments with PII redacted in each one's language (``languages``, else detected); as given when PII is
+    kept."""
     from qa_service.text.pii import redact_comment
 
     red = rt.redactor()
@@ -37,8 +38,28 @@ def redact_comments(rt: Runtime, comments: Sequence[Comment], deadline: Deadline
     for i, c in enumerate(comments):
         if i % every == 0:
             check_deadline(deadline, "redaction")
-        out.append(redact_comment(c, red, rt.record_language(c.text)))
+        out.append(redact_comment(c, red, languages[i] if languages is not None else rt.record_language(c.text)))
     return out
+
+
+def comment_languages(rt: Runtime, comments: Sequence[Comment]) -> list[str]:
+    """Each comment's language (es, en or other), detected in one batch from its first 1,000 characters."""
+    return list(rt.language_id().detect_many([c.text[:1000] for c in comments], default="es"))
+
+
+def redact_names_across(rt: Runtime, originals: Sequence[Comment], redacted: Sequence[Comment]) -> list[Comment]:
+    """``redacted`` with the person names that only the whole set reveals (a member of staff thanked in many
+    comments: "gracias a Yuli", "Yuli en recepción...") replaced in every comment, in any case. The evidence is read
+    from ``originals`` (the same comments before redaction). Nothing changes when PII is kept."""
+    from qa_service.text.names import corpus_names, replace_words
+    from qa_service.text.pii import TAGS
+
+    if rt.redactor() is None or len(originals) < 2:
+        return list(redacted)
+    names = corpus_names([c.text for c in originals])
+    if not names:
+        return list(redacted)
+    return [c.model_copy(update={"text": replace_words(c.text, names, TAGS["PERSON"])}) for c in redacted]
 
 
 def redact_transcripts(rt: Runtime, transcripts: Sequence[Transcript], deadline: Deadline | None = None

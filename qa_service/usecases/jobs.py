@@ -1,4 +1,5 @@
-"""Batch jobs: scoring transcripts and labelling comments in the background, every record done exactly once.
+"""Batch jobs: scoring transcripts, labelling comments and fitting topics in the background, every record done
+exactly once.
 
 The queue is Huey: SQLite by default (a file in ``QA_DATA_DIR``, the consumer runs inside ``qa-service serve``),
 Redis with ``QA_REDIS_URL`` for several ``qa-service worker`` processes. The queue only carries job ids; the
@@ -8,12 +9,17 @@ batch claimed under a lease (owner, expiry) that nobody renews; once it expires,
 re-queues the job and the batch is claimed again, so each record ends up done exactly once. Two consumers may
 work on one job (a duplicate queue message): claims are leased and the results' write re-checks the lease.
 Models come from the process's :class:`~qa_service.runtime.Runtime`, the same objects the API serves.
+
+A ``topics`` job is one fit over all its records: they are claimed together (in chunks of :data:`CHUNK` rows per
+statement), leased while the fit runs, and written together; each record's result is its topic (and sentiment and
+complaint), and the model and report are kept as ``topics-<job id>`` (``/v1/topics/...``, ``/v1/reports/...``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -30,8 +36,10 @@ from qa_service.usecases.access import EVERYONE, Caller
 
 log = logging.getLogger("qa_service.jobs")
 
-KINDS = ("score", "sentiment")
-BATCH = {"score": 8, "sentiment": 128}
+KINDS = ("score", "sentiment", "train", "topics")
+BATCH = {"score": 8, "sentiment": 128, "train": 1}
+CHUNK = 5000  # rows per statement when a whole job is claimed or written at once (SQL parameter limits)
+MIN_TOPIC_RECORDS = 20  # a topic fit needs at least this many comments
 
 
 # --------------------------------------------------------------------------- the queue
@@ -87,6 +95,12 @@ def submit_job(rt: Runtime, kind: str, payloads: Iterable[dict[str, Any]], param
     if rt.settings.pii_mode == "redact":
         payloads = (redact_payload(rt, kind, p) for p in payloads)
     job_id = uuid.uuid4().hex
+    if kind == "topics":
+        payloads = list(payloads)
+        good = sum("_error" not in p for p in payloads)
+        if good < MIN_TOPIC_RECORDS:
+            raise InvalidInputError(f"a topic fit needs at least {MIN_TOPIC_RECORDS} readable comments ({good} given)",
+                                    "comments")
     with rt.session() as s:
         n, failed = job_store.create_job(s, job_id, kind, params, payloads, owner=caller.owner)
         if n == 0:
@@ -198,7 +212,8 @@ class _Heartbeat:
         while not self.stop.wait(lease / 3):
             try:
                 with self.rt.session() as s:
-                    job_store.renew_lease(s, self.job_id, self.owner, self.ids, lease)
+                    for i in range(0, len(self.ids), CHUNK):
+                        job_store.renew_lease(s, self.job_id, self.owner, self.ids[i:i + CHUNK], lease)
             except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the write re-checks it
                 log.warning("a job's lease renewal failed")  # job ids are logged at debug level only
                 log.debug("job %s: lease renewal failed", self.job_id)
@@ -213,12 +228,16 @@ class _Heartbeat:
 
 
 def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owner: str) -> bool:
+    if kind == "topics":
+        return _run_topics(rt, job_id, params, owner)
     lease = rt.settings.job_lease_seconds
     with rt.session() as s:  # the claim commits on its own: other consumers now skip these items
         claimed = [(it.id, it.payload) for it in job_store.claim_batch(s, job_id, BATCH[kind], owner, lease)]
     if not claimed:
         return False
     ids = [i for i, _ in claimed]
+    if kind == "train":
+        return _run_train(rt, job_id, params, owner, ids)
     source = params.get("source") or f"job:{job_id}"
     if kind == "score":
         from qa_service.schemas import Transcript
@@ -265,6 +284,125 @@ def _run_batch(rt: Runtime, job_id: str, kind: str, params: dict[str, Any], owne
                 save_sentiment(s, rid, res, version, job_id=job_id)
         job_store.record_batch(s, job_id, ids, [res if isinstance(res, Exception) else res.model_dump(mode="json")
                                                 for res in results])
+    return True
+
+
+# --------------------------------------------------------------------------- training jobs
+def submit_train(rt: Runtime, task: str, snapshot: str, rubric: str | None = None, head: str = "logreg",
+                 caller: Caller = EVERYONE) -> JobRow:
+    """Queue the training of a candidate (``task`` sentiment, or rubric with ``rubric``) on a snapshot; checked
+    now (the snapshot exists and is of that task, the rubric is a shipped one), so a bad request is refused
+    rather than a failed job. The job has one record; its result is the candidate (version, path, metrics)."""
+    from qa_service.usecases.datasets import load_snapshot
+    from qa_service.usecases.training import HEADS, new_version
+
+    if task not in ("sentiment", "rubric"):
+        raise InvalidInputError("task must be sentiment or rubric", "task")
+    if head not in HEADS:
+        raise InvalidInputError(f"head must be one of {', '.join(HEADS)}", "head")
+    meta, _ = load_snapshot(rt, snapshot)
+    if meta.get("task") != task:
+        raise InvalidInputError(f"snapshot {snapshot} is a {meta.get('task')} snapshot", "snapshot")
+    if task == "rubric":
+        from qa_service.usecases.scoring import request_rubric
+
+        if not rubric:
+            raise InvalidInputError("a rubric job names the rubric", "rubric")
+        request_rubric(rt, rubric)
+    job_id = uuid.uuid4().hex
+    params = {"task": task, "snapshot": snapshot, "rubric": rubric, "head": head,
+              "version": new_version(snapshot, job_id), "requested_by": caller.key_id}
+    with rt.session() as s:
+        job_store.create_job(s, job_id, "train", params, [{"id": f"train-{task}", **params}], owner=caller.owner)
+    _enqueue(rt, job_id)
+    return get_job(rt, job_id)
+
+
+def _run_train(rt: Runtime, job_id: str, params: dict[str, Any], owner: str, ids: list[int]) -> bool:
+    """Train the job's candidate under the item's lease, reporting progress; a failure fails the job with its
+    reason. Run again after a crash, it writes the same version (the bundle is replaced whole)."""
+    from qa_service.usecases.training import train_rubric, train_sentiment
+
+    caller = Caller(params.get("requested_by"), "admin")
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        t = time.monotonic()
+        if t - last[0] < 0.5 and done < total:
+            return
+        last[0] = t
+        with rt.session() as s:
+            job_store.set_progress(s, job_id, {"stage": stage, "done": done, "total": total})
+
+    error: Exception | None = None
+    result: dict[str, Any] = {}
+    with _Heartbeat(rt, job_id, owner, ids):
+        try:
+            if params["task"] == "sentiment":
+                result = train_sentiment(rt, params["snapshot"], head=params.get("head") or "logreg",
+                                         version=params.get("version"), caller=caller, progress=progress)
+            else:
+                result = train_rubric(rt, params["rubric"], params["snapshot"], version=params.get("version"),
+                                      caller=caller, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - recorded on the item and the job
+            error = exc
+    with rt.session() as s:
+        if job_store.renew_lease(s, job_id, owner, ids, rt.settings.job_lease_seconds) < len(ids):
+            s.rollback()
+            return True
+        job_store.record_batch(s, job_id, ids, [error if error else result])
+        job_store.set_progress(s, job_id, {"stage": "failed" if error else "done", "done": 1, "total": 1})
+    if error is not None:
+        raise error
+    return True
+
+
+def topics_job_model_id(job_id: str) -> str:
+    """The model (and report) id a topics job keeps its results under."""
+    return f"topics-{job_id}"
+
+
+def _run_topics(rt: Runtime, job_id: str, params: dict[str, Any], owner: str) -> bool:
+    """Claim every remaining record of a topics job, fit, and write every record's topic in one transaction."""
+    from qa_service.schemas import Comment
+    from qa_service.usecases.feedback import api_model_dir, api_report_dir, fit_topics
+
+    lease = rt.settings.job_lease_seconds
+    claimed: list[tuple[int, Any]] = []
+    with rt.session() as s:
+        while True:  # claims commit chunk by chunk; the lease covers them all
+            got = job_store.claim_batch(s, job_id, CHUNK, owner, lease)
+            claimed += [(it.id, it.payload) for it in got]
+            if len(got) < CHUNK:
+                break
+    if not claimed:
+        return False
+    ids = [i for i, _ in claimed]
+    model_id = topics_job_model_id(job_id)
+    comments = [Comment.model_validate(p) for _, p in claimed]
+    with _Heartbeat(rt, job_id, owner, ids):
+        fit = fit_topics(rt, comments, api_report_dir(rt, model_id), api_model_dir(rt, model_id), model_id,
+                         source_name=params.get("source") or f"job:{job_id}", period=params.get("period", "week"),
+                         min_topic_size=params.get("min_topic_size", "auto"),
+                         nr_topics=params.get("nr_topics", "auto"), title=params.get("title"),
+                         min_period_count=params.get("min_period_count", 30),
+                         redacted=rt.settings.pii_mode == "redact")
+    a, tm = fit.analysis, fit.analysis.topic_model
+    cm = a.complaints.complaints_ if a.complaints else {}
+    results = []
+    for c, t, sim, r in zip(a.comments, a.topics, a.similarity, a.sentiment):
+        k = a.complaint_of.get(c.id)
+        results.append({"topic": int(t), "topic_label": tm.topic_name(int(t)), "similarity": round(float(sim), 4),
+                        "sentiment": r.label, "complaint": k, "complaint_label": cm[k].label if k in cm else None,
+                        "model_id": model_id, "report_url": f"/v1/reports/{model_id}"})
+    with rt.session() as s:
+        held = sum(job_store.renew_lease(s, job_id, owner, ids[i:i + CHUNK], lease) for i in range(0, len(ids), CHUNK))
+        if held < len(ids):
+            s.rollback()
+            log.warning("a topics job's lease was lost to another consumer; its results are discarded")
+            return True
+        for i in range(0, len(ids), CHUNK):
+            job_store.record_batch(s, job_id, ids[i:i + CHUNK], results[i:i + CHUNK])
     return True
 
 
@@ -320,6 +458,7 @@ def start_embedded_consumer(rt: Runtime, workers: int = 1):
                          shutdown_timeout=5)
     consumer.start()
     _recover_every(rt, stop)
+    rt.watch_registry()  # promotions and rollbacks reach the jobs too, without a restart
     return consumer
 
 
@@ -329,6 +468,7 @@ def run_worker(rt: Runtime, workers: int = 1) -> None:
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, max_delay=1.0)
     stop = threading.Event()
     _recover_every(rt, stop)
+    rt.watch_registry()
     try:
         consumer.run()
     finally:
@@ -351,8 +491,10 @@ def find_job(rt: Runtime, job_id: str, caller: Caller = EVERYONE) -> JobRow:
     return job
 
 
-def job_params(rt: Runtime, kind: str, source: str | None, rubric: str | dict[str, Any] | None) -> dict[str, Any]:
-    """A job's parameters; the rubric is validated now, so a bad one is refused and not a failed job."""
+def job_params(rt: Runtime, kind: str, source: str | None, rubric: str | dict[str, Any] | None,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A job's parameters; the rubric (score) or fit options (topics) are validated now, so bad ones are refused
+    and not a failed job. ``options`` (topics): period, min_topic_size, nr_topics, min_period_count, title."""
     from qa_service.usecases.scoring import request_rubric
 
     if source is not None and len(source) > 200:
@@ -362,7 +504,39 @@ def job_params(rt: Runtime, kind: str, source: str | None, rubric: str | dict[st
         rubric = rubric or "default-es"
         request_rubric(rt, rubric)
         params["rubric"] = rubric
+    if kind == "topics":
+        params.update(topic_job_options(options or {}))
     return params
+
+
+def topic_job_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Validated fit options of a topics job (form fields arrive as strings)."""
+    from qa_service.usecases.feedback import check_period
+
+    def count(name: str, value: Any, words: tuple[str, ...], least: int) -> Any:
+        if isinstance(value, str) and value in words:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = value
+        elif isinstance(value, str) and value.strip().isdigit():
+            n = int(value)
+        else:
+            n = least - 1
+        if n < least:
+            allowed = " or ".join([repr(w) for w in words] + [f"an integer >= {least}"])
+            raise InvalidInputError(f"{name} {value!r}: use {allowed}", name)
+        return n
+
+    out: dict[str, Any] = {"period": check_period(str(options.get("period") or "week"))}
+    out["min_topic_size"] = count("min_topic_size", options.get("min_topic_size", "auto"), ("auto",), 2)
+    nr = options.get("nr_topics", "auto")
+    out["nr_topics"] = None if nr in ("all", None) else count("nr_topics", nr, ("auto", "all"), 1)
+    out["min_period_count"] = count("min_period_count", options.get("min_period_count", 30), (), 1)
+    title = options.get("title") or "Informe de comentarios de clientes"
+    if len(str(title)) > 200:
+        raise InvalidInputError("title: at most 200 characters", "title")
+    out["title"] = str(title)
+    return out
 
 
 def text_limit_problem(rt: Runtime, record: Any) -> tuple[str, str] | None:
@@ -388,24 +562,28 @@ def check_text_limits(rt: Runtime, kind: str, records: Iterable[Any]) -> None:
             raise LimitExceededError(problem[1], f"{name}[{i}].{problem[0]}")
 
 
-def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
+def payloads_from_file(rt: Runtime, path, kind: str, speakers: list[str] | None = None) -> list[dict[str, Any]]:
     """Records of an uploaded file as job payloads; unreadable ones become failed items carrying their line and
-    reason (nothing is dropped)."""
+    reason (nothing is dropped). ``speakers``: transcript label mappings (``Laura=agent``). A file with no usable
+    record at all (empty, or every line rejected) is an InvalidInputError naming the ``file`` field, with the
+    first reasons."""
     from qa_service.errors import LimitExceededError
     from qa_service.io.records import BadRecord
 
     out: list[dict[str, Any]] = []
     if kind == "score":
-        from qa_service.io.transcripts import read_transcripts
+        from qa_service.io.transcripts import SpeakerMap, parse_speaker_map, read_transcripts
 
-        records = read_transcripts(path)
+        records = read_transcripts(path, speakers=SpeakerMap(parse_speaker_map(speakers or [])))
     else:
         from qa_service.io.comments import read_comments
 
         records = read_comments(path, max_text_chars=rt.settings.max_text_chars)
     for n, rec in enumerate(records, 1):
         if isinstance(rec, BadRecord):
-            out.append({"_error": f"line {rec.line}: {rec.reason}", "id": f"line-{rec.line}"})
+            # the reader suggests the command line's flag; over HTTP the same mapping is a form field
+            reason = re.sub(r"add --speaker '?(.+?)'?$", r"send the form field speaker=\1", rec.reason)
+            out.append({"_error": f"line {rec.line}: {reason}", "id": f"line-{rec.line}"})
         elif problem := text_limit_problem(rt, rec):
             # kept as a failed item (its text is not stored): where it is and why
             out.append({"_error": f"record {n}: {problem[1]}", "id": rec.id})
@@ -413,4 +591,7 @@ def payloads_from_file(rt: Runtime, path, kind: str) -> list[dict[str, Any]]:
             out.append(rec.model_dump(mode="json"))
         if len(out) > rt.settings.max_job_records:
             raise LimitExceededError(f"more than {rt.settings.max_job_records} records (QA_MAX_JOB_RECORDS)", "file")
+    if all("_error" in p for p in out):
+        why = "; ".join(p["_error"] for p in out[:3]) + (f"; and {len(out) - 3} more" if len(out) > 3 else "")
+        raise InvalidInputError(f"no usable record in the file: {why or 'it is empty'}", "file")
     return out

@@ -38,11 +38,39 @@ def review(rt: Runtime, score_id: int, corrections: list[tuple[str, str, str | N
         if crit in seen:
             raise InvalidInputError(f"criterion {crit!r} given twice", f"corrections[{i}].criterion")
         seen.add(crit)
+    corrections = [(c, r, _redact_note(rt, n)) for c, r, n in corrections]
     with rt.session() as s:
         if not score_store.score_exists(s, score_id, caller.scope):
             raise NotFoundError(f"score {score_id} not found")
         labels = score_store.review_score(s, score_id, {c: (r, n) for c, r, n in corrections}, caller.key_id)
     return {"score_id": score_id, "labels": labels, "corrected": sorted(seen)}
+
+
+def dispute(rt: Runtime, score_id: int, criterion: str, decision: str, comment: str, result: str | None = None,
+            caller: Caller = EVERYONE) -> dict[str, Any]:
+    """Record ``caller``'s dispute of one criterion's machine result: ``accept`` (it was right), ``partly`` (partly
+    right: kept out of training), ``reject`` (it was wrong; ``result`` is the right one). The comment is required
+    and stored redacted. Only a score ``caller`` may see can be disputed (404 otherwise)."""
+    if not comment or not comment.strip():
+        raise InvalidInputError("a dispute needs a comment saying why", "comment")
+    note = _redact_note(rt, comment)
+    with rt.session() as s:
+        if not score_store.score_exists(s, score_id, caller.scope):
+            raise NotFoundError(f"score {score_id} not found")
+        row = score_store.dispute_score(s, score_id, criterion, decision, result, note or "", caller.key_id)
+        labels = score_store.review_labels(s, score_store.visible_score(s, score_id))
+        return {"score_id": score_id, "criterion": criterion, "decision": decision, "result": row.result,
+                "original_result": row.original_result, "reviewer": row.reviewer, "at": row.created_at.isoformat(),
+                "labels": labels}
+
+
+def _redact_note(rt: Runtime, note: str | None) -> str | None:
+    """A reviewer's note as it may be stored (notes quote calls: redacted like every stored text)."""
+    if note is None:
+        return None
+    from qa_service.usecases.corrections import redact
+
+    return redact(rt, note)
 
 
 def export_reviews(rt: Runtime, output: str | Path, rubric: str | None = None, source: str | None = None) -> int:

@@ -35,12 +35,13 @@ def label_texts(rt: Runtime, texts: Sequence[str], deadline: Deadline | None = N
         raise LimitExceededError(f"too many texts: {len(texts)} > limit {rt.settings.max_texts}", field="texts")
     for i, t in enumerate(texts):
         check_text(rt, t, f"texts[{i}]")
+    pipe = rt.sentiment()  # one model for the whole request, even when a promotion swaps it meanwhile
     if deadline is None:
-        return rt.sentiment().predict(list(texts))
+        return pipe.predict(list(texts))
     out: list[SentimentResult] = []
     for i in range(0, len(texts), batch_size):
         deadline.check("sentiment")
-        out.extend(rt.sentiment().predict(list(texts[i:i + batch_size])))
+        out.extend(pipe.predict(list(texts[i:i + batch_size])))
     return out
 
 

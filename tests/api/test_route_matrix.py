@@ -43,12 +43,24 @@ ACCESS: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {
     # batch jobs: analysts' own (another analyst's job is a 404: tests/api/test_ownership.py)
     ("POST", "/v1/jobs/score"): (("analyst", "admin"), 422),
     ("POST", "/v1/jobs/sentiment"): (("analyst", "admin"), 422),
+    ("POST", "/v1/jobs/topics"): (("analyst", "admin"), 422),
     ("GET", "/v1/jobs/{job_id}"): (("analyst", "admin"), 404),
     ("GET", "/v1/jobs/{job_id}/results"): (("analyst", "admin"), 404),
     # stored scores: read by analysts (their own) and managers; reviewed by analysts only
     ("GET", "/v1/scores"): (("analyst", "manager", "admin"), 200),
     ("GET", "/v1/scores/{score_id}"): (("analyst", "manager", "admin"), 404),
     ("POST", "/v1/scores/{score_id}/reviews"): (("analyst", "admin"), 404),
+    ("POST", "/v1/scores/{score_id}/disputes"): (("analyst", "admin"), 422),
+    # corrections: the helpdesk and analysts correct sentiment results
+    ("POST", "/v1/sentiment/feedback"): (("helpdesk", "analyst", "admin"), 422),
+    # the model loop: snapshots, training, the registry (admins only)
+    ("POST", "/v1/data/snapshots"): (("admin",), 422),
+    ("GET", "/v1/data/snapshots"): (("admin",), 200),
+    ("POST", "/v1/jobs/train"): (("admin",), 422),
+    ("GET", "/v1/models"): (("admin",), 200),
+    ("POST", "/v1/models/{task}/compare"): (("admin",), 422),
+    ("POST", "/v1/models/{task}/promote"): (("admin",), 422),
+    ("POST", "/v1/models/{task}/rollback"): (("admin",), 422),
 }
 # Routes outside the schema, each behind a setting (QA_PUBLIC_DOCS, QA_PUBLIC_METRICS; both off by default).
 HIDDEN: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {

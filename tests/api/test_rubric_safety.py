@@ -62,7 +62,9 @@ with TestClient(create_app(s), headers=auth(s, "analyst")) as c:
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     status, seconds = out["score"]
-    assert status in (200, 422) and seconds < 1.0, out
+    # The request loads the scorer and the sentiment model on first use; a backtracking regex on this input
+    # would run for minutes. The freeze check proper is the health probes below.
+    assert status in (200, 422) and seconds < 30.0, out
     assert all(code == 200 and s < 1.0 for code, s in out["health"]), out
 
 

@@ -101,3 +101,29 @@ def test_fit_leaves_the_given_topic_model_unchanged(settings):
     assert given.get_params() == before and given.min_topic_size == "auto" and not hasattr(given, "topics_")
     assert clusters.topic_model is given and clusters.topic_model_ is not given
     assert clusters.topic_model_.min_topic_size == 3 and clusters.topic_model_.encoder is given.encoder
+
+
+@needs_shared_data()
+def test_complaint_quotes_are_negative_sentences_and_never_from_a_good_score(sentiment, settings):
+    """A 4-star "ha sido excelente" was quoted as a complaint: quotes are now the most negative sentence of a typical
+    member, kept only when the sentiment model calls that sentence negative, and never from a 4-5 star review."""
+    from qa_service.encoders import load_encoder
+    from tests.conftest import hotel_comments
+
+    rows = hotel_comments(600)
+    comments = [Comment(id=r["id"], text=r["text"], score=r["score"]) for r in rows]
+    results = sentiment.predict([c.text for c in comments])
+    items = select_complaints(sentiment, comments, comment_sentiment=results)
+    label = {c.id: r.label for c, r in zip(comments, results)}
+    assert items and all(label[it.id] == "negative" for it in items)
+    enc = load_encoder("use-multilingual", settings)
+    clusters = ComplaintClusters(TopicModel(encoder=enc), sentiment=sentiment).fit(items)
+    quotes = [q for c in clusters.complaints_.values() for q in c.quotes]
+    assert len(quotes) >= 5 and len(clusters.complaints_) >= 2
+    assert all(r.label == "negative" for r in sentiment.predict(quotes))
+    good = [it.text for it in items if it.score is not None and it.score >= 4]
+    assert good, "the sample has good-score reviews the model calls negative"
+    assert not any(q.removesuffix(" ...") in t for q in quotes for t in good)
+    for c in clusters.complaints_.values():  # named and sized like topics
+        assert c.label and c.label[0].isupper() and "·" not in c.label and c.size >= c.sources >= 1
+    assert len({c.label.lower() for c in clusters.complaints_.values()}) == len(clusters.complaints_)

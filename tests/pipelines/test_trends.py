@@ -124,3 +124,44 @@ def test_span_limit_counts_periods_inclusive():
     assert len({r.period for r in topic_trends(items, freq="week", max_periods=3)}) == 3
     with pytest.raises(InvalidInputError):
         topic_trends(items, freq="week", max_periods=2)
+
+
+def test_drops_are_flagged_and_listed_with_rises():
+    items = (_items("2026-01-01", {"wifi": 60, "food": 20, "pool": 20})
+             + _items("2026-02-01", {"wifi": 15, "food": 60, "pool": 25}))
+    rows = topic_trends(items, freq="month")
+    by = {(r.topic, r.period): r for r in rows}
+    feb = date(2026, 2, 1)
+    wifi, food = by[("wifi", feb)], by[("food", feb)]
+    assert wifi.falling and wifi.significant and not wifi.emerging and wifi.change == pytest.approx(0.15 - 0.6)
+    assert food.emerging and not food.falling
+    assert (wifi.previous_period, wifi.previous_count, wifi.previous_total) == (date(2026, 1, 1), 60, 100)
+    from qa_service.pipelines.trends import significant_changes
+
+    assert [r.topic for r in significant_changes(rows, "down")] == ["wifi"]
+    assert [r.topic for r in significant_changes(rows, "up")] == ["food"]
+
+
+def test_thin_periods_are_not_tested_and_are_skipped_as_a_comparison():
+    """4-14 comments a month made shares jump to 60% and tests compare noise: a period under ``min_total`` keeps
+    its counts and share (drawn greyed out) but no p-value, and the next period is compared with the last full one."""
+    items = (_items("2026-01-01", {"a": 40, "b": 60}) + _items("2026-02-01", {"a": 6, "b": 2})
+             + _items("2026-03-01", {"a": 70, "b": 30}))
+    rows = {(r.topic, r.period): r for r in topic_trends(items, freq="month", min_total=30)}
+    feb, mar = rows[("a", date(2026, 2, 1))], rows[("a", date(2026, 3, 1))]
+    assert feb.thin and feb.share == 0.75 and feb.count == 6 and feb.total == 8
+    assert feb.p_value is None and not feb.significant and not feb.emerging
+    assert 0.4 < feb.ci_low < 0.75 < feb.ci_high  # a wide band: 6 of 8
+    assert mar.previous_period == date(2026, 1, 1) and mar.previous_share == 0.4 and mar.emerging
+    full = topic_trends(items, freq="month", min_total=1)
+    assert {(r.topic, r.period): r for r in full}[("a", date(2026, 2, 1))].p_value is not None
+
+
+def test_wilson_interval_known_values():
+    from qa_service.pipelines.trends import wilson_interval
+
+    lo, hi = wilson_interval(5, 10)  # 0.5 +- : (0.2366, 0.7634)
+    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(0, 50)
+    assert lo == 0.0 and 0.05 < hi < 0.08

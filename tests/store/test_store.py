@@ -159,3 +159,22 @@ def test_migrations_match_the_orm_tables(tmp_path):
     with get_engine(url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_rubrics_stored_before_on_auto_fail_existed_still_match(url, settings):
+    """A rubric version stored by the previous release (its body had no ``on_auto_fail``) is the same content
+    as that rubric now with the default policy; a ``keep`` rubric under the same version is a changed rubric."""
+    from qa_service.io.rubrics import load_rubric
+    from qa_service.store.records import content_hash
+    from qa_service.store.tables import RubricRow
+
+    rubric = load_rubric("default-es", settings.rubrics_dir).model_copy(update={"version": f"old-{_source()}"})
+    old_body = {k: v for k, v in rubric.model_dump(mode="json").items() if k != "on_auto_fail"}
+    with session_scope(url) as s:
+        s.add(RubricRow(rubric_id=rubric.id, version=rubric.version, language=rubric.language, body=old_body,
+                        content_hash=content_hash(old_body)))
+    with session_scope(url) as s:
+        assert save_rubric(s, rubric).version == rubric.version
+    with pytest.raises(InvalidInputError, match="new version"):
+        with session_scope(url) as s:
+            save_rubric(s, rubric.model_copy(update={"on_auto_fail": "keep"}))

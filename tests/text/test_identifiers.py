@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from qa_service.text.identifiers import (KINDS, clabe_ok, cuit_ok, curp_ok, digit_runs, dni_nie_ok, find_identifiers,
-                                         iban_ok, luhn_ok, rfc_ok, ssn_ok)
+                                         mask_identifiers,
+                                         iban_ok, luhn_ok, rfc_ok, ssn_ok, strongest)
 
 
 def test_checksum_helpers():
@@ -39,6 +40,11 @@ VALID = [
     ("cuit", "CUIL 20.12345678.6", "20.12345678.6"),
     ("us_ssn", "my SSN is 123-45-6789.", "123-45-6789"),
     ("us_ssn", "my SSN is 123 45 6789.", "123 45 6789"),
+    ("cl_rut", "Mi RUT es 12.345.670-K.", "12.345.670-K"),
+    ("ec_ci", "Mi cédula es 0918456724.", "0918456724"),
+    ("pe_dni", "Mi DNI es 10117410-2, gracias", "10117410-2"),
+    ("ar_dni", "DNI 20.123.456, a nombre de Ana", "20.123.456"),
+    ("co_cedula", "Cédula de ciudadanía 1.020.345.678", "1.020.345.678"),
 ]
 INVALID = [
     ("card_number", "La tarjeta 4539 1488 0343 6468 me da error."),  # Luhn
@@ -51,6 +57,11 @@ INVALID = [
     ("clabe", "002010077777777772"),
     ("cuit", "20-12345678-5"),
     ("us_ssn", "SSN 000-12-3456 is not assignable."),
+    ("cl_rut", "Mi RUT es 12.345.670-5"),  # check character (K)
+    ("ec_ci", "Mi cédula es 0918456725"),  # check digit
+    ("pe_dni", "Mi DNI es 10117410-3"),  # check character (2 or G)
+    ("ar_dni", "El pedido 20.123.456 ya salió."),  # no check digit: no id word, an order number
+    ("co_cedula", "Mi cédula es 312 456 7890"),  # 10 digits not starting with 1: a mobile number
 ]
 
 
@@ -140,4 +151,104 @@ def test_cuit_international_prefixes():
 def test_dni_with_a_non_breaking_space():
     """stdnum maps Unicode spaces and dashes to ASCII before checking."""
     text = "DNI 12345678\u00a0Z"
-    assert [k for *_, k in find_identifiers(text)] == ["dni"]
+    # the 8 digits alone, after "DNI", are also a Peruvian or Argentine DNI; the checksum kind is the strongest
+    assert [k for *_, k in strongest(find_identifiers(text))] == ["dni"]
+
+
+# ---------------------------------------------------------------- read out loud (spoken_numbers) and Latin-American ids
+SPOKEN_VALID = [
+    ("card_number", "es", "cuarenta y cinco treinta y nueve, catorce ochenta y ocho, cero tres cuarenta y tres, "
+                          "sesenta y cuatro sesenta y siete"),
+    ("card_number", "en", "four five three nine, one four double eight, oh three four three, six four six seven"),
+    ("card_number", "es", "eh cuatro cinco tres nueve este uno cuatro ocho ocho eh cero tres cuatro tres mm seis "
+                          "cuatro seis siete"),
+    ("dni", "es", "cinco tres cuatro uno cero seis dos ocho, eme de Madrid"),
+    ("dni", "es", "cincuenta y tres, cuatrocientos diez, seiscientos veintiocho, letra eme"),
+    ("us_ssn", "en", "six one two, five eight, four four three one"),  # said in its 3-2-4 groups
+    ("cl_rut", "es", "mi RUT es quince millones cuatrocientos ochenta y dos mil trescientos siete guion siete"),
+    ("cuit", "es", "mi CUIT es veinte, treinta y dos millones cuatrocientos cincuenta y seis mil setecientos ochenta "
+                   "y uno, cero"),
+    ("pe_dni", "es", "el DNI es cuatro cinco seis siete ocho nueve uno dos guion cuatro"),
+    ("ar_dni", "es", "Mi DNI es treinta y cinco millones ciento dieciocho mil novecientos cuatro"),
+    ("co_cedula", "es", "mi cédula es uno cero dos cero tres cuatro cinco seis siete ocho"),
+    ("ec_ci", "es", "número de cédula cero nueve uno ocho cuatro cinco seis siete dos cuatro"),
+    ("curp", "es", "la CURP es ge a eme erre ocho cinco cero tres uno siete hache de efe erre erre de cero nueve"),
+    ("rfc", "es", "el RFC es ge o de e cinco seis uno dos tres uno ge erre ocho"),
+]
+SPOKEN_INVALID = [
+    ("card_number", "es", "cuarenta y cinco treinta y nueve, catorce ochenta y ocho, cero tres cuarenta y tres, "
+                          "sesenta y cuatro sesenta y ocho"),  # Luhn
+    ("dni", "es", "cinco tres cuatro uno cero seis dos ocho, ene de Navarra"),  # control letter
+    ("us_ssn", "en", "six six six, one two, three four five six"),  # area 666 is never issued
+    ("cl_rut", "es", "mi RUT es quince millones cuatrocientos ochenta y dos mil trescientos siete guion ocho"),
+    ("cuit", "es", "mi CUIT es veinte, treinta y dos millones cuatrocientos cincuenta y seis mil setecientos ochenta "
+                   "y uno, uno"),
+    ("pe_dni", "es", "el DNI es cuatro cinco seis siete ocho nueve uno dos guion cinco"),  # check: 4 or I
+    ("ar_dni", "es", "Son treinta y cinco millones ciento dieciocho mil novecientos cuatro pesos"),  # an amount
+    ("co_cedula", "es", "mi cédula es tres uno dos cuatro cinco seis siete ocho nueve cero"),  # mobile-shaped
+    ("ec_ci", "es", "número de cédula cero nueve uno ocho cuatro cinco seis siete dos cinco"),  # check digit
+    ("curp", "es", "la CURP es ge a eme erre ocho cinco cero tres uno siete hache de efe erre erre de cero ocho"),
+    ("rfc", "es", "el RFC es ge o de e cinco seis uno tres tres uno ge erre ocho"),  # month 13
+]
+
+
+@pytest.mark.parametrize("kind,language,text", SPOKEN_VALID)
+def test_identifiers_read_out_loud(kind, language, text):
+    found = strongest(find_identifiers(text, language=language))
+    assert [k for *_, k in found] == [kind]
+    # the span covers the words that said it, from the first digit or letter to the last
+    s, e, _ = found[0]
+    assert text[s:e].split()[-1].strip(",") == text.split()[-1]
+
+
+@pytest.mark.parametrize("kind,language,text", SPOKEN_INVALID)
+def test_identifiers_read_out_loud_with_a_wrong_check_or_no_context(kind, language, text):
+    assert find_identifiers(text, language=language) == []
+
+
+def test_numbers_without_a_check_digit_need_their_context_word():
+    said = "cuarenta y cinco millones seiscientos setenta y ocho mil novecientos doce"
+    assert find_identifiers(said, language="es") == []
+    assert [k for *_, k in strongest(find_identifiers(said, context="¿Me dice su DNI?", language="es"))] == \
+        ["ar_dni"]
+    # spelled out the way ASR writes it
+    assert find_identifiers(said, context="me pasás el de ene i", language="es") != []
+    # an amount, a date or a phone nearer than the id word is not an id
+    for text in [f"DNI ok, y el pago fue de {said} pesos", f"tengo el DNI, el teléfono es {said}",
+                 "el DNI lo traigo el día veinticinco de marzo de dos mil veinticuatro"]:
+        assert find_identifiers(text, ["ar_dni", "pe_dni", "co_cedula"], language="es") == [], text
+
+
+def test_spoken_ssn_needs_its_grouping_or_its_name():
+    asr = "six one two five eight four four three one"
+    assert find_identifiers(asr, language="en") == []
+    assert [k for *_, k in find_identifiers(asr, context="can I have your social security number",
+                                            language="en")] == ["us_ssn"]
+
+
+def test_last_four_read_back_is_not_an_identifier():
+    for text, lang in [("la tarjeta termina en sesenta y cuatro sesenta y siete", "es"),
+                       ("the card ending six four six seven", "en"), ("DNI acabado en 678Z", "es")]:
+        assert find_identifiers(text, language=lang, context="DNI") == []
+
+
+def test_letters_around_a_number_make_it_a_longer_code():
+    """A plate or a reference spelled with letters before the digits is not a DNI or a cédula."""
+    assert find_identifiers("ka jota dos dos nueve cero cinco seis", language="es", context="cédula") == []
+    assert find_identifiers("Es T U 229056.", language="es", context="cédula") == []
+
+
+def test_masking_spoken_identifiers_keeps_at_most_the_last_four_characters():
+    text = ("le leo la tarjeta: cuarenta y cinco treinta y nueve, catorce ochenta y ocho, cero tres cuarenta y "
+            "tres, sesenta y cuatro sesenta y siete, ¿correcto?")
+    masked = mask_identifiers(text, language="es")
+    assert len(masked) == len(text)
+    assert masked == ("le leo la tarjeta: ******** * ***** ******* * *****, ******* ******* * ****, **** **** "
+                      "******** * ****, sesenta y cuatro sesenta y siete, ¿correcto?")
+    # a group that said digits before the last four is masked whole
+    dni = "cincuenta y tres, cuatrocientos diez, seiscientos veintiocho, letra eme"
+    assert mask_identifiers(dni, language="es") == \
+        "********* * ****, ************* ****, seiscientos veintiocho, letra eme"
+    assert mask_identifiers("RUT 17.936.482-4") == "RUT **.***.482-4"
+    # context given: a number without a check digit is masked too
+    assert mask_identifiers("35.118.904", context="DNI") == "**.**8.904"

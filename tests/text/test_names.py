@@ -38,3 +38,21 @@ def test_redactor_uses_names_in_spanish():
     assert red.redact("Le atiende Laura, ¿me da su DNI 12345678Z?", "es").text == \
         "Le atiende <NOMBRE>, ¿me da su DNI <DNI>?"
     assert red.redact("Ernesto me colgó", "es").text == "<NOMBRE> me colgó"
+
+
+def test_names_only_the_whole_set_reveals():
+    """Staff thanked by name in many reviews: a name no list has ("Soyma"), even alone at the start of a sentence
+    in one review, is a name because other reviews thank her; places and ordinary words stay."""
+    from qa_service.text.names import corpus_names, replace_words
+
+    texts = ["Queremos agradecer a Soyma y a Yuliesky por su atención.", "El camarero Yoandri fue excelente.",
+             "Soyma en la recepción nos ayudó con todo.", "Gracias a Yoandri, el mejor. La Habana es preciosa.",
+             "En especial a Soyma, muy amable.", "Yuliesky nos recomendó el restaurante y gracias a Yuliesky fuimos.",
+             "Fuimos a la Habana Vieja y a Varadero; en Varadero la playa es preciosa.",
+             "Gracias a Cuba por todo. En Cuba se come bien. Cuba es bonita y Cuba es barata.",
+             "SOYMA es la mejor", "el Hotel Nacional y el hotel Nacional de nuevo"]
+    names = corpus_names(texts)
+    assert {"soyma", "yuliesky", "yoandri"} <= names
+    assert not {"habana", "varadero", "cuba", "hotel", "nacional", "vieja"} & names
+    assert replace_words("soyma y SOYMA, y la Habana", names, "<NOMBRE>") == "<NOMBRE> y <NOMBRE>, y la Habana"
+    assert corpus_names(texts[:1]) == frozenset()  # one comment alone reveals nothing beyond its own rules

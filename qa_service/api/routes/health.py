@@ -20,6 +20,6 @@ def healthz() -> Health:
 def readyz(request: Request):
     state = request.app.state
     if getattr(state, "sentiment", None) is not None:
-        return Readiness(status="ready", models=state.model_versions)
+        return Readiness(status="ready", models=state.runtime.served_versions())
     status = "failed" if state.load_error else "loading"
     return JSONResponse(status_code=503, content=Readiness(status=status, detail=state.load_error).model_dump())

@@ -50,6 +50,19 @@ class ReviewRequest(BaseModel):
     corrections: list[Correction] = Field(default_factory=list)
 
 
+class DisputeRequest(BaseModel):
+    """A dispute of one criterion's machine result, decided: accept (it was right), partly (partly right: kept out
+    of training), reject (it was wrong: give the right result). The comment is required."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"criterion": "empatia", "decision": "reject", "result": "fail", "comment": "Fórmula sin empatía real"}]})
+
+    criterion: str = Field(min_length=1, max_length=200)
+    decision: Literal["accept", "partly", "reject"]
+    result: Literal["pass", "fail", "na"] | None = None
+    comment: str = Field(min_length=1, max_length=2000)
+
+
 @router.get("", response_model=list[ScoreSummary], dependencies=[READER], summary="Stored scores, newest first")
 def list_scores(rt: RuntimeDep, caller: CallerDep, source: str | None = Query(default=None, max_length=200),
                 needs_review: bool | None = None, reviewed: bool | None = None,
@@ -70,3 +83,10 @@ def get_score(score_id: ScoreId, rt: RuntimeDep, caller: CallerDep) -> dict[str,
              summary="Correct (or confirm) a stored score's criteria")
 def review(score_id: ScoreId, body: ReviewRequest, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     return reviews.review(rt, score_id, [(c.criterion, c.result, c.note) for c in body.corrections], caller)
+
+
+@router.post("/{score_id}/disputes", status_code=201, dependencies=[ANALYST],
+             responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+             summary="Dispute one criterion's result: accept / partly / reject, with a comment")
+def dispute(score_id: ScoreId, body: DisputeRequest, rt: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    return reviews.dispute(rt, score_id, body.criterion, body.decision, body.comment, body.result, caller)

@@ -155,7 +155,7 @@ async def tag(model_id: str, body: TagRequest, rt: RuntimeDep) -> dict[str, list
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse, responses={404: {"model": ErrorResponse}},
-            summary="The report page of a topic fit or complaint analysis (self-contained HTML)")
+            summary="The report page of a topic fit, complaint analysis or model comparison (self-contained HTML)")
 def report(report_id: str, rt: RuntimeDep) -> HTMLResponse:
     return HTMLResponse(feedback.report_html(rt, report_id), headers=REPORT_HEADERS)
 

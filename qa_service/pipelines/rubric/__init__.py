@@ -8,9 +8,10 @@ from qa_service.pipelines.rubric.detectors import (DEFAULT_PII_ENTITIES, DEFAULT
                                                    DetectionContext, Detector, Finding, find_pii,
                                                    pattern_evidence, pii_evidence)
 from qa_service.pipelines.rubric.metrics import conversation_metrics
-from qa_service.pipelines.rubric.scorer import RubricScorer, rubric_totals
+from qa_service.pipelines.rubric.scorer import RubricScorer, policy_total, rubric_totals, sentiment_trajectory
 
 __all__ = [
     "DEFAULT_PII_ENTITIES", "DEFAULT_SEMANTIC_THRESHOLD", "DETECTORS", "DetectionContext", "Detector", "Finding",
-    "RubricScorer", "conversation_metrics", "find_pii", "pattern_evidence", "pii_evidence", "rubric_totals",
+    "RubricScorer", "conversation_metrics", "find_pii", "pattern_evidence", "pii_evidence", "policy_total",
+    "rubric_totals", "sentiment_trajectory",
 ]

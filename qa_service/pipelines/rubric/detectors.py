@@ -20,7 +20,8 @@ import numpy as np
 
 from qa_service.schemas import ConversationMetrics, Criterion, Evidence, Transcript, compile_pattern
 from qa_service.schemas import Detector as DetectorSpec
-from qa_service.text.identifiers import find_identifiers
+from qa_service.text.credentials import CREDENTIAL_KINDS, find_credential_requests
+from qa_service.text.identifiers import find_identifiers, strongest
 from qa_service.text.sentences import sentence_spans
 from qa_service.text.pii import IDENTIFIER_ENTITIES, TAGS
 
@@ -83,6 +84,8 @@ class Finding:
         verdict: ``pass``/``fail`` decided by the detector itself (``learned``): overrides the scorer's rule of
             evidence, bounds and absences; its ``confidence`` is then a calibrated probability.
         features: numbers describing what the detector saw (read by ``learned`` detectors).
+        closest: when nothing cleared the bar, the best candidate below it (with its ``similarity``), so a fail
+            can point the analyst at the nearest miss.
     """
 
     evidence: list[Evidence] = field(default_factory=list)
@@ -91,6 +94,7 @@ class Finding:
     abstained: bool = False
     verdict: str | None = None
     features: dict[str, float] = field(default_factory=dict)
+    closest: Evidence | None = None
 
 
 class Detector(Protocol):
@@ -141,38 +145,65 @@ DEFAULT_PII_ENTITIES = ("card_number", "dni_nie", "iban", "us_ssn")
 # Rubric entity name -> identifier kinds (qa_service.text.identifiers); the entity name is the evidence label.
 PII_ENTITIES: dict[str, tuple[str, ...]] = {
     "card_number": ("card_number",), "dni_nie": ("dni", "nie"), "iban": ("iban",), "us_ssn": ("us_ssn",),
-    "curp": ("curp",), "rfc": ("rfc",), "clabe": ("clabe",), "cuit": ("cuit",),
+    "curp": ("curp",), "rfc": ("rfc",), "clabe": ("clabe",), "cuit": ("cuit",), "cl_rut": ("cl_rut",),
+    "ec_ci": ("ec_ci",), "pe_dni": ("pe_dni",), "ar_dni": ("ar_dni",), "co_cedula": ("co_cedula",),
 }
+# Entities that are requests for secrets (qa_service.text.credentials), not identifiers: asking for a card's
+# security code, a PIN or a password (or saying one) is a violation whatever the number.
+CREDENTIAL_ENTITIES = CREDENTIAL_KINDS
+PII_ENTITY_NAMES = tuple(PII_ENTITIES) + CREDENTIAL_ENTITIES
 _LABEL_OF_KIND = {kind: entity for entity, kinds in PII_ENTITIES.items() for kind in kinds}
 # Tags left by PII redaction (qa_service/text/pii.py): in a stored, redacted transcript they stand for what was
 # said, so reading a card out loud still counts.
 _KIND_OF_TAG = {TAGS[entity][1:-1]: kind for entity, kind in IDENTIFIER_ENTITIES.items()}
 _REDACTED = re.compile("<(" + "|".join(_KIND_OF_TAG) + ")>")
+CONTEXT_TURNS = 2
+"""How many turns before a turn may hold the word that says what a number is ("¿Me da su DNI?")."""
 
 
-def find_pii(text: str, entities: Iterable[str] = DEFAULT_PII_ENTITIES) -> list[tuple[int, int, str]]:
-    """(start_char, end_char, entity) for every checksum-valid identifier in ``text`` (or its redaction tag)."""
-    kinds = {kind for entity in entities for kind in PII_ENTITIES.get(entity, ())}
+@lru_cache(maxsize=64)
+def _kinds_of(entities: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(entities), frozenset(kind for entity in entities for kind in PII_ENTITIES.get(entity, ()))
+
+
+def find_pii(text: str, entities: Iterable[str] = DEFAULT_PII_ENTITIES, *, context: str = "",
+             language: str | None = None) -> list[tuple[int, int, str]]:
+    """(start_char, end_char, entity) for every checksum-valid identifier in ``text`` (or its redaction tag), typed
+    or read out loud, and every request for a secret among ``entities`` (``cvv``, ``pin``, ``password``).
+    Overlapping identifiers are reduced to the strongest (:func:`~qa_service.text.identifiers.strongest`).
+
+    ``context``: the turns before, where the word that says what a number is may be; ``language``: es/en for
+    reading spoken numbers (None: both)."""
+    ents, kinds = _kinds_of(tuple(entities))
     found = [(m.start(), m.end(), _LABEL_OF_KIND[_KIND_OF_TAG[m.group(1)]]) for m in _REDACTED.finditer(text)
              if _KIND_OF_TAG[m.group(1)] in kinds]
-    found += [(s, e, _LABEL_OF_KIND[kind]) for s, e, kind in find_identifiers(text, kinds)]
+    if kinds:
+        lang = language if language in ("es", "en") else None
+        found += [(s, e, _LABEL_OF_KIND[kind])
+                  for s, e, kind in strongest(find_identifiers(text, kinds, context=context, language=lang))]
+    if ents & set(CREDENTIAL_ENTITIES):
+        found += [(s, e, kind) for s, e, kind in find_credential_requests(text) if kind in ents]
     return sorted(found)
 
 
 def pii_evidence(transcript: Transcript, turn_ids: Iterable[int], entities: Iterable[str]) -> list[Evidence]:
-    """Evidence for every sensitive identifier (see :func:`find_pii`) in the given turns."""
+    """Evidence for every sensitive identifier or request for a secret (see :func:`find_pii`) in the given turns;
+    the :data:`CONTEXT_TURNS` turns before each one are its context."""
     ents = list(entities)
     out = []
     for i in turn_ids:
         t = transcript.turns[i]
-        for s, e, label in find_pii(t.text, ents):
+        context = " ".join(transcript.turns[k].text for k in range(max(0, i - CONTEXT_TURNS), i))
+        for s, e, label in find_pii(t.text, ents, context=context, language=transcript.language):
             out.append(Evidence(turn=i, speaker=t.speaker, start_char=s, end_char=e, text=t.text[s:e],
                                 detector="pii", label=label))
     return out
 
 
 class PIIDetector:
-    """``pii``: checksum-valid identifiers (cards, DNI/NIE, IBAN, SSN by default) or their redaction tags."""
+    """``pii``: checksum-valid identifiers (cards, DNI/NIE, IBAN, SSN by default; Latin-American ids on request),
+    typed or read out loud, or their redaction tags; and, when the rubric lists ``cvv``, ``pin`` or ``password``,
+    requests for those secrets."""
 
     gives_evidence: ClassVar[bool] = True
     needs_sentences: ClassVar[bool] = False
@@ -203,16 +234,21 @@ class SemanticDetector:
         if not rows or len(targets) == 0:
             return Finding([], 0.5)
         t = ctx.transcript
+
+        def evidence(k: int) -> Evidence:
+            j, a, b = spans[rows[k]]
+            return Evidence(turn=j, speaker=t.turns[j].speaker, start_char=a, end_char=b, text=t.turns[j].text[a:b],
+                            detector="semantic", similarity=round(float(best[k]), 4))
+
         best = (sv[rows] @ targets.T).max(axis=1)
         ev = []
         for k in np.argsort(-best):
             if best[k] < thr:
                 break
-            j, a, b = spans[rows[k]]
-            ev.append(Evidence(turn=j, speaker=t.turns[j].speaker, start_char=a, end_char=b,
-                               text=t.turns[j].text[a:b], detector="semantic", similarity=round(float(best[k]), 4)))
+            ev.append(evidence(k))
         margin = abs(float(best.max()) - thr)
-        return Finding(ev, min(0.99, 0.5 + 2.5 * margin))
+        closest = None if ev else evidence(int(np.argmax(best)))
+        return Finding(ev, min(0.99, 0.5 + 2.5 * margin), closest=closest)
 
 
 # ----------------------------------------------------------------------------- bounds

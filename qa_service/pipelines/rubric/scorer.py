@@ -10,9 +10,14 @@ Rules:
 * a ``metric`` detector fails the criterion when the metric is beyond its bound;
 * otherwise the criterion passes when any ``present`` detector finds evidence, and fails if none does;
 * N/A conditions are checked first; N/A criteria are left out of every denominator;
-* a failed ``critical`` criterion sets ``auto_fail``;
-* evidence is verified against the transcript text at its offsets; a criterion with unverifiable
-  evidence or low confidence is flagged ``needs_review`` instead of being trusted.
+* a failed ``critical`` criterion sets ``auto_fail``; the rubric's ``on_auto_fail`` then decides the total:
+  ``zero`` (default) sets it to 0, ``keep`` keeps the computed total (section scores are computed either way);
+* every piece of evidence is verified against the transcript as read: its turn and offsets are recomputed by
+  searching the quote in the source turn (``evidence.verify_evidence``); a quote found elsewhere is moved there,
+  and a mismatch or a quote not found flags the criterion ``needs_review`` with the reason in
+  ``review_reasons``, as does low confidence or low measured agreement;
+* a fail without evidence cites the closest candidate a detector saw ("closest: turn 12, 0.41");
+* quoted identifiers are masked to their last 4 characters at most, in evidence and rationale alike.
 
 Semantic thresholds are uncalibrated defaults until ``eval/`` fits them on labelled transcripts.
 """
@@ -24,10 +29,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, DetectionContext,
-                                                   Detector)
+from qa_service.errors import InvalidInputError
+from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, DETECTORS, PII_ENTITY_NAMES,
+                                                   DetectionContext, Detector)
+from qa_service.pipelines.rubric.evidence import TurnMasker, verify_evidence
 from qa_service.pipelines.rubric.metrics import conversation_metrics
-from qa_service.text.identifiers import mask_identifiers
 from qa_service.text.normalize import is_blank, normalise_for_sentiment
 from qa_service.text.sentences import sentence_spans
 from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Probabilities, Rubric,
@@ -46,14 +52,16 @@ _TEXT = {
            "no_hold": "no hay espera en la conversación", "no_escalation_request": "el cliente no pide escalado",
            "chat_channel": "es un chat", "call_channel": "es una llamada",
            "found_absent": "se encontró lo que no debe aparecer", "metric": "métrica fuera de rango",
-           "review": "requiere revisión"},
+           "review": "requiere revisión", "closest": "más cercano: {turn} {i}, {score:.2f}",
+           "low_confidence": "confianza {value:.2f} < {min:.2f}", "low_kappa": "kappa medido {value:.2f} < {min:.2f}"},
     "en": {"pass": "Pass", "fail": "Fail", "na": "N/A", "turn": "turn",
            "no_evidence": "no evidence found in the turns in scope",
            "customer_never_negative": "the customer never shows negative sentiment",
            "no_hold": "there is no hold in the conversation", "no_escalation_request": "no escalation was requested",
            "chat_channel": "this is a chat", "call_channel": "this is a call",
            "found_absent": "found what must not appear", "metric": "metric out of range",
-           "review": "needs review"},
+           "review": "needs review", "closest": "closest: {turn} {i}, {score:.2f}",
+           "low_confidence": "confidence {value:.2f} < {min:.2f}", "low_kappa": "measured kappa {value:.2f} < {min:.2f}"},
 }
 
 
@@ -78,13 +86,15 @@ class RubricScorer:
             without them, leaving the decision to the criterion's other detectors).
         review_below: calibrated confidence below which a criterion is flagged ``needs_review``, by criterion id
             (``min_confidence`` otherwise).
+        versions: model versions to report in every result (e.g. ``{"rubric:default-es": "1.1.0"}``, the
+            calibration's); the sentiment model's own version is added.
     """
 
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
                  hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
                  kappa: dict[str, float] | None = None, min_kappa: float = 0.6,
                  detectors: dict[str, Detector] | None = None, classifiers: dict[str, Any] | None = None,
-                 review_below: dict[str, float] | None = None) -> None:
+                 review_below: dict[str, float] | None = None, versions: dict[str, str] | None = None) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
@@ -96,7 +106,11 @@ class RubricScorer:
         self.detectors = detectors if detectors is not None else DETECTORS
         self.classifiers = classifiers or {}
         self.review_below = review_below or {}
+        self.versions = dict(versions or {})
+        if getattr(sentiment, "version", None):
+            self.versions["sentiment"] = sentiment.version
         self._examples: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        _check_pii_entities(rubric)
         # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
         self.patterns_ = {p: compile_pattern(p) for s in rubric.sections for c in s.criteria for d in c.detectors
                           for p in [*d.patterns, *(q for cue in d.cues.values() for q in cue)]}
@@ -181,7 +195,9 @@ class RubricScorer:
             x = self.encoder.encode(texts) if texts else np.zeros((0, getattr(self.encoder, "dim", 1)), np.float32)
         probs = None
         if want_sent and keys:
-            probs = self.sentiment.predict_proba_embeddings(x) if shared else self.sentiment.predict_proba(texts)
+            langs = [transcripts[i].language or self.rubric.language for i, _ in keys]
+            probs = self.sentiment.predict_proba_embeddings(x, langs) if shared \
+                else self.sentiment.predict_proba(texts, langs)
         for i, t in enumerate(transcripts):
             if x is not None and want_vecs:
                 vecs[i] = np.zeros((len(t.turns), x.shape[1]), np.float32)
@@ -196,6 +212,26 @@ class RubricScorer:
 
     def score_many(self, transcripts: Sequence[Transcript]) -> list[ScoreResult]:
         """Score several transcripts, batching the encoder and the sentiment model over all their turns."""
+        vecs, turns = self._prepare(transcripts)
+        return [self._score_one(t, vecs[i], turns[i]) for i, t in enumerate(transcripts)]
+
+    def criterion_results(self, transcripts: Sequence[Transcript], criterion_id: str) -> list[CriterionResult]:
+        """One criterion's result for each transcript (what calibrating that criterion's threshold needs, without
+        scoring the others)."""
+        section, crit = next((s.id, c) for s in self.rubric.sections for c in s.criteria if c.id == criterion_id)
+        vecs, turns = self._prepare(transcripts)
+        words = _TEXT[self.rubric.language]
+        out = []
+        for i, t in enumerate(transcripts):
+            cust = self._customer_sentiment(t, turns[i][1])
+            out.append(self._criterion(t, section, crit, vecs[i], conversation_metrics(t, self.hold_seconds),
+                                       [r.label for _, r in cust] if cust is not None else None, words,
+                                       TurnMasker(t), *turns[i]))
+        return out
+
+    def _prepare(self, transcripts: Sequence[Transcript]) -> tuple[list[tuple | None], list[tuple]]:
+        """Per transcript: (sentence spans, their vectors) or None, and (turn embeddings, turn sentiment
+        probabilities), each None when absent."""
         # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
         sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
         sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
@@ -212,38 +248,46 @@ class RubricScorer:
                 sent_vecs[i] = vecs[k : k + n]
                 k += n
         turn_vecs, turn_sent = self._turn_vectors(transcripts)
-        return [self._score_one(t, (sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None,
-                                turn_vecs[i], turn_sent[i]) for i, t in enumerate(transcripts)]
+        return [(sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None
+                for i in range(len(transcripts))], list(zip(turn_vecs, turn_sent))
 
-    def _score_one(self, t: Transcript, vecs: tuple | None, turn_vecs: np.ndarray | None,
-                   turn_sent: np.ndarray | None) -> ScoreResult:
+    def _customer_sentiment(self, t: Transcript, turn_sent: np.ndarray | None) -> list | None:
+        """(turn index, sentiment result) of every non-blank customer turn, None without a sentiment model."""
+        if turn_sent is None:
+            return None
+        version = getattr(self.sentiment, "version", None)
+        return [(j, _sentiment_result(turn_sent[j], t.language or self.rubric.language, version))
+                for j, turn in enumerate(t.turns) if turn.speaker == "customer" and not np.isnan(turn_sent[j, 0])]
+
+    def _score_one(self, t: Transcript, vecs: tuple | None, turns: tuple) -> ScoreResult:
+        """``turns``: (turn embeddings, P(negative, neutral, positive) of every turn), each None when absent."""
         lang = self.rubric.language
         words = _TEXT[lang]
         metrics = conversation_metrics(t, self.hold_seconds)
-        cust_sent = None
-        if turn_sent is not None:
-            cust_sent = [_sentiment_result(turn_sent[j], t.language or lang) for j, turn in enumerate(t.turns)
-                         if turn.speaker == "customer" and not np.isnan(turn_sent[j, 0])]
-        customer_labels = [r.label for r in cust_sent] if cust_sent is not None else None
+        cust_sent = self._customer_sentiment(t, turns[1])
+        customer_labels = [r.label for _, r in cust_sent] if cust_sent is not None else None
         results: list[CriterionResult] = []
+        masker = TurnMasker(t)
         for s in self.rubric.sections:
             for c in s.criteria:
-                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words, turn_vecs,
-                                               turn_sent))
+                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words, masker, *turns))
         section_scores, total = rubric_totals(self.rubric, {r.id: r.score for r in results})
         sections = [SectionScore(id=s.id, name=s.name, score=None if sc is None else round(sc, 2), weight=s.weight)
                     for s, sc in zip(self.rubric.sections, section_scores)]
         auto_fail_reasons = [f"{r.id}: {r.rationale}" for r in results if r.critical and r.result == "fail"]
+        total = policy_total(self.rubric, total, bool(auto_fail_reasons))
         return ScoreResult(
             id=t.id, rubric=RubricRef(id=self.rubric.id, version=self.rubric.version),
             total=None if total is None else round(total, 2),
             auto_fail=bool(auto_fail_reasons), auto_fail_reasons=auto_fail_reasons,
             needs_review=any(r.needs_review for r in results), sections=sections, criteria=results,
-            metrics=metrics, sentiment=_trajectory(cust_sent), language=t.language or lang)
+            metrics=metrics, sentiment=sentiment_trajectory(cust_sent), language=t.language or lang,
+            model_versions=self.versions)
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
                    metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict,
-                   turn_vecs: np.ndarray | None = None, turn_sent: np.ndarray | None = None) -> CriterionResult:
+                   masker: TurnMasker, turn_vecs: np.ndarray | None = None,
+                   turn_sent: np.ndarray | None = None) -> CriterionResult:
         scope = self.scope_turns(t, c)
         ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
                                customer_labels=customer_labels, sentences=vecs,
@@ -260,14 +304,15 @@ class RubricScorer:
         confidences: list[float] = []
         metric_fail: str | None = None
         abstained = False
-        verdict: tuple[str, float, list[Evidence]] | None = None
+        verdict: tuple[str, float, list[Evidence], Evidence | None] | None = None
         deferred: set[int] = set()
+        closest: list[Evidence] = []
         for d in c.detectors:
             detector = self.detectors[d.type]
             found = detector.detect(d, ctx)
             ctx.findings.append((d, found))
             if found.verdict is not None and found.confidence is not None:
-                verdict = (found.verdict, found.confidence, found.evidence)
+                verdict = (found.verdict, found.confidence, found.evidence, found.closest)
                 continue
             if found.abstained:
                 if getattr(detector, "defers", False):  # a learned detector without a model: as if absent
@@ -279,6 +324,8 @@ class RubricScorer:
                 continue
             if found.failure:
                 metric_fail = found.failure
+            if found.closest is not None:
+                closest.append(found.closest)
             confidences.append(found.confidence)
             (absent_hits if d.expect == "absent" else present).extend(found.evidence)
         has_present_detectors = any(d.expect == "present" and self.detectors[d.type].gives_evidence
@@ -294,18 +341,38 @@ class RubricScorer:
         if verdict is not None:  # a trained classifier decides, on the other detectors' findings
             result, evidence = verdict[0], verdict[2]
             why = words["no_evidence"] if result == "fail" and not evidence else ""
-        verified = all(0 <= e.turn < len(t.turns) and t.turns[e.turn].text[e.start_char:e.end_char] == e.text
-                       for e in evidence)
+            if verdict[3] is not None:  # the window it found most telling is the closest candidate of a fail
+                closest = [verdict[3]]
+        lang = self.rubric.language
+        problems: list[str] = []
+        checked: list[Evidence] = []
+        for e in evidence:
+            fixed, problem = verify_evidence(t, e, lang)
+            checked.append(fixed)
+            if problem:
+                problems.append(problem)
+        near = None
+        if result == "fail" and not evidence and closest:
+            near, problem = verify_evidence(t, max(closest, key=lambda e: e.similarity or 0.0), lang)
+            if problem:
+                problems.append(problem)
+            near = masker(near)
+            why += " (" + words["closest"].format(turn=words["turn"], i=near.turn, score=near.similarity or 0.0) + ")"
         # Verified against the transcript, evidence is then stored and shown: identifiers keep their last 4
         # characters at most (offsets still point at the transcript, where the full text is, or its tag).
-        evidence = [_masked(e) for e in evidence]
+        evidence = [masker(e) for e in checked]
         confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
         if abstained and not confidences:
             confidence = 0.0
         if verdict is not None:
             confidence = verdict[1]
-        untrusted = c.id in self.kappa and self.kappa[c.id] < self.min_kappa
-        needs_review = confidence < self.review_below.get(c.id, self.min_confidence) or not verified or untrusted
+        reasons = list(dict.fromkeys(problems))
+        review_below = self.review_below.get(c.id, self.min_confidence)
+        if confidence < review_below:
+            reasons.append(words["low_confidence"].format(value=confidence, min=review_below))
+        if c.id in self.kappa and self.kappa[c.id] < self.min_kappa:
+            reasons.append(words["low_kappa"].format(value=self.kappa[c.id], min=self.min_kappa))
+        needs_review = bool(reasons)
         rationale = words[result]
         if evidence:
             e = evidence[0]
@@ -313,18 +380,26 @@ class RubricScorer:
         elif why:
             rationale += f": {why}"
         if needs_review:
-            rationale += f" [{words['review']}]"
+            rationale += f" [{words['review']}: {'; '.join(reasons)}]"
         scale = _scale_score(result, evidence, self.thresholds.get(c.id, DEFAULT_SEMANTIC_THRESHOLD)) \
             if c.kind == "scale" else None
         return CriterionResult(id=c.id, section=section, result=result,
                                score=(scale - 1) / 4 if scale is not None else (1.0 if result == "pass" else 0.0),
                                scale_score=scale, confidence=round(float(confidence), 3), needs_review=needs_review,
-                               critical=c.critical, evidence=evidence[:5], rationale=rationale)
+                               review_reasons=reasons, critical=c.critical, evidence=evidence[:5], closest=near,
+                               rationale=rationale)
 
 
-def _masked(e: Evidence) -> Evidence:
-    text = mask_identifiers(e.text)
-    return e if text == e.text else e.model_copy(update={"text": text})
+def _check_pii_entities(rubric: Rubric) -> None:
+    """A ``pii`` detector naming an entity the detector does not know would silently find nothing: refuse it."""
+    for i, s in enumerate(rubric.sections):
+        for j, c in enumerate(s.criteria):
+            for k, d in enumerate(c.detectors):
+                for m, e in enumerate(d.entities if d.type == "pii" else []):
+                    if e not in PII_ENTITY_NAMES:
+                        raise InvalidInputError(
+                            f"sections[{i}].criteria[{j}].detectors[{k}].entities[{m}]: unknown pii entity {e!r} "
+                            f"(known: {', '.join(PII_ENTITY_NAMES)})", "rubric")
 
 
 def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list[float | None], float | None]:
@@ -344,6 +419,14 @@ def rubric_totals(rubric: Rubric, scores: dict[str, float | None]) -> tuple[list
     return section_scores, (100 * weighted / weights if weights else None)
 
 
+def policy_total(rubric: Rubric, total: float | None, auto_fail: bool) -> float | None:
+    """The total reported under the rubric's auto-fail policy: 0 when a critical criterion failed and
+    ``on_auto_fail`` is ``zero`` (the default), else the computed total."""
+    if auto_fail and rubric.on_auto_fail == "zero":
+        return 0.0
+    return total
+
+
 def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int:
     """1-5 for ``scale`` criteria: 1 on a fail; on a pass, 5 for a pattern/PII hit, else from how far the best
     semantic similarity clears the threshold (threshold -> 3, threshold + 0.3 or more -> 5)."""
@@ -355,26 +438,66 @@ def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int
     return int(min(5, 3 + round((best - threshold) / 0.15)))
 
 
-def _sentiment_result(p: np.ndarray, language: str) -> SentimentResult:
+def _sentiment_result(p: np.ndarray, language: str, version: str | None = None) -> SentimentResult:
     """A turn's sentiment from its calibrated probabilities (negative, neutral, positive)."""
     p = np.clip(p.astype(float), 0.0, 1.0)
     p = p / p.sum()
     return SentimentResult(label=_SENTIMENT_LABELS[int(np.argmax(p))], score=round(float(p[2] - p[0]), 4),
                            probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
                                                        positive=round(float(p[2]), 4)),
-                           language=language)
+                           language=language, model_version=version)
 
 
 _SENTIMENT_LABELS = ("negative", "neutral", "positive")
+TREND_DELTA = 0.2
+"""A marked change of the customer's sentiment score (-1..1): start vs end, fitted change, depth of a dip."""
 
 
-def _trajectory(results: list | None) -> SentimentTrajectory:
-    if not results:
+def sentiment_trajectory(points: Sequence[tuple[int, Any]] | None) -> SentimentTrajectory:
+    """The customer's sentiment over every customer turn: ``points`` are (turn index, result with ``label`` and
+    ``score``) in turn order.
+
+    start / end: the first and last customer turns; worst: the lowest score (the earliest on a tie) and its turn
+    index; slope: least-squares score change per customer turn (None with fewer than 2). ``trend``, with
+    change = end - start, fitted = slope * (turns - 1) and D = ``TREND_DELTA``:
+
+    * ``worsened``: change < -D (the customer ends markedly lower than they started);
+    * ``recovered``: otherwise, when a turn between the first and the last is ``negative`` and more than D below
+      both the start and the end (a mid-call complaint that the two ends hide);
+    * ``improved``: otherwise, when change > D and fitted > D (both the ends and the trend over every turn rise);
+    * ``unchanged``: anything else (one customer turn included); ``unknown``: no customer turn was scored.
+
+    ``trajectory`` keeps the original vocabulary: the same as ``trend``, except that ``recovered`` is
+    ``unchanged`` there (never ``improved``).
+    """
+    if not points:
         return SentimentTrajectory()
-    a, b = results[0], results[-1]
-    traj = "unchanged"
-    if b.score - a.score > 0.2:
-        traj = "improved"
-    elif a.score - b.score > 0.2:
-        traj = "worsened"
-    return SentimentTrajectory(start=a.label, end=b.label, start_score=a.score, end_score=b.score, trajectory=traj)
+    turns = [j for j, _ in points]
+    results = [r for _, r in points]
+    scores = np.array([float(r.score) for r in results])
+    n = len(scores)
+    start, end = scores[0], scores[-1]
+    w = int(np.argmin(scores))
+    slope = None
+    if n >= 2:
+        x = np.arange(n, dtype=float)
+        slope = float(np.sum((x - x.mean()) * (scores - scores.mean())) / np.sum((x - x.mean()) ** 2))
+    change = end - start
+    fitted = slope * (n - 1) if slope is not None else 0.0
+    dipped = False
+    if n >= 3:
+        m = 1 + int(np.argmin(scores[1:-1]))
+        dipped = results[m].label == "negative" and scores[m] < min(start, end) - TREND_DELTA
+    if change < -TREND_DELTA:
+        trend = "worsened"
+    elif dipped:
+        trend = "recovered"
+    elif change > TREND_DELTA and fitted > TREND_DELTA:
+        trend = "improved"
+    else:
+        trend = "unchanged"
+    return SentimentTrajectory(
+        start=results[0].label, end=results[-1].label, start_score=results[0].score, end_score=results[-1].score,
+        trajectory="unchanged" if trend == "recovered" else trend, customer_turns=n, worst=results[w].label,
+        worst_score=results[w].score, worst_turn=turns[w], slope=None if slope is None else round(slope, 4),
+        trend=trend)

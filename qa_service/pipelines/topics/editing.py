@@ -1,5 +1,6 @@
-"""Editing topics: merging topics (in a clustering before keywords, or in a fitted model), and matching a refit's
-topics to the previous model's so that ids and custom labels stay stable.
+"""Editing topics: reducing a clustering to a readable number of topics (hierarchical merging of close topics),
+merging topics (in a clustering before keywords, or in a fitted model), and matching a refit's topics to the
+previous model's so that ids and custom labels stay stable.
 
 Pure functions over arrays and topic dicts; :class:`~qa_service.pipelines.topics.model.TopicModel` calls them
 from ``fit(merge=...)``, ``merge`` and ``refit``. BERTopic's own ``merge_topics`` is not used: it renumbers topics
@@ -16,7 +17,6 @@ import numpy as np
 
 from qa_service.encoders import l2_normalise
 from qa_service.errors import InvalidInputError
-from qa_service.pipelines.topics.text import make_label
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Topic:
     representative: list[str] = field(default_factory=list)
     custom_label: str | None = None
     keyword_weights: list[float] = field(default_factory=list)
+    language: str | None = None  # the language most of its comments are in (None: not known)
 
     @property
     def name(self) -> str:
@@ -76,6 +77,58 @@ def merge_assignment(assignment: np.ndarray, groups: Sequence[Sequence[int]], ou
     return assignment
 
 
+def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | str | None, min_topics: int,
+                  max_topics: int, similarity: float, max_share: float | None, outlier: int) -> np.ndarray:
+    """Merge close topics of a clustering, hierarchically: the two topics whose centroids (size-weighted means
+    of their members' vectors in ``space``) are most similar merge first, the smaller id surviving.
+
+    Args:
+        nr_topics: ``None`` (no merging), an int (merge down to that many topics), or ``"auto"``: merge while
+            there are more than ``max_topics``, or while the closest pair's cosine similarity is at least
+            ``similarity`` and there are more than ``min_topics``.
+        max_share: a merge may not build a topic above this share of the assigned documents (most outliers join a
+            topic later, in proportion), unless nothing else can reach a requested number or ``max_topics``;
+            ``None``: no limit.
+
+    Returns:
+        A copy of ``assignment`` with merged ids.
+    """
+    if nr_topics is None:
+        return assignment
+    out = assignment.copy()
+    ids = sorted(int(t) for t in set(out.tolist()) - {outlier})
+    if not ids:
+        return out
+    target = None if nr_topics == "auto" else max(1, int(nr_topics))
+    sums = {t: space[out == t].sum(axis=0) for t in ids}
+    size = {t: int((out == t).sum()) for t in ids}
+    # the share among assigned documents: most outliers join a topic later, in proportion
+    cap = (max_share or 1.0) * sum(size.values())
+    while len(ids) > 1:
+        if target is not None and len(ids) <= target:
+            break
+        cents = np.vstack([sums[t] for t in ids])
+        cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
+        sim = cents @ cents.T
+        np.fill_diagonal(sim, -np.inf)
+        sizes = np.array([size[t] for t in ids])
+        allowed = np.where(sizes[:, None] + sizes[None, :] > cap, -np.inf, sim)
+        must = target is not None or len(ids) > max_topics
+        if not np.isfinite(allowed).any():
+            if not must:
+                break
+            allowed = sim  # the requested count wins over the share limit
+        i, j = np.unravel_index(int(np.argmax(allowed)), allowed.shape)
+        if not must and (len(ids) <= min_topics or allowed[i, j] < similarity):
+            break
+        keep, gone = min(ids[i], ids[j]), max(ids[i], ids[j])
+        sums[keep] = sums[keep] + sums.pop(gone)
+        size[keep] += size.pop(gone)
+        out[out == gone] = keep
+        ids.remove(gone)
+    return out
+
+
 def merge_topics(topics: dict[int, Topic], centroids: np.ndarray, raw_centroids: np.ndarray, group: Sequence[int],
                  label: str | None, top_n_words: int, n_representative: int
                  ) -> tuple[int, dict[int, Topic], np.ndarray, np.ndarray]:
@@ -110,7 +163,8 @@ def merge_topics(topics: dict[int, Topic], centroids: np.ndarray, raw_centroids:
     keep = group[0]
     custom = label or next((topics[g].custom_label for g in group if topics[g].custom_label), None)
     out = {t: topic for t, topic in topics.items() if t not in group[1:]}
-    out[keep] = replace(topics[keep], label=make_label(words, reps), keywords=words, size=total,
+    largest = max(group, key=lambda g: (topics[g].size, -g))
+    out[keep] = replace(topics[keep], label=topics[largest].label, keywords=words, size=total,
                         representative=reps[:n_representative], custom_label=custom,
                         keyword_weights=[round(weights[w] / total, 5) for w in words])
     keep_rows = [ids.index(t) for t in sorted(out)]

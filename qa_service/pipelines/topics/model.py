@@ -1,19 +1,24 @@
-"""Topic model for survey comments and customer messages: BERTopic on the project's multilingual encoder.
+"""Topic model for survey comments and customer messages: the BERTopic recipe on the project's multilingual encoder.
 
-Fitting runs BERTopic (seeded UMAP -> HDBSCAN -> c-TF-IDF keywords) on embeddings computed once and reused.
+Fitting runs seeded UMAP -> HDBSCAN on embeddings computed once and reused (UMAP gets an exact k-nearest-neighbour
+graph computed with BLAS; the clustering runs on a seeded sample of at most ``max_fit_documents`` comments), splits a
+catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchically (centroid similarity) into the
+number of topics a manager can read (``nr_topics``: 8-25 by default). Keywords come from BERTopic's class-based
+TF-IDF; labels are short phrases customers wrote, chosen KeyBERT-style on the encoder (:mod:`.labels`).
+
 Everything a fitted model needs to tag new comments is kept without pickles: the topic centroids in the
 clustering space, one similarity threshold, keywords, labels and representative comments. Tagging is then
 "nearest centroid, or outlier (-1) when nothing is close enough", which is also how outliers are reduced at
-fit time. Comments in the fitting set keep HDBSCAN's assignment; tagging them again agrees for most of them
+fit time. Comments in the fitting set keep the clustering's assignment; tagging them again agrees for most of them
 (the rest are members far from their topic's centre, which tagging calls outliers).
 
 Topic ids are the model's own and stay stable across refits (:meth:`TopicModel.refit`): new topics are matched
 to the previous model's by centroid similarity; persisting topics keep their id and custom label, and the
 refit reports which topics are new, merged, split or gone. Ids are never reused.
 
-Matching and merging live in :mod:`.editing`; stop words, cleaning and labels in :mod:`.text`. UMAP compiles
-with numba: the process that uses this model sets ``NUMBA_CACHE_DIR`` once (the composition root), this module
-does not touch the environment.
+Matching and merging live in :mod:`.editing`; stop words and cleaning in :mod:`.text`; labels in :mod:`.labels`.
+UMAP compiles with numba: the process that uses this model sets ``NUMBA_CACHE_DIR`` once (the composition root),
+this module does not touch the environment; it only switches numba's on-disk cache on for UMAP's functions.
 """
 
 from __future__ import annotations
@@ -27,42 +32,55 @@ import numpy as np
 
 from qa_service.encoders import Encoder, l2_normalise
 from qa_service.errors import InvalidInputError, ModelLoadError
-from qa_service.pipelines.topics.editing import RefitReport, Topic, match_topics, merge_assignment, merge_topics
-from qa_service.pipelines.topics.text import TOKEN_PATTERN, clean_for_topics, make_label, stop_words
+from qa_service.pipelines.topics.editing import (RefitReport, Topic, match_topics, merge_assignment, merge_topics,
+                                                 reduce_topics)
+from qa_service.pipelines.topics.labels import choose_labels, fold
+from qa_service.pipelines.topics.text import TOKEN_PATTERN, clean_for_topics, stop_words
 
 OUTLIER = -1
 TASK = "topics"
 
 
 class TopicModel:
-    """BERTopic-based topic model with stable ids and pickle-free tagging.
+    """Topic model with a readable number of topics, stable ids and pickle-free tagging.
 
     Args:
-        encoder: an :class:`Encoder`, or ``None`` when embeddings are always passed in.
-        min_topic_size: smallest topic (HDBSCAN ``min_cluster_size``); ``"auto"`` = max(10, 0.2% of the
-            comments), so large sets give a readable number of topics.
-        n_neighbors, n_components, min_dist: UMAP parameters.
+        encoder: an :class:`Encoder`, or ``None`` when embeddings are always passed in (labels are then chosen
+            without phrase embeddings).
+        min_topic_size: smallest fine cluster (HDBSCAN ``min_cluster_size``); ``"auto"`` = max(10, 0.2% of the
+            comments).
+        n_neighbors, n_components, min_dist, n_epochs: UMAP parameters (``n_epochs`` ``None``: UMAP's default).
         min_samples: HDBSCAN ``min_samples`` (``None``: same as ``min_topic_size``; lower = fewer outliers).
-        cluster_selection: HDBSCAN's ``eom`` (fewer, larger topics) or ``leaf`` (more, finer topics).
-        max_topic_share: when one topic swallows more than this share of the comments (HDBSCAN's ``eom`` does this
-            on long or homogeneous texts), the clustering is redone with ``leaf`` selection on the same UMAP
-            output and kept if it is less lopsided; ``None`` turns the guard off.
-        nr_topics: ``None`` (as found), an int, or ``"auto"``: BERTopic's topic reduction.
+        cluster_selection: HDBSCAN's ``eom`` (fewer, larger clusters) or ``leaf`` (more, finer ones).
+        nr_topics: how many topics to keep: ``"auto"`` (close fine clusters are merged while their centroids'
+            cosine similarity is at least ``merge_similarity``, ending with ``min_topics`` to ``max_topics``
+            topics), an int (merged down to that many), or ``None`` (the fine clusters as found).
+        min_topics, max_topics: the range ``"auto"`` ends in (fewer only when fewer clusters were found).
+        merge_similarity: ``"auto"`` stops merging below this centroid similarity once within the range.
+        max_topic_share: a cluster above this share of the comments is split into its HDBSCAN leaves when it has
+            any (one theme that truly dominates has none and stays whole), and merging never builds one above it
+            among the assigned comments (0.14: after outliers join, no topic passes ~15%); ``None`` turns both off.
         reduce_outliers: reassign outliers to the nearest topic when they are as close to it as a typical member.
         outlier_quantile: the tagging threshold is this quantile of members' similarity to their own centroid.
         center: subtract the mean embedding before clustering (e5 vectors are anisotropic; harmless for USE).
         top_n_words: keywords kept per topic.
         n_representative: representative comments kept per topic.
         languages: stop-word languages.
-        seed: UMAP's random state (fixed: the same input and settings give the same topics).
+        max_fit_documents: the clustering (UMAP, HDBSCAN) runs on a seeded sample of at most this many comments;
+            the others are assigned to the nearest topic like outliers (``None``: all).
+        embed_max_chars: comments longer than this are embedded from their first sentences up to this many
+            characters (``None``: the whole text; see eval/reports/topics-truncation.md).
+        seed: UMAP's and the sample's random state (the same input and settings give the same topics).
     """
 
     def __init__(self, encoder: Encoder | None = None, min_topic_size: int | Literal["auto"] = "auto",
                  n_neighbors: int = 15, n_components: int = 5, min_dist: float = 0.0, min_samples: int | None = None,
-                 cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.5,
-                 nr_topics: int | Literal["auto"] | None = None, reduce_outliers: bool = True,
-                 outlier_quantile: float = 0.05, center: bool = True, top_n_words: int = 10,
-                 n_representative: int = 5, languages: Sequence[str] = ("es", "en"), seed: int = 42) -> None:
+                 cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.14,
+                 nr_topics: int | Literal["auto"] | None = "auto", min_topics: int = 8, max_topics: int = 25,
+                 merge_similarity: float = 0.4, reduce_outliers: bool = True, outlier_quantile: float = 0.05,
+                 center: bool = True, top_n_words: int = 10, n_representative: int = 5,
+                 languages: Sequence[str] = ("es", "en"), n_epochs: int | None = None,
+                 max_fit_documents: int | None = 20_000, embed_max_chars: int | None = None, seed: int = 42) -> None:
         self.encoder = encoder
         self.min_topic_size = min_topic_size
         self.n_neighbors = n_neighbors
@@ -72,20 +90,28 @@ class TopicModel:
         self.cluster_selection = cluster_selection
         self.max_topic_share = max_topic_share
         self.nr_topics = nr_topics
+        self.min_topics = min_topics
+        self.max_topics = max_topics
+        self.merge_similarity = merge_similarity
         self.reduce_outliers = reduce_outliers
         self.outlier_quantile = outlier_quantile
         self.center = center
         self.top_n_words = top_n_words
         self.n_representative = n_representative
         self.languages = tuple(languages)
+        self.n_epochs = n_epochs
+        self.max_fit_documents = max_fit_documents
+        self.embed_max_chars = embed_max_chars
         self.seed = seed
 
     # ------------------------------------------------------------------ parameters
+    _PARAMS = ("min_topic_size", "n_neighbors", "n_components", "min_dist", "min_samples", "cluster_selection",
+               "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "reduce_outliers",
+               "outlier_quantile", "center", "top_n_words", "n_representative", "n_epochs", "max_fit_documents",
+               "embed_max_chars", "seed")
+
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("min_topic_size", "n_neighbors", "n_components", "min_dist",
-                                              "min_samples", "cluster_selection", "max_topic_share", "nr_topics", "reduce_outliers", "outlier_quantile",
-                                              "center", "top_n_words", "n_representative", "seed")} | {
-            "languages": list(self.languages)}
+        return {k: getattr(self, k) for k in self._PARAMS} | {"languages": list(self.languages)}
 
     def _min_size(self, n: int) -> int:
         if self.min_topic_size == "auto":
@@ -93,14 +119,20 @@ class TopicModel:
         return int(self.min_topic_size)
 
     # ------------------------------------------------------------------ embeddings
+    def embedding_text(self, text: str) -> str:
+        """The text the encoder sees: cleaned (:func:`clean_for_topics`) and, past ``embed_max_chars``, cut after
+        the last sentence (or word) that fits."""
+        cleaned = clean_for_topics(text) or text
+        return truncate(cleaned, self.embed_max_chars) if self.embed_max_chars else cleaned
+
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
               batch_size: int = 256) -> np.ndarray:
-        """Embed cleaned ``texts`` with the model's encoder (L2-normalised rows)."""
+        """Embed ``texts`` with the model's encoder (L2-normalised rows), as :meth:`embedding_text` gives them."""
         if self.encoder is None:
             raise InvalidInputError("this topic model has no encoder: pass embeddings", "embeddings")
         out = []
         for i in range(0, len(texts), batch_size):
-            chunk = [clean_for_topics(t) or t for t in texts[i:i + batch_size]]
+            chunk = [self.embedding_text(t) for t in texts[i:i + batch_size]]
             out.append(self.encoder.encode(chunk))
             if progress:
                 progress(len(chunk))
@@ -114,14 +146,16 @@ class TopicModel:
 
     # ------------------------------------------------------------------ fit
     def fit(self, texts: Sequence[str], embeddings: np.ndarray | None = None,
-            merge: Sequence[Sequence[int]] = ()) -> "TopicModel":
+            merge: Sequence[Sequence[int]] = (), doc_languages: Sequence[str | None] | None = None) -> "TopicModel":
         """Fit topics on ``texts`` (``embeddings`` precomputed, or computed with the encoder).
 
         Args:
             merge: groups of topic ids (as this fit numbers them) to merge before keywords are computed.
+            doc_languages: each text's language (``es``, ``en``, ...): keywords, labels and representative
+                comments of a topic come from its comments in the topic's (majority) language.
 
-        Sets ``topics_`` (id -> :class:`Topic`), ``labels_`` (one topic id per text), ``centroids_``,
-        ``threshold_``, ``center_``; ``refit_report_`` is ``None`` (no refit yet).
+        Sets ``topics_`` (id -> :class:`Topic`, ids 0, 1, ... from the largest), ``labels_`` (one topic id per
+        text), ``centroids_``, ``threshold_``, ``center_``; ``refit_report_`` is ``None`` (no refit yet).
         """
         texts = list(texts)
         n = len(texts)
@@ -136,27 +170,12 @@ class TopicModel:
         self.center_ = raw.mean(axis=0) if self.center else None
         space = self._space(raw)
         cleaned = [clean_for_topics(t) for t in texts]
-        assignment = self._cluster(cleaned, space, min_size)
-        self._finish(cleaned, raw, space, assignment, merge)
+        assignment = self._cluster(space, min_size)
+        self._finish(cleaned, raw, space, assignment, merge, doc_languages=doc_languages)
         self.next_id_ = max([t for t in self.topics_] + [-1]) + 1
         self.n_documents_ = n
         self.refit_report_: RefitReport | None = None
         return self
-
-    def _bertopic(self, min_size: int, n: int):
-        from bertopic import BERTopic
-        from bertopic.vectorizers import ClassTfidfTransformer
-        from hdbscan import HDBSCAN
-        from umap import UMAP
-
-        umap_model = UMAP(n_neighbors=min(self.n_neighbors, n - 1), n_components=self.n_components,
-                          min_dist=self.min_dist, metric="cosine", random_state=self.seed, low_memory=True)
-        hdbscan_model = HDBSCAN(min_cluster_size=min_size, min_samples=self.min_samples, metric="euclidean",
-                                cluster_selection_method=self.cluster_selection, prediction_data=False)
-        return BERTopic(umap_model=umap_model, hdbscan_model=hdbscan_model, vectorizer_model=self._vectorizer(n),
-                        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True), language="multilingual",
-                        nr_topics=self.nr_topics, top_n_words=self.top_n_words, calculate_probabilities=False,
-                        verbose=False)
 
     def _vectorizer(self, n: int):
         from sklearn.feature_extraction.text import CountVectorizer
@@ -164,28 +183,72 @@ class TopicModel:
         return CountVectorizer(stop_words=stop_words(self.languages), token_pattern=TOKEN_PATTERN,
                                ngram_range=(1, 2), min_df=2 if n >= 100 else 1, lowercase=True)
 
-    def _cluster(self, cleaned: list[str], space: np.ndarray, min_size: int) -> np.ndarray:
+    def _umap(self, space: np.ndarray) -> np.ndarray:
+        """UMAP coordinates of ``space`` on its exact cosine k-nearest-neighbour graph (BLAS, not numba)."""
         import warnings
 
-        model = self._bertopic(min_size, len(cleaned))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            topics, _ = model.fit_transform(cleaned, embeddings=space)
-        labels = np.asarray(topics, dtype=int)
-        self.rebalanced_ = False
-        share = _largest_share(labels)
-        if self.max_topic_share and len(labels) >= 200 and share > self.max_topic_share and \
-                self.cluster_selection != "leaf" and not self.nr_topics:
-            from hdbscan import HDBSCAN
+        from umap import UMAP
 
+        enable_numba_cache()
+        k = min(self.n_neighbors, len(space) - 1)
+        knn = exact_knn(space, k)
+        umap_model = UMAP(n_neighbors=k, n_components=self.n_components, min_dist=self.min_dist, metric="cosine",
+                          random_state=self.seed, low_memory=True, n_epochs=self.n_epochs,
+                          precomputed_knn=(knn[0], knn[1], None))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no search index: transform unavailable" (tagging is by centroid)
+            return umap_model.fit_transform(space)
+
+    def _cluster(self, space: np.ndarray, min_size: int) -> np.ndarray:
+        """Fine clusters (UMAP -> HDBSCAN, the BERTopic recipe) on a seeded sample of at most
+        ``max_fit_documents`` comments, the largest split into their HDBSCAN leaves, then merged to the topic
+        count ``nr_topics`` asks for. Ids 0, 1, ... from the largest; -1 = outlier (assigned later when close)."""
+        from hdbscan import HDBSCAN
+
+        n = len(space)
+        fit = np.arange(n)
+        if self.max_fit_documents and n > self.max_fit_documents:
+            fit = np.sort(np.random.default_rng(self.seed).choice(n, self.max_fit_documents, replace=False))
+            min_size = max(10, int(round(min_size * len(fit) / n)))
+        coords = self._umap(space[fit])
+        labels = HDBSCAN(min_cluster_size=min_size, min_samples=self.min_samples, metric="euclidean",
+                         cluster_selection_method=self.cluster_selection).fit_predict(coords)
+        self.split_ = []
+        if self.max_topic_share and len(fit) >= 200:
+            labels = self._split_large(labels, coords, min_size)
+        out = np.full(n, OUTLIER, dtype=int)
+        out[fit] = labels
+        out = reduce_topics(out, space, self.nr_topics, self.min_topics, self.max_topics, self.merge_similarity,
+                            self.max_topic_share, OUTLIER)
+        return _by_size(out)
+
+    def _split_large(self, labels: np.ndarray, coords: np.ndarray, min_size: int) -> np.ndarray:
+        """Each cluster above ``max_topic_share`` split into the leaves of its own HDBSCAN tree, when it has two or
+        more (a catch-all of several themes does; one theme that truly dominates does not, and stays whole)."""
+        from hdbscan import HDBSCAN
+
+        labels = labels.copy()
+        n = len(labels)
+        next_id = labels.max() + 1
+        for t in sorted(set(labels.tolist()) - {OUTLIER}):
+            idx = np.flatnonzero(labels == t)
+            if len(idx) <= self.max_topic_share * n or len(idx) < 2 * min_size:
+                continue
             leaf = HDBSCAN(min_cluster_size=min_size, min_samples=self.min_samples, metric="euclidean",
-                           cluster_selection_method="leaf").fit_predict(model.umap_model.embedding_)
-            if len(set(leaf.tolist()) - {OUTLIER}) >= 2 and _largest_share(leaf) < share:
-                labels, self.rebalanced_ = _by_size(leaf), True
+                           cluster_selection_method="leaf").fit_predict(coords[idx])
+            parts = sorted(set(leaf.tolist()) - {OUTLIER})
+            if len(parts) < 2:
+                continue
+            self.split_.append(int(t))
+            for k, part in enumerate(parts):
+                labels[idx[leaf == part]] = t if k == 0 else next_id
+                next_id += 0 if k == 0 else 1
+            labels[idx[leaf == OUTLIER]] = OUTLIER
         return labels
 
     def _finish(self, cleaned: list[str], raw: np.ndarray, space: np.ndarray, assignment: np.ndarray,
-                merge: Sequence[Sequence[int]] = (), previous_labels: dict[int, str | None] | None = None) -> None:
+                merge: Sequence[Sequence[int]] = (), previous_labels: dict[int, str | None] | None = None,
+                doc_languages: Sequence[str | None] | None = None) -> None:
         """From a clustering, the model: merges, centroids, threshold, outlier reduction, keywords, labels."""
         assignment = merge_assignment(assignment, merge, OUTLIER)
         ids = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
@@ -211,65 +274,98 @@ class TopicModel:
         self.centroids_ = cents
         self.raw_centroids_ = self._centroids(raw, assignment, ids)
         self.labels_ = assignment
-        self.topics_ = self._describe(cleaned, space, assignment, ids, previous_labels or {})
+        self.topics_ = self._describe(cleaned, raw, space, assignment, ids, previous_labels or {}, doc_languages)
 
     @staticmethod
     def _centroids(space: np.ndarray, assignment: np.ndarray, ids: list[int]) -> np.ndarray:
         return l2_normalise(np.vstack([space[assignment == t].mean(axis=0) for t in ids]))
 
-    def _describe(self, cleaned: list[str], space: np.ndarray, assignment: np.ndarray, ids: list[int],
-                  custom: dict[int, str | None]) -> dict[int, Topic]:
-        keywords = self._keywords(cleaned, assignment, ids)
+    def _describe(self, cleaned: list[str], raw: np.ndarray, space: np.ndarray, assignment: np.ndarray,
+                  ids: list[int], custom: dict[int, str | None],
+                  doc_languages: Sequence[str | None] | None = None) -> dict[int, Topic]:
+        """Keywords, a unique readable label and representative comments per topic, from the topic's comments
+        in its own language."""
+        langs = list(doc_languages) if doc_languages is not None else [None] * len(cleaned)
+        own_language = np.ones(len(cleaned), dtype=bool)
+        topic_language: dict[int, str | None] = {}
+        for t in ids:
+            idx = np.flatnonzero(assignment == t)
+            counts: dict[str, int] = {}
+            for i in idx:
+                if langs[i]:
+                    counts[langs[i]] = counts.get(langs[i], 0) + 1
+            lang = max(counts, key=lambda k: counts[k]) if counts else None
+            topic_language[t] = lang
+            if lang is not None:
+                own_language[idx] = [langs[i] in (lang, None) for i in idx]
+        keywords = self._keywords(cleaned, np.where(own_language, assignment, OUTLIER), ids)
+        members: dict[int, np.ndarray] = {}
+        docs: dict[int, list[str]] = {}
+        for k, t in enumerate(ids):
+            idx = np.flatnonzero((assignment == t) & own_language)
+            if not len(idx):
+                idx = np.flatnonzero(assignment == t)
+            idx = idx[np.argsort(-(space[idx] @ self.centroids_[k]), kind="stable")]
+            members[t] = idx
+            docs[t] = [cleaned[i] for i in idx[:100]]
+        order = sorted(ids, key=lambda t: (-int((assignment == t).sum()), t))
+        embed = (lambda phrases: l2_normalise(self.encoder.encode(phrases))) if self.encoder is not None else None
+        raw_cents = {t: self.raw_centroids_[k] for k, t in enumerate(ids)}
+        named = choose_labels(docs, {t: keywords.get(t, ([], []))[0] for t in ids}, raw_cents, order,
+                              set(stop_words(self.languages)), embed, self.top_n_words,
+                              reserved=[c for c in custom.values() if c])
         topics: dict[int, Topic] = {}
         for k, t in enumerate(ids):
-            idx = np.flatnonzero(assignment == t)
-            sims = space[idx] @ self.centroids_[k]
-            reps: list[str] = []
-            seen: set[str] = set()
-            for i in idx[np.argsort(-sims, kind="stable")]:
-                doc = cleaned[i]
-                key = doc.lower()
-                if len(doc) < 12 or key in seen:
-                    continue
-                seen.add(key)
-                reps.append(doc if len(doc) <= 300 else doc[:297].rstrip() + "...")
-                if len(reps) >= self.n_representative:
-                    break
-            words, weights = keywords.get(t, ([], []))
-            topics[t] = Topic(id=t, label=make_label(words, reps), keywords=words, size=int(len(idx)),
-                              representative=reps, custom_label=custom.get(t), keyword_weights=weights)
+            reps = representatives([cleaned[i] for i in members[t]], space[members[t]], self.n_representative)
+            label, words = named[t]
+            weight = dict(zip(*keywords.get(t, ([], []))))
+            topics[t] = Topic(id=t, label=label, keywords=words, size=int((assignment == t).sum()),
+                              representative=reps, custom_label=custom.get(t),
+                              keyword_weights=[weight.get(w, 0.0) for w in words], language=topic_language[t])
         return topics
 
     def _keywords(self, cleaned: list[str], assignment: np.ndarray,
                   ids: list[int]) -> dict[int, tuple[list[str], list[float]]]:
-        """c-TF-IDF keywords per topic (BERTopic's class-based TF-IDF, frequent words damped)."""
-        from bertopic.vectorizers import ClassTfidfTransformer
+        """c-TF-IDF keywords per topic (BERTopic's class-based TF-IDF, :func:`class_tfidf`). A keyword is written
+        by several of the topic's customers, not repeated by one ("minutes" in the one English review of a Spanish
+        topic): at least 2 of its comments, and 2% of a large topic's; a single word has three letters or more.
+        Comments outside ``ids`` (outliers, other languages: -1) do not count."""
+        from scipy import sparse
 
-        docs_per_topic = [" ".join(cleaned[i] for i in np.flatnonzero(assignment == t)) for t in ids]
-        # One "document" per topic: min_df must not apply across topics (it would drop every topic-specific
-        # word); words seen only once in the whole set are dropped instead.
+        member = np.isin(assignment, ids)
+        docs = [cleaned[i] for i in np.flatnonzero(member)]
         vec = self._vectorizer(len(cleaned))
         vec.set_params(min_df=1)
         try:
-            counts = vec.fit_transform(docs_per_topic)
+            per_doc = vec.fit_transform(docs)  # one tokenisation: counts per comment
         except ValueError:  # only stop words
             return {}
         words = vec.get_feature_names_out()
-        ctfidf = ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(counts).toarray()
+        rows = np.searchsorted(ids, assignment[member])
+        onehot = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(ids), len(rows)))
+        counts = onehot @ per_doc  # one "document" per topic, as BERTopic builds them
+        doc_freq = (onehot @ (per_doc > 0).astype(np.float64)).toarray()
+        totals = np.asarray(counts.sum(axis=0)).ravel()
+        ctfidf = class_tfidf(counts)
         if len(cleaned) >= 100:
-            ctfidf[:, np.asarray(counts.sum(axis=0)).ravel() < 2] = 0.0
+            ctfidf[:, totals < 2] = 0.0
+        ctfidf[:, np.array([" " not in w and len(w) < 3 for w in words])] = 0.0
+        sizes = np.bincount(rows, minlength=len(ids))
+        ctfidf[doc_freq < np.maximum(2, 0.02 * sizes)[:, None]] = 0.0
         out = {}
         for k, t in enumerate(ids):
             row = ctfidf[k]
             order = [j for j in np.argsort(-row, kind="stable") if row[j] > 0]
             picked: list[int] = []
+            folded: list[set[str]] = []
             for j in order:
-                w = words[j]
-                # A unigram already inside a picked bigram (or vice versa) adds nothing.
-                if any(w in words[p].split() or words[p] in w.split() for p in picked):
+                toks = set(fold(words[j]).split())
+                # A unigram already inside a picked bigram (or vice versa), or an accent variant, adds nothing.
+                if any(toks <= f or f <= toks for f in folded):
                     continue
                 picked.append(j)
-                if len(picked) >= self.top_n_words:
+                folded.append(toks)
+                if len(picked) >= 2 * self.top_n_words:
                     break
             out[t] = ([str(words[j]) for j in picked], [round(float(row[j]), 5) for j in picked])
         return out
@@ -326,7 +422,7 @@ class TopicModel:
         return keep
 
     def refit(self, texts: Sequence[str], embeddings: np.ndarray | None = None,
-              match_threshold: float = 0.8) -> "TopicModel":
+              match_threshold: float = 0.8, doc_languages: Sequence[str | None] | None = None) -> "TopicModel":
         """Fit again on ``texts`` (for example the last quarter's comments) keeping topic ids stable.
 
         Returns ``self``; what happened to the previous topics is in ``refit_report_`` (a :class:`RefitReport`).
@@ -350,13 +446,14 @@ class TopicModel:
         min_size = self._min_size(len(texts))
         if len(texts) < max(2 * min_size, 20):
             raise InvalidInputError(f"too few comments to refit: {len(texts)}", "texts")
-        assignment = self._cluster(cleaned, space, min_size)
+        assignment = self._cluster(space, min_size)
         fresh = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
         new_raw = self._centroids(raw, assignment, fresh) if fresh else np.zeros((0, raw.shape[1]), np.float32)
         mapping, report, next_id = match_topics(old_ids, old_raw, fresh, new_raw, next_id, match_threshold)
         matched = set(mapping.values())
         stable = np.array([mapping.get(int(t), OUTLIER) for t in assignment], dtype=int)
-        self._finish(cleaned, raw, space, stable, previous_labels={v: old_custom.get(v) for v in matched})
+        self._finish(cleaned, raw, space, stable, previous_labels={v: old_custom.get(v) for v in matched},
+                     doc_languages=doc_languages)
         self.next_id_ = max([next_id] + [t + 1 for t in self.topics_])
         self.n_documents_ = len(texts)
         self.refit_report_ = report
@@ -429,13 +526,107 @@ class TopicModel:
         return model
 
 
-def _largest_share(labels: np.ndarray) -> float:
-    assigned = labels[labels != OUTLIER]
-    return float(np.bincount(assigned).max() / len(labels)) if len(assigned) else 0.0
-
-
 def _by_size(labels: np.ndarray) -> np.ndarray:
     """Renumber clusters 0, 1, ... from the largest, as BERTopic does; -1 stays."""
     ids, counts = np.unique(labels[labels != OUTLIER], return_counts=True)
     order = {int(t): i for i, t in enumerate(ids[np.argsort(-counts, kind="stable")])}
     return np.array([order.get(int(t), OUTLIER) for t in labels], dtype=int)
+
+
+def class_tfidf(counts) -> np.ndarray:
+    """BERTopic's class-based TF-IDF (``ClassTfidfTransformer(reduce_frequent_words=True)``): per topic, the square
+    root of each word's share of the topic's words, times ``log(1 + average words per topic / the word's count in
+    all topics)``. The same arithmetic as the library's (tests/pipelines/topics compares them); written here because
+    importing ``bertopic`` pulls ``transformers`` in and cost ~12 s in every new process.
+
+    Args:
+        counts: topics x words count matrix (scipy sparse or dense); not changed.
+    """
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    x = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
+    df = np.asarray(x.sum(axis=0)).ravel()
+    idf = np.log(int(x.sum(axis=1).mean()) / np.maximum(df, 1e-12) + 1)
+    x = normalize(x, axis=1, norm="l1", copy=False)
+    x.data = np.sqrt(x.data)
+    return np.asarray((x @ sparse.diags(idf)).todense())
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """``text`` cut to at most ``max_chars``: after the last sentence end that fits, else the last whole word."""
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("\n"))
+    if cut >= max_chars // 3:
+        return head[:cut + 1].strip()
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head).strip()
+
+
+def representatives(docs: Sequence[str], vectors: np.ndarray, k: int, max_chars: int = 300,
+                    duplicate: float = 0.92) -> list[str]:
+    """Up to ``k`` of ``docs`` (most typical first, as given): skipping very short ones, repeats and near
+    duplicates (cosine >= ``duplicate`` with one already picked); long ones cut at a sentence or word end."""
+    picked: list[int] = []
+    seen: set[str] = set()
+    for i, doc in enumerate(docs):
+        key = " ".join(doc.lower().split())
+        if len(doc) < 12 or key in seen:
+            continue
+        if picked and float((vectors[picked] @ vectors[i]).max()) >= duplicate:
+            continue
+        seen.add(key)
+        picked.append(i)
+        if len(picked) >= k:
+            break
+    return [docs[i] if len(docs[i]) <= max_chars else truncate(docs[i], max_chars - 4) + " ..." for i in picked]
+
+
+def exact_knn(x: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of each row of L2-normalised ``x`` (itself first) and their cosine distances, by
+    blocked matrix products: exact, and much faster on a few CPU cores than numba's pairwise loops or NN-descent
+    for the sizes the clustering sees (at most ``max_fit_documents`` rows)."""
+    n = len(x)
+    k = min(k, n)
+    idx = np.empty((n, k), dtype=np.int64)
+    dist = np.empty((n, k), dtype=np.float32)
+    for i in range(0, n, block):
+        sims = x[i:i + block] @ x.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, i + rows] = 2.0  # a row is its own nearest neighbour, even among exact duplicates
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        idx[i:i + block] = np.take_along_axis(part, order, axis=1)
+        dist[i:i + block] = np.clip(1.0 - np.take_along_axis(top, order, axis=1), 0.0, 2.0)
+    return idx, dist
+
+
+_NUMBA_CACHED = False
+
+
+def enable_numba_cache() -> None:
+    """Let numba cache UMAP's and pynndescent's compiled functions on disk (most are declared without
+    ``cache=True`` and were compiled again in every process, ~35 s). Where the cache lives is the process's
+    business (``NUMBA_CACHE_DIR``, set by the composition root); this only turns caching on, once."""
+    global _NUMBA_CACHED
+    if _NUMBA_CACHED:
+        return
+    import sys
+
+    import umap  # noqa: F401  (imports the modules whose functions are switched)
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in ("umap", "pynndescent") or module is None:
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache":
+                try:
+                    obj.enable_caching()
+                except Exception:  # noqa: BLE001 - a function numba cannot cache just compiles as before
+                    pass
+    _NUMBA_CACHED = True
+

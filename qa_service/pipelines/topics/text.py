@@ -1,5 +1,4 @@
-"""Text for topic modelling: stop words (Spanish, English, conversation filler), cleaning before embedding, and
-readable topic labels."""
+"""Text for topic modelling: stop words (Spanish, English, conversation filler) and cleaning before embedding."""
 
 from __future__ import annotations
 
@@ -56,18 +55,3 @@ def clean_for_topics(text: str) -> str:
     """Drop URLs, @handles and #tags, masks of redacted data ("XXXX", "{$1.00}", "<EMAIL>"), squeeze spaces:
     clusters should follow the complaint, not the brand or the redaction."""
     return _SPACES.sub(" ", _MASK.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text)))).strip()
-
-
-def make_label(keywords: Sequence[str], representative: Sequence[str]) -> str:
-    """A short readable label: the best keyword phrase that customers actually wrote, plus the next keyword.
-
-    Bigrams that occur in the representative comments read as phrases ("cobro doble", "tiempo de espera" is
-    covered by "tiempo espera" only when written so); otherwise the top two keywords.
-    """
-    if not keywords:
-        return "(sin palabras clave)"
-    text = " ".join(representative).lower()
-    phrase = next((k for k in keywords[:5] if " " in k and k in text), None)
-    head = phrase or keywords[0]
-    rest = next((k for k in keywords if k != head and not set(k.split()) & set(head.split())), None)
-    return f"{head} · {rest}" if rest else head

@@ -1,4 +1,4 @@
-"""Conversation detectors of the shipped rubrics (1.2.0), deciding alone (no trained classifier): they read who
+"""Conversation detectors of the shipped rubrics (1.3.0), deciding alone (no trained classifier): they read who
 spoke before, timing gaps, where the call ends and what the customer felt, not the rubric's phrases."""
 
 from __future__ import annotations

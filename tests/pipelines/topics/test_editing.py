@@ -49,3 +49,49 @@ def test_match_topics_reports_kept_merged_split_new_and_gone():
     assert report.split == {2: [5]} and report.new == [6] and report.gone == [4]
     mapping, report, next_id = match_topics(old_ids, old, [], np.zeros((0, 4)), 5, 0.8)
     assert mapping == {} and report.gone == old_ids and next_id == 5
+
+
+def _blobs(centres, sizes, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    x, lab = [], []
+    for k, (c, n) in enumerate(zip(centres, sizes)):
+        x.append(np.asarray(c, dtype=np.float32) + noise * rng.normal(size=(n, len(c))).astype(np.float32))
+        lab += [k] * n
+    x = np.vstack(x)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), np.array(lab)
+
+
+def test_reduce_topics_merges_the_closest_first_down_to_a_requested_count():
+    from qa_service.pipelines.topics import reduce_topics
+
+    # Three pairs of near-identical clusters, far apart from each other.
+    eye = np.eye(6, dtype=np.float32)
+    centres = [eye[0], eye[0] + 0.2 * eye[1], eye[2], eye[2] + 0.2 * eye[3], eye[4], eye[4] + 0.2 * eye[5]]
+    x, lab = _blobs(centres, [20] * 6)
+    out = reduce_topics(lab, x, 3, 1, 25, 0.5, None, OUTLIER)
+    assert sorted(set(out.tolist())) == [0, 2, 4]  # each pair merged, the smaller id surviving
+    assert all(len(set(out[lab == k].tolist())) == 1 for k in range(6)) and lab.tolist() != out.tolist()
+    assert reduce_topics(lab, x, None, 1, 25, 0.5, None, OUTLIER) is lab  # None: as clustered
+    # "auto": merge while the closest pair is at least this similar (the pairs, ~0.98), not beyond.
+    auto = reduce_topics(lab, x, "auto", 1, 25, 0.9, None, OUTLIER)
+    assert sorted(set(auto.tolist())) == [0, 2, 4]
+    assert len(set(reduce_topics(lab, x, "auto", 5, 25, 0.9, None, OUTLIER).tolist())) == 5  # not below min_topics
+
+
+def test_reduce_topics_keeps_to_max_topics_and_never_builds_a_catch_all():
+    from qa_service.pipelines.topics import reduce_topics
+
+    rng = np.random.default_rng(1)
+    centres = list(rng.normal(size=(40, 16)))
+    x, lab = _blobs(centres, [10] * 40, noise=0.3)
+    lab[:5] = OUTLIER
+    out = reduce_topics(lab, x, "auto", 8, 25, 0.99, 0.15, OUTLIER)
+    ids = set(out.tolist()) - {OUTLIER}
+    assert len(ids) == 25 and (out == OUTLIER).sum() == 5  # outliers stay outliers
+    # A share limit of 6% of the 395 assigned documents (~23): only pairs of 10 may merge, and "auto" stops when
+    # none can.
+    capped = reduce_topics(lab, x, "auto", 8, 30, -1.0, 0.06, OUTLIER)
+    sizes = np.bincount(capped[capped != OUTLIER])
+    assert sizes.max() <= 20 and len(set(capped.tolist()) - {OUTLIER}) <= 30
+    # A requested count wins over the share limit.
+    assert len(set(reduce_topics(lab, x, 4, 8, 25, 0.5, 0.05, OUTLIER).tolist()) - {OUTLIER}) == 4
