@@ -772,12 +772,23 @@ class LearnedDetector:
         decisive = [e for d, fnd in ctx.findings if d.type in DECISIVE and d.expect == "absent" for e in fnd.evidence]
         if decisive:  # a checksum-valid identifier read out is a violation whatever the model thinks
             return Finding(decisive, max(0.95, 1 - p_pass), verdict="fail", features={"p_pass": float(p_pass)})
-        # Evidence: the other detectors' evidence that agrees with the verdict, else the telling window.
+        # Evidence: the other detectors' evidence that agrees with the verdict, else the telling window (on a fail
+        # of a criterion that passes by presence, that window is the closest candidate, not evidence).
         agree = [e for d, fnd in ctx.findings for e in fnd.evidence
                  if (d.expect == "absent") == (verdict == "fail")]
-        ev = agree or ([_turn_evidence(ctx, window, "learned", None, window_score)] if window is not None else [])
-        return Finding(ev, float(max(p_pass, 1 - p_pass)), verdict=verdict,
+        telling = _turn_evidence(ctx, window, "learned", None, window_score) if window is not None else None
+        if agree or telling is None:
+            return Finding(agree, float(max(p_pass, 1 - p_pass)), verdict=verdict, features={"p_pass": float(p_pass)})
+        if verdict == "fail" and not spec_absent(ctx):
+            return Finding([], float(1 - p_pass), verdict=verdict, features={"p_pass": float(p_pass)},
+                           closest=telling)
+        return Finding([telling], float(max(p_pass, 1 - p_pass)), verdict=verdict,
                        features={"p_pass": float(p_pass)})
+
+
+def spec_absent(ctx: DetectionContext) -> bool:
+    """Whether the criterion fails by presence (its detectors look for what must not appear)."""
+    return any(d.expect == "absent" for d in ctx.criterion.detectors)
 
 
 DECISIVE = ("pii",)

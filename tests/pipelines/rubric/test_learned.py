@@ -139,7 +139,9 @@ def test_a_learned_detector_decides_with_its_probability_and_defers_without_a_mo
     assert alone.result == "pass" and alone.evidence[0].detector == "pattern"  # no model: the pattern decides
     vetoed = RubricScorer(RUBRIC, encoder=_OneHot(), classifiers={"greeting": _Fixed(0.2)}).score(t).criteria[0]
     assert vetoed.result == "fail" and vetoed.confidence == pytest.approx(0.8)
-    assert vetoed.evidence[0].detector == "learned" and vetoed.evidence[0].turn == 0  # closest window, cited
+    # a fail has no evidence: the window the model found most telling is cited as the closest candidate
+    assert not vetoed.evidence and vetoed.closest.detector == "learned" and vetoed.closest.turn == 0
+    assert "(closest: turn 0" in vetoed.rationale
     unsure = RubricScorer(RUBRIC, encoder=_OneHot(), classifiers={"greeting": _Fixed(0.62)},
                           review_below={"hello": 0.7}).score(t).criteria[0]
     assert unsure.result == "pass" and unsure.needs_review  # below its calibrated review threshold
