@@ -412,20 +412,11 @@ def choose_classifier_settings(enc: Any, sent: Any, tune: list[dict], inputs: di
 
 def review_thresholds(rows: list[dict], results: list[Any], rubric: Any) -> dict[str, float]:
     """Per criterion, the lowest confidence (0.50-0.95) at or above which tune-CV results are at least
-    REVIEW_ACCURACY accurate on informative labels; results below it are flagged ``needs_review``."""
-    out = {}
-    for s in rubric.sections:
-        for c in s.criteria:
-            pairs = [(x.confidence, x.result == r["labels"][c.id]) for r, res in zip(rows, results)
-                     for x in res.criteria if x.id == c.id and r["labels"][c.id] in ("pass", "fail")]
-            chosen = 0.95
-            for t in [round(x, 2) for x in np.arange(0.5, 0.951, 0.05)]:
-                kept = [ok for conf, ok in pairs if conf >= t]
-                if kept and np.mean(kept) >= REVIEW_ACCURACY:
-                    chosen = t
-                    break
-            out[c.id] = chosen
-    return out
+    REVIEW_ACCURACY accurate on informative labels; results below it are flagged ``needs_review`` (the service's
+    own rule: ``qa_service.pipelines.rubric.calibration.review_thresholds``, which ``train rubric`` uses too)."""
+    from qa_service.pipelines.rubric.calibration import review_thresholds as fit_review
+
+    return fit_review([r["labels"] for r in rows], results, rubric, REVIEW_ACCURACY)
 
 
 # ----------------------------------------------------------------------------- the run
