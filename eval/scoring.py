@@ -81,13 +81,14 @@ class CachedEncoder:
 
 
 def models():
-    """The runtime's encoder (cached) and sentiment model (sharing that encoder)."""
+    """The runtime's encoder (cached) and the sentiment model rubric scoring uses (QA_SCORING_SENTIMENT_MODEL,
+    sharing that encoder)."""
     from qa_service.config import get_settings
     from qa_service.runtime import get_runtime
 
     rt = get_runtime(get_settings())
     enc = CachedEncoder(rt.encoder())
-    sent = copy.copy(rt.sentiment())
+    sent = copy.copy(rt.scoring_sentiment())
     sent.encoder_ = enc
     return rt, enc, sent
 

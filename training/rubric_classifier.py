@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         keep = ("C", "C_window", "use_windows", "threshold")
         params = {name: {k: v for k, v in meta.items() if k in keep} for name, meta in manifest["models"].items()}
     rubric_ids = sorted({r["rubric"] for r in rows} | {c["rubric"] for c in corrections if c.get("rubric")})
-    scorers = {rid: RubricScorer(rt.rubric(rid), encoder=rt.encoder(), sentiment=rt.sentiment()) for rid in rubric_ids}
+    scorers = {rid: RubricScorer(rt.rubric(rid), encoder=rt.encoder(), sentiment=rt.scoring_sentiment())
+               for rid in rubric_ids}
     try:
         models = fit_classifiers(scorers, rows, corrections, params)
     except ValueError as exc:
