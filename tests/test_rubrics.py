@@ -108,7 +108,7 @@ def test_pattern_count_and_length_limits_name_the_pattern(settings):
     with pytest.raises(InvalidInputError) as exc:
         parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=2)
     assert "patterns[2]: more than 2 patterns in one rubric (QA_MAX_RUBRIC_PATTERNS)" in str(exc.value)
-    parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=100, max_pattern_chars=200)
+    parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=500, max_pattern_chars=200)
 
 
 def test_sixty_thousand_patterns_are_refused_before_compiling(settings):
