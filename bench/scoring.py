@@ -7,7 +7,7 @@ Transcripts are built from the realistic Spanish call in the tests, its turns re
 requested length. The scorer is the service's (``Runtime.scorer``): rubric 1.3.0 with the conversation detectors
 and the trained criterion classifiers. Stages: turn embeddings (one encoder batch over all turns of a batch of
 transcripts), sentiment on every turn (the head on those embeddings), detectors, classifiers and scoring (the
-rest). Target on 2 cores: >= 1,000 transcripts per minute. Writes bench/results/scoring.json with the command, the
+rest); the on-disk embedding cache is off, so every turn is embedded. Target on 2 cores: >= 1,000 transcripts per minute. Writes bench/results/scoring.json with the command, the
 commit, the threads and /proc/loadavg before and after (other processes on the machine slow it down).
 """
 
@@ -75,7 +75,8 @@ def _score_share(rubric: str, ids: list[int], turns: int, batch: int, threads: i
     from qa_service.config import Settings
     from qa_service.runtime import get_runtime
 
-    rt = get_runtime(Settings(threads=threads) if threads else None)
+    # the on-disk embedding cache off: a rerun would otherwise read the turns' vectors back instead of computing them
+    rt = get_runtime(Settings(embedding_cache=False, **({"threads": threads} if threads else {})))
     scorer = rt.scorer(rt.rubric(rubric))
     data = [make_transcript(i, turns) for i in ids]
     scorer.score_many([make_transcript(10**6 + i, turns) for i in range(2)])  # warm-up: examples, lazy imports
