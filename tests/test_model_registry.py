@@ -190,6 +190,13 @@ def test_rubric_calibration_from_disputes_and_reviews(env):
 
     rt = env["rt"]
     sid = _cli("data", "snapshot", "rubric").stdout.strip().splitlines()[-1]
+    from eval.blind import load_split
+    from qa_service.usecases.datasets import gate_overlap, load_snapshot
+
+    _meta, rows = load_snapshot(rt, sid)
+    report = set(load_split()["report"])  # the rubric gate set: the blind set's report split
+    assert rows and not any(r["id"] in report for r in rows) and gate_overlap(rt, "rubric", rows) == 0
+    assert {r["id"] for r in rows} <= set(load_split()["tune"])  # the base set is its tune split
     res = _cli("train", "rubric", "default-en", "--snapshot", sid)
     assert res.exit_code == 0, res.output
     version = res.stdout.strip().splitlines()[-1]
