@@ -76,6 +76,7 @@ class Runtime:
         self._sentiment = ModelCache(SENTIMENT_ENTRIES)
         self._language_id: Any = None
         self._redactor: Any = None
+        self._classifiers: dict[str, dict[str, Any]] = {}
         self.models = ModelCache()
         # task -> (version, model) served by default: "sentiment" -> pipeline, "rubric:<id>" -> calibration dict.
         # Replaced whole (one reference) on a swap; readers take the tuple once and use it to the end.
@@ -160,6 +161,12 @@ class Runtime:
         if ref in ("latest", "current") and self.follows_registry():
             return self.sentiment()
         return self._load_sentiment(self.sentiment_bundle(ref))
+
+    def scoring_sentiment(self):
+        """The sentiment model rubric scoring uses on every turn (``QA_SCORING_SENTIMENT_MODEL``: a version or a
+        bundle, or ``served`` for the one :meth:`sentiment` serves)."""
+        ref = self.settings.scoring_sentiment_model
+        return self.sentiment() if ref == "served" else self.sentiment(ref)
 
     def sentiment_bundle(self, ref: str) -> Path:
         """A sentiment bundle from a path, ``latest`` (the shipped default), or a version shipped or trained."""
@@ -313,6 +320,8 @@ class Runtime:
         read_manifest(where, task=task)
         cal = json.loads((where / "calibration.json").read_text(encoding="utf-8"))
         cal["version"] = version
+        if (where / "classifiers" / "manifest.json").exists():  # criterion classifiers trained with it
+            cal["classifiers_path"] = str(where / "classifiers")
         return cal
 
     def _prewarm_scorers(self) -> None:
@@ -346,7 +355,7 @@ class Runtime:
             while len(self._recent_rubrics) > 8:
                 self._recent_rubrics.popitem(last=False)
         version, cal = calibration
-        sentiment = self.sentiment()
+        sentiment = self.scoring_sentiment()
         key = ("scorer", digest, version, id(cal), sentiment.version, id(sentiment))
         return self.models.get_or_build(key, lambda: self._build_scorer(rubric, version, cal, sentiment))
 
@@ -355,7 +364,24 @@ class Runtime:
 
         return RubricScorer(rubric, encoder=self.encoder(), sentiment=sentiment, thresholds=cal.get("thresholds"),
                             kappa=cal.get("kappa"), min_kappa=self.settings.min_kappa,
+                            review_below=cal.get("review_below"),
+                            classifiers=self.rubric_classifiers(cal.get("classifiers_path")),
                             versions={f"rubric:{rubric.id}": version} if version else None)
+
+    def rubric_classifiers(self, bundle: str | Path | None = None) -> dict[str, Any]:
+        """The trained criterion classifiers that rubrics' ``learned`` detectors name: those of a trained
+        calibration (``bundle``, its ``classifiers/`` folder) or the shipped ones (``<rubrics_dir>/classifiers``,
+        written by ``python -m eval.scoring``), verified against the encoder; empty when none are shipped
+        (``learned`` detectors then leave the decision to the others)."""
+        path = Path(bundle) if bundle else self.settings.rubrics_dir / "classifiers"
+        key = str(path.resolve())
+        with self._lock:
+            if key not in self._classifiers:
+                from qa_service.pipelines.rubric.learned import load_classifiers
+
+                self._classifiers[key] = load_classifiers(path, self.encoder()) \
+                    if (path / "manifest.json").exists() else {}
+            return self._classifiers[key]
 
     def new_topic_model(self, **params):
         """An unfitted :class:`TopicModel` on the topic encoder (``QA_TOPIC_ENCODER``)."""

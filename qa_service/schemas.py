@@ -136,7 +136,8 @@ class Transcript(BaseModel):
 
 
 # --------------------------------------------------------------------------- rubrics
-DetectorType = Literal["semantic", "pattern", "pii", "metric", "sentiment"]
+DetectorType = Literal["semantic", "pattern", "pii", "metric", "sentiment",
+                       "listening", "hold", "closing", "commitment", "tone", "empathy", "escalation", "learned"]
 NaCondition = Literal["customer_never_negative", "no_hold", "no_escalation_request", "chat_channel", "call_channel"]
 
 
@@ -208,6 +209,11 @@ class Detector(BaseModel):
     min: float | None = None
     expect: Literal["present", "absent"] = Field(default="present",
                                                  description="pass when the evidence is present, or absent")
+    cues: dict[Annotated[str, Field(pattern=r"^[a-z_]+$")], list[RubricPattern]] = Field(
+        default_factory=dict, description="conversation detectors: named cue patterns (RE2, case-insensitive), "
+                                          "e.g. hold: ask, thanks")
+    model: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$",
+                              description="learned: which trained criterion classifier to use")
 
     @model_validator(mode="after")
     def _check(self) -> "Detector":
@@ -215,6 +221,8 @@ class Detector(BaseModel):
             raise ValueError("a pattern detector needs patterns")
         if self.type == "metric" and not self.metric:
             raise ValueError("a metric detector needs metric")
+        if self.type == "learned" and not self.model:
+            raise ValueError("a learned detector needs model")
         if self.threshold is not None and not -1 <= self.threshold <= 1:
             raise ValueError("threshold must be between -1 and 1")
         return self

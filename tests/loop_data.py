@@ -1,6 +1,6 @@
 """Labelled sets for the model-loop tests: customer-service messages (es and en, three classes; eval/customer_messages),
-a sample of real Amazon reviews (es) as a base training set, and the labelled transcripts of eval/transcripts as the
-rubric base (tune) and gate (report) sets; written as a catalogue (QA_DATASETS_DIR)."""
+a sample of real Amazon reviews (es) as a base training set, and the blind evaluation transcripts of eval/transcripts
+as the rubric base (tune split) and gate (report split) sets; written as a catalogue (QA_DATASETS_DIR)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,8 @@ def amazon_sample(n: int = 80, seed: int = 5) -> list[dict]:
 
 def write_datasets(root, gate_messages: int = 160, amazon: int = 80) -> list[dict]:
     """Write base and gate sets and their catalogue into ``root``; returns the gate messages."""
-    import json
     from pathlib import Path
 
-    from qa_service.config import REPO_ROOT
     from qa_service.io.labelled import write_catalog, write_jsonl
 
     root = Path(root)
@@ -39,10 +37,11 @@ def write_datasets(root, gate_messages: int = 160, amazon: int = 80) -> list[dic
     write_jsonl(root / "gate-es.jsonl", [m for m in gate if m["language"] == "es"])
     write_jsonl(root / "gate-en.jsonl", [m for m in gate if m["language"] == "en"])
     write_jsonl(root / "amazon.jsonl", amazon_sample(amazon))
-    labelled = [json.loads(line) for line in open(REPO_ROOT / "eval" / "transcripts" / "labelled.jsonl",
-                                                  encoding="utf-8") if line.strip()]
-    write_jsonl(root / "transcripts-tune.jsonl", [r for r in labelled if r["split"] == "tune"])
-    write_jsonl(root / "transcripts-report.jsonl", [r for r in labelled if r["split"] == "report"])
+    from training.export_sets import rubric_sets
+
+    (tune_entry, tune), (report_entry, report) = rubric_sets()
+    write_jsonl(root / "transcripts-tune.jsonl", tune)
+    write_jsonl(root / "transcripts-report.jsonl", report)
     write_catalog(root, [
         {"name": "messages/gate-es", "task": "sentiment", "role": "gate", "language": "es", "file": "gate-es.jsonl",
          "source": "customer messages written for the tests", "licence": "project's own"},
@@ -50,9 +49,7 @@ def write_datasets(root, gate_messages: int = 160, amazon: int = 80) -> list[dic
          "source": "customer messages written for the tests", "licence": "project's own"},
         {"name": "amazon_es/sample", "task": "sentiment", "role": "base", "language": "es", "file": "amazon.jsonl",
          "source": "amazon_reviews_multi (es)", "licence": "Amazon: academic research only"},
-        {"name": "transcripts/tune", "task": "rubric", "role": "base", "language": None,
-         "file": "transcripts-tune.jsonl", "source": "eval/transcripts/labelled.jsonl", "licence": "project's own"},
-        {"name": "transcripts/report", "task": "rubric", "role": "gate", "language": None,
-         "file": "transcripts-report.jsonl", "source": "eval/transcripts/labelled.jsonl", "licence": "project's own"},
+        {**tune_entry, "file": "transcripts-tune.jsonl"},
+        {**report_entry, "file": "transcripts-report.jsonl"},
     ])
     return gate

@@ -185,7 +185,8 @@ def test_api_cli_and_worker_get_the_same_models(settings, tmp_path):
 
     def spy_sentiment(self, ref=None):
         pipe = real_sentiment(self, ref)
-        seen["sentiment"].append(pipe)
+        if ref is None:  # the served model (scoring asks for QA_SCORING_SENTIMENT_MODEL by name)
+            seen["sentiment"].append(pipe)
         return pipe
 
     def spy_scorer(self, rubric):
@@ -224,7 +225,8 @@ def test_api_cli_and_worker_get_the_same_models(settings, tmp_path):
         mp.undo()
     assert api_sentiment is cli_sentiment is rt.sentiment()
     assert api_scorer is cli_scorer is worker_scorer
-    assert api_scorer.encoder is rt.encoder() and api_scorer.sentiment is api_sentiment
+    assert api_scorer.encoder is rt.encoder() and api_scorer.sentiment is rt.scoring_sentiment()
+    assert api_scorer.sentiment.encoder_model() is rt.encoder()  # the scorer's turn embeddings feed its head
     # Another configuration gets its own runtime; the same configuration always gets this one.
     assert get_runtime(settings.model_copy(update={"threads": settings.threads + 1})) is not rt
     assert get_runtime(settings.model_copy()) is rt

@@ -47,8 +47,9 @@ def _cli(*args: str):
 def test_seed_versions_and_current(env):
     res = _cli("models", "list")
     assert res.exit_code == 0, res.output
-    assert "sentiment: current 1.0.0, rollback to -" in res.stdout
-    assert "rubric:default-es: current 1.1.0" in res.stdout and "rubric:default-en: current 1.1.0" in res.stdout
+    shipped = (env["rt"].settings.models_dir / "sentiment" / "CURRENT").read_text().strip()  # 2.0.0
+    assert f"sentiment: current {shipped}, rollback to -" in res.stdout
+    assert "rubric:default-es: current 1.3.0" in res.stdout and "rubric:default-en: current 1.3.0" in res.stdout
 
 
 def test_snapshots_are_immutable_hashed_and_keep_the_gate_sets_out(env):
@@ -189,12 +190,27 @@ def test_rubric_calibration_from_disputes_and_reviews(env):
 
     rt = env["rt"]
     sid = _cli("data", "snapshot", "rubric").stdout.strip().splitlines()[-1]
+    from eval.blind import load_split
+    from qa_service.usecases.datasets import gate_overlap, load_snapshot
+
+    _meta, rows = load_snapshot(rt, sid)
+    report = set(load_split()["report"])  # the rubric gate set: the blind set's report split
+    assert rows and not any(r["id"] in report for r in rows) and gate_overlap(rt, "rubric", rows) == 0
+    assert {r["id"] for r in rows} <= set(load_split()["tune"])  # the base set is its tune split
     res = _cli("train", "rubric", "default-en", "--snapshot", sid)
     assert res.exit_code == 0, res.output
     version = res.stdout.strip().splitlines()[-1]
     cal = json.loads((rt.settings.candidates_dir / "rubric-default-en" / version / "calibration.json").read_text())
-    assert cal["rubric"] == {"id": "default-en", "version": "1.1.0"} and cal["thresholds"] and cal["kappa"]
+    assert cal["rubric"] == {"id": "default-en", "version": "1.3.0"} and cal["kappa"]
+    # what the shipped calibration holds is refitted: review thresholds and the criterion classifiers
+    assert set(cal["review_below"]) == set(cal["kappa"]) and cal["classifiers"]
+    bundle = rt.settings.candidates_dir / "rubric-default-en" / version
+    served = rt.scorer(rt.rubric("default-en"), calibration=(version, rt.load_calibration("rubric:default-en", version)))
+    assert set(served.classifiers) == set(cal["classifiers"]) and served.review_below == cal["review_below"]
+    assert served.classifiers is not rt.rubric_classifiers()  # the candidate's own, from its bundle
+    assert (bundle / "classifiers" / "manifest.json").exists()
     c = compare(rt, "rubric:default-en", version)
-    assert set(c["groups"]) == {"en"} and c["groups"]["en"]["n"] == 10
+    # the gate set is the blind set's report split (30 English transcripts), never in a snapshot
+    assert set(c["groups"]) == {"en"} and c["groups"]["en"]["n"] == 30
     assert set(c["groups"]["en"]["a"]["criteria"]) == set(cal["kappa"])
     assert c["gate"]["decision"] in ("pass", "fail")

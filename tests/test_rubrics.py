@@ -41,15 +41,20 @@ def _base(settings) -> dict:
     (lambda d: d.__setitem__("language", "fr"), "language:"),
     (lambda d: d["sections"][1]["criteria"][0].__setitem__("detectors", []),
      "sections[1].criteria[0].detectors: must not be empty"),
-    (lambda d: d["sections"][1]["criteria"][0]["detectors"].append({"type": "telepathy"}),
-     "sections[1].criteria[0].detectors[1].type:"),
+    (lambda d: d["sections"][1]["criteria"][0].__setitem__("detectors", [{"type": "telepathy"}]),
+     "sections[1].criteria[0].detectors[0].type:"),
+    (lambda d: d["sections"][1]["criteria"][0]["detectors"][0]["cues"].__setitem__("paraphrase", ["(oops"]),
+     "sections[1].criteria[0].detectors[0].cues.paraphrase[0]: not a valid regular expression"),
+    (lambda d: d["sections"][1]["criteria"][0]["detectors"][1].pop("model"),
+     "sections[1].criteria[0].detectors[1]: a learned detector needs model"),
     (lambda d: d["sections"][0]["criteria"][1]["detectors"][0].__setitem__("patterns", ["(oops"]),
      "sections[0].criteria[1].detectors[0].patterns[0]: not a valid regular expression"),
     (lambda d: d["sections"][0]["criteria"][0].__setitem__("scope", {"speaker": "agent", "position": "first"}),
      "sections[0].criteria[0].scope: n is required"),
     (lambda d: d["sections"][1]["criteria"][1].__setitem__("na_when", ["full_moon"]),
      "sections[1].criteria[1].na_when[0]:"),
-    (lambda d: d["sections"][1]["criteria"][0].__setitem__("examples", {}),
+    (lambda d: (d["sections"][1]["criteria"][0].__setitem__("examples", {}),
+                d["sections"][1]["criteria"][0]["detectors"].append({"type": "semantic"})),
      "sections[1].criteria[0]: a semantic detector needs pass or fail example phrases"),
     (lambda d: d["sections"][0]["criteria"][0].__setitem__("colour", "red"), "sections[0].criteria[0].colour: unknown field"),
     (lambda d: d["sections"][1]["criteria"][0].__setitem__("id", "saludo"), "criterion id 'saludo' is used twice"),
@@ -77,7 +82,7 @@ def test_unknown_name_lists_available_and_bad_yaml(tmp_path, settings):
 def test_cli_rubric_validate_and_list(tmp_path, settings):
     runner = CliRunner()
     res = runner.invoke(app, ["rubric", "validate", "default-en"])
-    assert res.exit_code == 0 and "ok: default-en 1.2.0 (en): 5 sections, 11 criteria" in res.stdout
+    assert res.exit_code == 0 and "ok: default-en 1.3.0 (en): 5 sections, 11 criteria" in res.stdout
     data = _base(settings)
     data["sections"][2]["criteria"][0]["weight"] = 0
     f = tmp_path / "bad.yaml"
@@ -103,7 +108,7 @@ def test_pattern_count_and_length_limits_name_the_pattern(settings):
     with pytest.raises(InvalidInputError) as exc:
         parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=2)
     assert "patterns[2]: more than 2 patterns in one rubric (QA_MAX_RUBRIC_PATTERNS)" in str(exc.value)
-    parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=100, max_pattern_chars=200)
+    parse_rubric(_with_patterns(settings, ["ok"] * 3), max_patterns=500, max_pattern_chars=200)
 
 
 def test_sixty_thousand_patterns_are_refused_before_compiling(settings):

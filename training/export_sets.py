@@ -5,12 +5,15 @@
     python -m training.export_sets --out /srv/qa/datasets
 
 This is the one place that decides which sets are gate sets. Base sets (trained on, with the corrections): the
-shipped sentiment recipe's training sets (``eval.datasets.training_sets()``) and the tune split of
-``eval/transcripts/labelled.jsonl``. Gate sets (fixed, never trained on; snapshots leave their texts out):
+shipped sentiment recipe's training sets (``eval.datasets.training_sets()``) and the tune split of the blind
+evaluation set (``eval/transcripts/blind-*.jsonl``, ``splits.json``), on which the shipped rubric calibrations
+and criterion classifiers were fitted. Gate sets (fixed, never trained on; snapshots leave their texts out):
 
 * sentiment, per language: the XLM-T test split (tweets, balanced three classes), Spanish and English. The
   shipped models never trained on it; its Spanish tweets may repeat TASS tweets, which snapshots then drop.
-* rubric calibrations: the report split of ``eval/transcripts/labelled.jsonl`` (es and en rubrics).
+* rubric calibrations: the report split of the blind evaluation set (es and en rubrics), the split
+  ``eval/reports/scoring-blind.md`` reports on. (``eval/transcripts/labelled.jsonl`` is retired: its report
+  transcripts share wording with the rubrics' examples.)
 
 Rewriting the catalogue with other gate sets makes earlier comparisons stale: promotion compares again.
 """
@@ -25,7 +28,6 @@ from pathlib import Path
 
 from eval import datasets as ds
 
-TRANSCRIPTS = Path(__file__).resolve().parent.parent / "eval" / "transcripts" / "labelled.jsonl"
 XLMT = ("xlmt_sentiment", "xlmt_sentiment.csv")
 XLMT_LICENCE = "research use (tweets from earlier shared tasks; repository Apache-2.0)"
 
@@ -60,12 +62,19 @@ def sentiment_gates() -> list[tuple[dict, list[dict]]]:
 
 
 def rubric_sets() -> list[tuple[dict, list[dict]]]:
-    """The labelled transcripts: tune split as base, report split as gate."""
-    rows = [json.loads(line) for line in TRANSCRIPTS.open(encoding="utf-8") if line.strip()]
-    return [({"name": f"transcripts/{split}", "task": "rubric", "role": role, "language": None,
-              "file": f"transcripts-{split}.jsonl", "source": "eval/transcripts/labelled.jsonl (written for the project)",
-              "licence": "the project's own"}, [r for r in rows if r["split"] == split])
-            for split, role in (("tune", "base"), ("report", "gate"))]
+    """The blind evaluation set: tune split as base, report split as gate. Rows keep the transcript, ``rubric``,
+    ``labels`` and the labellers' cited ``evidence`` turns (what the criterion classifiers train on)."""
+    from eval.blind import BLIND_FILES, NOT_TRANSCRIPT, load_blind, load_split
+
+    split = load_split()
+    keep = set(NOT_TRANSCRIPT) - {"rubric", "labels", "evidence"} | {"group"}
+    rows = [{k: v for k, v in r.items() if k not in keep} for r in load_blind()]
+    files = ", ".join(f"eval/transcripts/{f}" for f in BLIND_FILES)
+    return [({"name": f"blind/{split_name}", "task": "rubric", "role": role, "language": None,
+              "file": f"blind-{split_name}.jsonl",
+              "source": f"{files}, split {split_name} of eval/transcripts/splits.json (written for the project)",
+              "licence": "the project's own"}, [r for r in rows if r["id"] in set(split[split_name])])
+            for split_name, role in (("tune", "base"), ("report", "gate"))]
 
 
 def main(argv: list[str] | None = None) -> int:

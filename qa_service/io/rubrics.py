@@ -64,6 +64,10 @@ def _patterns(data: dict) -> Iterator[tuple[str, Any]]:
             for k, detector in enumerate(_items(criterion, "detectors")):
                 for m, pattern in enumerate(_items(detector, "patterns")):
                     yield f"sections[{i}].criteria[{j}].detectors[{k}].patterns[{m}]", pattern
+                cues = detector.get("cues") if isinstance(detector, dict) else None
+                for name, patterns in (cues.items() if isinstance(cues, dict) else ()):
+                    for m, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+                        yield f"sections[{i}].criteria[{j}].detectors[{k}].cues.{name}[{m}]", pattern
 
 
 def pattern_limit_problems(data: dict, max_patterns: int = MAX_RUBRIC_PATTERNS,

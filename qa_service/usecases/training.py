@@ -4,8 +4,9 @@
 * sentiment: a new head (logistic regression, or an MLP) on the snapshot's texts, embedded with the encoder of the
   model served now, each source with the same total weight (corrections weigh as much as a base set), the
   regularisation chosen and the temperature calibrated on a fixed tenth of the rows (by text fingerprint).
-* rubric: the semantic thresholds of each criterion refitted on the snapshot's labelled transcripts of that
-  rubric, and each criterion's kappa measured out of sample (2-fold cross-fitting), which flags needs_review.
+* rubric: the semantic thresholds and the criterion classifiers (``learned`` detectors) refitted on the snapshot's
+  labelled transcripts of that rubric, and each criterion's kappa and review threshold measured out of sample
+  (2-fold cross-fitting), which flag needs_review.
 """
 
 from __future__ import annotations
@@ -190,11 +191,18 @@ def _embed_by_source(rt: Runtime, encoder: Any, texts: list[str], sources: list[
 def train_rubric(rt: Runtime, rubric_name: str, snapshot_id: str, version: str | None = None,
                  caller: Caller = EVERYONE, progress: Progress = _noop) -> dict[str, Any]:
     """Refit a rubric's calibration on a snapshot (its labelled transcripts of that rubric); returns
-    {task, version, path, thresholds, kappa, ...}."""
+    {task, version, path, thresholds, kappa, review_below, classifiers, ...}.
+
+    What the shipped calibration holds is refitted: the semantic thresholds; the criterion classifiers of the
+    rubric's ``learned`` detectors (with the shipped classifiers' settings, on the snapshot's labelled
+    transcripts and their cited evidence turns), written into the candidate (``classifiers/``) and served with
+    it; and, out of sample (2-fold cross-fitting, classifiers refitted per fold), each criterion's kappa and its
+    review threshold."""
     import json
 
     from qa_service.bundles import task_dir, write_manifest
-    from qa_service.pipelines.rubric.calibration import cross_fitted_kappa, fit_thresholds
+    from qa_service.pipelines.rubric.calibration import cross_fitted, fit_thresholds
+    from qa_service.pipelines.rubric.learned import collect_inputs, fit_classifiers, learned_models, save_classifiers
     from qa_service.schemas import Transcript
 
     rubric = rt.rubric(rubric_name)
@@ -205,22 +213,53 @@ def train_rubric(rt: Runtime, rubric_name: str, snapshot_id: str, version: str |
     if not rows:
         raise InvalidInputError(f"snapshot {snapshot_id} has no transcripts labelled for rubric {rubric.id}",
                                 "snapshot")
+    # ids made unique (the classifiers' inputs are keyed by transcript id)
+    rows = [{**r, "id": f"{k}:{r.get('id') or ''}"} for k, r in enumerate(rows)]
     transcripts = [Transcript.model_validate({k: v for k, v in r.items() if k in Transcript.model_fields})
                    for r in rows]
     labels = [{c: v for c, v in r["labels"].items() if c in criteria} for r in rows]
     scorer = rt.scorer(rubric, calibration=(None, {}))
     thresholds = fit_thresholds(scorer, transcripts, labels, progress=lambda d, t: progress("thresholds", d, t))
+    fit_models = None
+    classifiers: dict[str, Any] = {}
+    named = learned_models(rubric)
+    shipped_classifiers = scorer.classifiers
+    if named:
+        progress("classifier inputs", 0, 1)
+        inputs = {(rubric.id, t, c): v for (t, c), v in collect_inputs(scorer, transcripts).items()}
+        progress("classifier inputs", 1, 1)
+        settings = ("C", "C_window", "use_windows", "threshold")
+        params = {n: {k: getattr(shipped_classifiers[n], k) for k in settings}
+                  for n in named if n in shipped_classifiers}
+
+        def fit_models(idx: list[int]) -> dict[str, Any]:
+            return fit_classifiers({rubric.id: scorer}, [rows[i] for i in idx], params=params, inputs=inputs)
+
     progress("kappa", 0, 1)
-    kappa = cross_fitted_kappa(scorer, transcripts, labels)
+    kappa, review_below = cross_fitted(scorer, transcripts, labels, fit_models=fit_models)
     progress("kappa", 1, 1)
+    if fit_models is not None:
+        classifiers = fit_models(list(range(len(rows))))
+        missing = sorted(set(named) - set(classifiers))
+        if missing:  # a model without any informative label in the snapshot keeps the shipped one
+            classifiers.update({n: shipped_classifiers[n] for n in missing if n in shipped_classifiers})
     version = version or new_version(snapshot_id, f"{task}")
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cal = {"rubric": {"id": rubric.id, "version": rubric.version}, "thresholds": thresholds, "kappa": kappa,
-           "n_tune": len(rows), "created": created, "data": f"snapshot {meta['id']}",
-           "kappa_method": "2-fold cross-fitted on the snapshot"}
+           "review_below": review_below, "n_tune": len(rows), "created": created, "data": f"snapshot {meta['id']}",
+           "kappa_method": "2-fold cross-fitted on the snapshot (thresholds and classifiers refitted per fold)",
+           "classifiers": sorted(classifiers)}
 
     def write(d: Path) -> dict[str, Any]:
         (d / "calibration.json").write_text(json.dumps(cal, indent=2) + "\n", encoding="utf-8")
+        if classifiers:
+            enc = scorer.encoder
+            save_classifiers(classifiers, d / "classifiers", {
+                "version": version, "labels": ["fail", "pass"],
+                "encoder": {"name": enc.name, "fingerprint": enc.fingerprint(), "dim": enc.dim},
+                "rubrics": {rubric.id: rubric.version},
+                "training_data": [{"name": f"snapshot {meta['id']}", "rows": len(rows)}],
+                "metrics": {"cross_fitted_kappa": kappa}})
         return write_manifest(d, {
             "task": task, "kind": "rubric-calibration", "version": version, "labels": ["pass", "fail", "na"],
             "rubric": {"id": rubric.id, "version": rubric.version}, "artifacts": {"calibration.json": ""},
@@ -234,4 +273,4 @@ def train_rubric(rt: Runtime, rubric_name: str, snapshot_id: str, version: str |
     progress("saving", 1, 1)
     _register(rt, task, version, manifest, f"{task_dir(task)}/{version}", meta["id"], caller)
     return {"task": task, "version": version, "path": str(target), "snapshot": meta["id"], "rows": len(rows),
-            "thresholds": thresholds, "kappa": kappa}
+            "thresholds": thresholds, "kappa": kappa, "review_below": review_below, "classifiers": sorted(classifiers)}

@@ -169,17 +169,16 @@ def _criterion_corrections(server) -> tuple[int, int]:
     """Score the labelled tune transcripts through jobs; analysts correct every criterion the scorer got wrong
     (reviews, or a dispute decided ``reject`` for a few) and confirm a few right ones (disputes decided
     ``accept``). Returns (criterion corrections, disputes)."""
-    from qa_service.config import REPO_ROOT
+    from training.export_sets import rubric_sets
 
     c, analyst = server["client"], server["keys"]["analyst"]
-    rows = [json.loads(line) for line in open(REPO_ROOT / "eval" / "transcripts" / "labelled.jsonl", encoding="utf-8")]
-    tune = [r for r in rows if r["split"] == "tune"]
+    tune = rubric_sets()[0][1]  # the blind set's tune split (the report split is the gate)
     gold = {r["id"]: r["labels"] for r in tune}
     jobs = []
     for rubric in ("default-es", "default-en"):
         job = c.post("/v1/jobs/score", headers=analyst, json={
             "rubric": rubric, "source": "loop-test",
-            "transcripts": [{k: v for k, v in r.items() if k not in ("rubric", "split", "labels")}
+            "transcripts": [{k: v for k, v in r.items() if k not in ("rubric", "labels", "evidence")}
                             for r in tune if r["rubric"] == rubric]})
         assert job.status_code == 202, job.text
         jobs.append(job.json()["job_id"])

@@ -22,7 +22,7 @@ def test_score_by_name(client):
     r = client.post("/v1/score", json={"transcript": GOOD_ES, "rubric": "default-es"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["rubric"] == {"id": "default-es", "version": "1.2.0"}
+    assert body["rubric"] == {"id": "default-es", "version": "1.3.0"}
     assert body["total"] >= 85 and body["auto_fail"] is False
     crit = {c["id"]: c for c in body["criteria"]}
     assert crit["empatia"]["result"] == "pass"
@@ -62,8 +62,11 @@ def test_rubric_catalogue(client):
 
 def test_inline_rubric_auto_fail_policy_and_its_validation(client, settings):
     rubric = yaml.safe_load((settings.rubrics_dir / "default-en.yaml").read_text(encoding="utf-8"))
-    zero = client.post("/v1/score", json={"transcript": BAD_EN, "rubric": rubric}).json()
-    keep = client.post("/v1/score", json={"transcript": BAD_EN, "rubric": {**rubric, "on_auto_fail": "keep"}}).json()
+    # a call with a proper greeting that reads a card number back: the greeting passes, the call auto-fails
+    greeted = {**BAD_EN, "turns": [{"speaker": "agent", "text": "Good morning, thank you for calling Acme, my name "
+                                    "is Laura. How can I help you today?"}] + BAD_EN["turns"][1:]}
+    zero = client.post("/v1/score", json={"transcript": greeted, "rubric": rubric}).json()
+    keep = client.post("/v1/score", json={"transcript": greeted, "rubric": {**rubric, "on_auto_fail": "keep"}}).json()
     assert zero["auto_fail"] is True and keep["auto_fail"] is True
     assert zero["total"] == 0.0 and keep["total"] > 0.0
     r = client.post("/v1/score", json={"transcript": BAD_EN, "rubric": {**rubric, "on_auto_fail": "halve"}})

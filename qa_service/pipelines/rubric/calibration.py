@@ -7,8 +7,9 @@ grid search embed each sentence and label each customer turn once.
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -50,12 +51,25 @@ class _MemoEncoder:
 
 
 class _MemoSentiment:
-    """A sentiment model that remembers the result of every text it has labelled."""
+    """A sentiment model that remembers the result (and the probabilities) of every text it has labelled."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.version = getattr(model, "version", None)
         self.cache: dict[str, Any] = {}
+        self.proba: dict[tuple[str, str | None], np.ndarray] = {}
+
+    def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
+        texts = list(texts)
+        langs = list(languages) if languages is not None else [None] * len(texts)
+        keys = list(zip(texts, langs))
+        new = list(dict.fromkeys(k for k in keys if k not in self.proba))
+        if new:
+            got = self.model.predict_proba([t for t, _ in new],
+                                           None if languages is None else [lang for _, lang in new])
+            for k, p in zip(new, got):
+                self.proba[k] = p
+        return np.vstack([self.proba[k] for k in keys]) if keys else np.zeros((0, 3))
 
     def predict(self, texts: Any, ids: Any = None) -> Any:
         single = isinstance(texts, str)
@@ -75,7 +89,12 @@ def memoised(scorer: Any) -> Iterator[Any]:
     if enc is not None:
         scorer.encoder = _MemoEncoder(enc)
     if sent is not None:
-        scorer.sentiment = _MemoSentiment(sent)
+        if enc is not None and getattr(sent, "encoder_", None) is enc and hasattr(sent, "predict_proba_embeddings"):
+            # a head on the scorer's encoder: keep sharing it (the memoised one), the head itself is cheap
+            scorer.sentiment = copy.copy(sent)
+            scorer.sentiment.encoder_ = scorer.encoder
+        else:
+            scorer.sentiment = _MemoSentiment(sent)
     try:
         yield scorer
     finally:
@@ -162,9 +181,19 @@ def cross_fitted_kappa(scorer: Any, transcripts: Sequence[Transcript], labels: S
                        exclude: Sequence[set[str]] | None = None, folds: int = 2) -> dict[str, float]:
     """Each criterion's kappa out of sample: thresholds fitted on all folds but one, measured on that one, pooled.
     (Measured on the fitting data itself, kappa would flatter the fit.)"""
+    return cross_fitted(scorer, transcripts, labels, exclude, folds)[0]
+
+
+def cross_fitted(scorer: Any, transcripts: Sequence[Transcript], labels: Sequence[Labels],
+                 exclude: Sequence[set[str]] | None = None, folds: int = 2,
+                 fit_models: Callable[[list[int]], dict[str, Any]] | None = None
+                 ) -> tuple[dict[str, float], dict[str, float]]:
+    """Each criterion's kappa and review threshold out of sample: thresholds (and, with ``fit_models``, the
+    criterion classifiers: ``fit_models(train indices)`` -> classifiers by model name) fitted on all folds but
+    one, that fold scored with them, results pooled. Returns (kappa, review_below) by criterion id."""
     n = len(transcripts)
-    pred: list[dict[str, str] | None] = [None] * n
-    before = dict(scorer.thresholds)
+    results: list[Any] = [None] * n
+    before = (dict(scorer.thresholds), getattr(scorer, "classifiers", None))
     try:
         for f in range(folds):
             train = [i for i in range(n) if i % folds != f]
@@ -173,9 +202,42 @@ def cross_fitted_kappa(scorer: Any, transcripts: Sequence[Transcript], labels: S
                 continue
             scorer.thresholds = fit_thresholds(scorer, [transcripts[i] for i in train], [labels[i] for i in train],
                                                [exclude[i] for i in train] if exclude else None) if train else {}
-            for i, p in zip(test, predictions(scorer, [transcripts[i] for i in test])):
-                pred[i] = p
+            if fit_models is not None:
+                scorer.classifiers = fit_models(train) if train else {}
+            for i, r in zip(test, scorer.score_many([transcripts[i] for i in test])):
+                results[i] = r
     finally:
-        scorer.thresholds = before
-    agree = agreement([p or {} for p in pred], labels, exclude)
-    return {cid: v["kappa"] for cid, v in agree.items()}
+        scorer.thresholds = before[0]
+        if fit_models is not None:
+            scorer.classifiers = before[1]
+    pred = [{c.id: c.result for c in r.criteria} if r is not None else {} for r in results]
+    agree = agreement(pred, labels, exclude)
+    usable = [lab if not exclude else {c: v for c, v in lab.items() if c not in exclude[i]}
+              for i, lab in enumerate(labels)]
+    review = review_thresholds(usable, [r for r in results], scorer.rubric)
+    return {cid: v["kappa"] for cid, v in agree.items()}, review
+
+
+REVIEW_ACCURACY = 0.9
+"""The review threshold of a criterion keeps the results above it at least this accurate (out of sample)."""
+REVIEW_GRID: list[float] = [round(float(x), 2) for x in np.arange(0.5, 0.951, 0.05)]
+
+
+def review_thresholds(labels: Sequence[Labels], results: Sequence[Any], rubric: Any,
+                      accuracy: float = REVIEW_ACCURACY) -> dict[str, float]:
+    """Per criterion, the lowest confidence (``REVIEW_GRID``) at or above which out-of-sample results are at least
+    ``accuracy`` accurate on informative labels (pass/fail); results below it are flagged ``needs_review``
+    (0.95, the top of the grid, when none is)."""
+    out = {}
+    for s in rubric.sections:
+        for c in s.criteria:
+            pairs = [(x.confidence, x.result == lab[c.id]) for lab, res in zip(labels, results) if res is not None
+                     for x in res.criteria if x.id == c.id and lab.get(c.id) in ("pass", "fail")]
+            chosen = REVIEW_GRID[-1]
+            for t in REVIEW_GRID:
+                kept = [ok for conf, ok in pairs if conf >= t]
+                if kept and np.mean(kept) >= accuracy:
+                    chosen = t
+                    break
+            out[c.id] = chosen
+    return out

@@ -34,10 +34,11 @@ from qa_service.pipelines.rubric.detectors import (DEFAULT_SEMANTIC_THRESHOLD, D
                                                    DetectionContext, Detector)
 from qa_service.pipelines.rubric.evidence import TurnMasker, verify_evidence
 from qa_service.pipelines.rubric.metrics import conversation_metrics
-from qa_service.text.normalize import is_blank
+from qa_service.text.normalize import is_blank, normalise_for_sentiment
 from qa_service.text.sentences import sentence_spans
-from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Rubric, RubricRef,
-                                ScoreResult, SectionScore, SentimentTrajectory, Transcript, compile_pattern)
+from qa_service.schemas import (ConversationMetrics, Criterion, CriterionResult, Evidence, Probabilities, Rubric,
+                                RubricRef, ScoreResult, SectionScore, SentimentResult, SentimentTrajectory,
+                                Transcript, compile_pattern)
 
 _ESCALATION_REQUEST = re.compile(
     r"\b(supervisor|supervisora|responsable|encargad[oa]|jefe|jefa|manager|gerente|superior)\b|"
@@ -64,6 +65,10 @@ _TEXT = {
 }
 
 
+# N/A condition -> the detector type that can decide it from the conversation (see ``_na_reason``).
+_NA_DETECTOR = {"no_hold": "hold", "customer_never_negative": "empathy", "no_escalation_request": "escalation"}
+
+
 class RubricScorer:
     """Scores transcripts against one rubric.
 
@@ -77,6 +82,10 @@ class RubricScorer:
         kappa: measured agreement with human labels by criterion id; criteria below ``min_kappa`` are
             flagged ``needs_review`` so analysts see which criteria the machine can be trusted on.
         detectors: detector ``type`` name -> implementation (default: ``detectors.DETECTORS``).
+        classifiers: trained criterion classifiers by model name, for ``learned`` detectors (which abstain
+            without them, leaving the decision to the criterion's other detectors).
+        review_below: calibrated confidence below which a criterion is flagged ``needs_review``, by criterion id
+            (``min_confidence`` otherwise).
         versions: model versions to report in every result (e.g. ``{"rubric:default-es": "1.1.0"}``, the
             calibration's); the sentiment model's own version is added.
     """
@@ -84,7 +93,8 @@ class RubricScorer:
     def __init__(self, rubric: Rubric, encoder: Any = None, sentiment: Any = None, min_confidence: float = 0.6,
                  hold_seconds: float = 30.0, thresholds: dict[str, float] | None = None,
                  kappa: dict[str, float] | None = None, min_kappa: float = 0.6,
-                 detectors: dict[str, Detector] | None = None, versions: dict[str, str] | None = None) -> None:
+                 detectors: dict[str, Detector] | None = None, classifiers: dict[str, Any] | None = None,
+                 review_below: dict[str, float] | None = None, versions: dict[str, str] | None = None) -> None:
         self.rubric = rubric
         self.encoder = encoder
         self.sentiment = sentiment
@@ -94,6 +104,8 @@ class RubricScorer:
         self.kappa = kappa or {}
         self.min_kappa = min_kappa
         self.detectors = detectors if detectors is not None else DETECTORS
+        self.classifiers = classifiers or {}
+        self.review_below = review_below or {}
         self.versions = dict(versions or {})
         if getattr(sentiment, "version", None):
             self.versions["sentiment"] = sentiment.version
@@ -101,7 +113,7 @@ class RubricScorer:
         _check_pii_entities(rubric)
         # Every pattern compiled once per scorer (RE2: matching is linear in the text, whatever the pattern).
         self.patterns_ = {p: compile_pattern(p) for s in rubric.sections for c in s.criteria for d in c.detectors
-                          if d.type == "pattern" for p in d.patterns}
+                          for p in [*d.patterns, *(q for cue in d.cues.values() for q in cue)]}
 
     # ------------------------------------------------------------------ helpers
     def _example_vectors(self, c: Criterion) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +135,17 @@ class RubricScorer:
         return idx
 
     def _na_reason(self, t: Transcript, c: Criterion, metrics: ConversationMetrics,
-                   customer_labels: list[str] | None) -> str | None:
+                   customer_labels: list[str] | None, ctx: DetectionContext | None = None) -> str | None:
         for cond in c.na_when:
+            # A conversation detector that knows the condition decides it (a hold detector: is there a hold?
+            # an empathy detector: is the customer upset?), so N/A and the criterion's own reading agree.
+            hook = _NA_DETECTOR.get(cond)
+            spec = next((d for d in c.detectors if d.type == hook), None) if hook and ctx is not None else None
+            if spec is not None and hasattr(self.detectors[spec.type], "applies"):
+                if (cond != "customer_never_negative" or ctx.turn_sentiment is not None) \
+                        and not self.detectors[spec.type].applies(spec, ctx):
+                    return cond
+                continue
             if cond == "chat_channel" and t.channel == "chat":
                 return cond
             if cond == "call_channel" and t.channel == "call":
@@ -147,29 +168,74 @@ class RubricScorer:
         """Score one transcript."""
         return self.score_many([transcript])[0]
 
+    def _needs(self, flag: str) -> bool:
+        return any(getattr(self.detectors[d.type], flag, False) for s in self.rubric.sections for c in s.criteria
+                   for d in c.detectors)
+
+    def _turn_vectors(self, transcripts: Sequence[Transcript]) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+        """One embedding per turn of every transcript (one encoder batch over all of them; zero rows for blank
+        turns) and, with a sentiment model, P(negative, neutral, positive) of every agent and customer turn.
+
+        The turn embeddings are also the sentiment model's input when it uses this scorer's encoder (each turn is
+        embedded once), so sentiment on every turn costs the head alone."""
+        n = len(transcripts)
+        vecs: list[np.ndarray | None] = [None] * n
+        sent: list[np.ndarray | None] = [None] * n
+        want_vecs = self.encoder is not None and self._needs("needs_turns")
+        want_sent = self.sentiment is not None
+        if not (want_vecs or want_sent):
+            return vecs, sent
+        keys = [(i, j) for i, t in enumerate(transcripts) for j, turn in enumerate(t.turns)
+                if turn.speaker != "system" and not is_blank(turn.text)]
+        texts = [normalise_for_sentiment(transcripts[i].turns[j].text) for i, j in keys]
+        shared = want_sent and getattr(self.sentiment, "encoder_", None) is self.encoder and hasattr(
+            self.sentiment, "predict_proba_embeddings")
+        x = None
+        if want_vecs or shared:
+            x = self.encoder.encode(texts) if texts else np.zeros((0, getattr(self.encoder, "dim", 1)), np.float32)
+        probs = None
+        if want_sent and keys:
+            langs = [transcripts[i].language or self.rubric.language for i, _ in keys]
+            probs = self.sentiment.predict_proba_embeddings(x, langs) if shared \
+                else self.sentiment.predict_proba(texts, langs)
+        for i, t in enumerate(transcripts):
+            if x is not None and want_vecs:
+                vecs[i] = np.zeros((len(t.turns), x.shape[1]), np.float32)
+            if want_sent:
+                sent[i] = np.full((len(t.turns), 3), np.nan, np.float32)
+        for k, (i, j) in enumerate(keys):
+            if vecs[i] is not None:
+                vecs[i][j] = x[k]
+            if probs is not None:
+                sent[i][j] = probs[k]
+        return vecs, sent
+
     def score_many(self, transcripts: Sequence[Transcript]) -> list[ScoreResult]:
         """Score several transcripts, batching the encoder and the sentiment model over all their turns."""
-        vecs, sentiments = self._prepare(transcripts)
-        return [self._score_one(t, vecs[i], sentiments[i]) for i, t in enumerate(transcripts)]
+        vecs, turns = self._prepare(transcripts)
+        return [self._score_one(t, vecs[i], turns[i]) for i, t in enumerate(transcripts)]
 
     def criterion_results(self, transcripts: Sequence[Transcript], criterion_id: str) -> list[CriterionResult]:
         """One criterion's result for each transcript (what calibrating that criterion's threshold needs, without
         scoring the others)."""
         section, crit = next((s.id, c) for s in self.rubric.sections for c in s.criteria if c.id == criterion_id)
-        vecs, sentiments = self._prepare(transcripts)
+        vecs, turns = self._prepare(transcripts)
         words = _TEXT[self.rubric.language]
-        return [self._criterion(t, section, crit, vecs[i], conversation_metrics(t, self.hold_seconds),
-                                [r.label for _, r in sentiments[i]] if sentiments[i] is not None else None, words,
-                                TurnMasker(t))
-                for i, t in enumerate(transcripts)]
+        out = []
+        for i, t in enumerate(transcripts):
+            cust = self._customer_sentiment(t, turns[i][1])
+            out.append(self._criterion(t, section, crit, vecs[i], conversation_metrics(t, self.hold_seconds),
+                                       [r.label for _, r in cust] if cust is not None else None, words,
+                                       TurnMasker(t), *turns[i]))
+        return out
 
-    def _prepare(self, transcripts: Sequence[Transcript]) -> tuple[list[tuple | None], list[list | None]]:
-        """Per transcript: (sentence spans, their vectors) or None, and the customer turns' sentiment or None."""
+    def _prepare(self, transcripts: Sequence[Transcript]) -> tuple[list[tuple | None], list[tuple]]:
+        """Per transcript: (sentence spans, their vectors) or None, and (turn embeddings, turn sentiment
+        probabilities), each None when absent."""
         # Semantic evidence is a sentence: embed every sentence of every turn once, in one batch.
         sent_index: list[list[tuple[int, int, int]] | None] = [None] * len(transcripts)
         sent_vecs: list[np.ndarray | None] = [None] * len(transcripts)
-        if self.encoder is not None and any(self.detectors[d.type].needs_sentences for s in self.rubric.sections
-                                            for c in s.criteria for d in c.detectors):
+        if self.encoder is not None and self._needs("needs_sentences"):
             texts: list[str] = []
             for i, t in enumerate(transcripts):
                 spans = [(j, a, b) for j, turn in enumerate(t.turns) for a, b in sentence_spans(turn.text)]
@@ -181,29 +247,30 @@ class RubricScorer:
                 n = len(sent_index[i] or [])
                 sent_vecs[i] = vecs[k : k + n]
                 k += n
-        sentiments: list[list | None] = [None] * len(transcripts)
-        if self.sentiment is not None:
-            cust = [(i, j) for i, t in enumerate(transcripts) for j, turn in enumerate(t.turns)
-                    if turn.speaker == "customer" and not is_blank(turn.text)]
-            results = self.sentiment.predict([transcripts[i].turns[j].text for i, j in cust]) if cust else []
-            per: dict[int, list] = {}
-            for (i, j), r in zip(cust, results):
-                per.setdefault(i, []).append((j, r))
-            sentiments = [per.get(i, []) for i in range(len(transcripts))]
+        turn_vecs, turn_sent = self._turn_vectors(transcripts)
         return [(sent_index[i], sent_vecs[i]) if sent_vecs[i] is not None else None
-                for i in range(len(transcripts))], sentiments
+                for i in range(len(transcripts))], list(zip(turn_vecs, turn_sent))
 
-    def _score_one(self, t: Transcript, vecs: tuple | None, cust_sent: list | None) -> ScoreResult:
-        """``cust_sent``: (turn index, sentiment result) of every non-blank customer turn, None without a model."""
+    def _customer_sentiment(self, t: Transcript, turn_sent: np.ndarray | None) -> list | None:
+        """(turn index, sentiment result) of every non-blank customer turn, None without a sentiment model."""
+        if turn_sent is None:
+            return None
+        version = getattr(self.sentiment, "version", None)
+        return [(j, _sentiment_result(turn_sent[j], t.language or self.rubric.language, version))
+                for j, turn in enumerate(t.turns) if turn.speaker == "customer" and not np.isnan(turn_sent[j, 0])]
+
+    def _score_one(self, t: Transcript, vecs: tuple | None, turns: tuple) -> ScoreResult:
+        """``turns``: (turn embeddings, P(negative, neutral, positive) of every turn), each None when absent."""
         lang = self.rubric.language
         words = _TEXT[lang]
         metrics = conversation_metrics(t, self.hold_seconds)
+        cust_sent = self._customer_sentiment(t, turns[1])
         customer_labels = [r.label for _, r in cust_sent] if cust_sent is not None else None
         results: list[CriterionResult] = []
         masker = TurnMasker(t)
         for s in self.rubric.sections:
             for c in s.criteria:
-                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words, masker))
+                results.append(self._criterion(t, s.id, c, vecs, metrics, customer_labels, words, masker, *turns))
         section_scores, total = rubric_totals(self.rubric, {r.id: r.score for r in results})
         sections = [SectionScore(id=s.id, name=s.name, score=None if sc is None else round(sc, 2), weight=s.weight)
                     for s, sc in zip(self.rubric.sections, section_scores)]
@@ -219,26 +286,38 @@ class RubricScorer:
 
     def _criterion(self, t: Transcript, section: str, c: Criterion, vecs: tuple | None,
                    metrics: ConversationMetrics, customer_labels: list[str] | None, words: dict,
-                   masker: TurnMasker) -> CriterionResult:
-        na = self._na_reason(t, c, metrics, customer_labels)
+                   masker: TurnMasker, turn_vecs: np.ndarray | None = None,
+                   turn_sent: np.ndarray | None = None) -> CriterionResult:
+        scope = self.scope_turns(t, c)
+        ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
+                               customer_labels=customer_labels, sentences=vecs,
+                               example_vectors=self._example_vectors if self.encoder is not None else None,
+                               calibrated_threshold=self.thresholds.get(c.id), patterns=self.patterns_,
+                               turn_vectors=turn_vecs, turn_sentiment=turn_sent, classifiers=self.classifiers,
+                               hold_seconds=self.hold_seconds)
+        na = self._na_reason(t, c, metrics, customer_labels, ctx)
         if na:
             return CriterionResult(id=c.id, section=section, result="na", score=None, confidence=0.9,
                                    critical=c.critical, rationale=f"{words['na']}: {words[na]}")
-        scope = self.scope_turns(t, c)
         present: list[Evidence] = []
         absent_hits: list[Evidence] = []
         confidences: list[float] = []
         metric_fail: str | None = None
         abstained = False
+        verdict: tuple[str, float, list[Evidence], Evidence | None] | None = None
+        deferred: set[int] = set()
         closest: list[Evidence] = []
-        ctx = DetectionContext(transcript=t, criterion=c, scope=scope, metrics=metrics,
-                               customer_labels=customer_labels, sentences=vecs,
-                               example_vectors=self._example_vectors if self.encoder is not None else None,
-                               calibrated_threshold=self.thresholds.get(c.id), patterns=self.patterns_)
         for d in c.detectors:
             detector = self.detectors[d.type]
             found = detector.detect(d, ctx)
+            ctx.findings.append((d, found))
+            if found.verdict is not None and found.confidence is not None:
+                verdict = (found.verdict, found.confidence, found.evidence, found.closest)
+                continue
             if found.abstained:
+                if getattr(detector, "defers", False):  # a learned detector without a model: as if absent
+                    deferred.add(id(d))
+                    continue
                 abstained = True
                 continue
             if found.confidence is None:
@@ -250,7 +329,7 @@ class RubricScorer:
             confidences.append(found.confidence)
             (absent_hits if d.expect == "absent" else present).extend(found.evidence)
         has_present_detectors = any(d.expect == "present" and self.detectors[d.type].gives_evidence
-                                    for d in c.detectors)
+                                    and id(d) not in deferred for d in c.detectors)
         if absent_hits:
             result, evidence, why = "fail", absent_hits, words["found_absent"]
         elif metric_fail:
@@ -259,6 +338,11 @@ class RubricScorer:
             result, evidence, why = "pass", present, ""
         else:
             result, evidence, why = "fail", [], words["no_evidence"]
+        if verdict is not None:  # a trained classifier decides, on the other detectors' findings
+            result, evidence = verdict[0], verdict[2]
+            why = words["no_evidence"] if result == "fail" and not evidence else ""
+            if verdict[3] is not None:  # the window it found most telling is the closest candidate of a fail
+                closest = [verdict[3]]
         lang = self.rubric.language
         problems: list[str] = []
         checked: list[Evidence] = []
@@ -280,9 +364,12 @@ class RubricScorer:
         confidence = max(confidences) if result == "pass" and present else (min(confidences) if confidences else 0.5)
         if abstained and not confidences:
             confidence = 0.0
+        if verdict is not None:
+            confidence = verdict[1]
         reasons = list(dict.fromkeys(problems))
-        if confidence < self.min_confidence:
-            reasons.append(words["low_confidence"].format(value=confidence, min=self.min_confidence))
+        review_below = self.review_below.get(c.id, self.min_confidence)
+        if confidence < review_below:
+            reasons.append(words["low_confidence"].format(value=confidence, min=review_below))
         if c.id in self.kappa and self.kappa[c.id] < self.min_kappa:
             reasons.append(words["low_kappa"].format(value=self.kappa[c.id], min=self.min_kappa))
         needs_review = bool(reasons)
@@ -351,6 +438,17 @@ def _scale_score(result: str, evidence: list[Evidence], threshold: float) -> int
     return int(min(5, 3 + round((best - threshold) / 0.15)))
 
 
+def _sentiment_result(p: np.ndarray, language: str, version: str | None = None) -> SentimentResult:
+    """A turn's sentiment from its calibrated probabilities (negative, neutral, positive)."""
+    p = np.clip(p.astype(float), 0.0, 1.0)
+    p = p / p.sum()
+    return SentimentResult(label=_SENTIMENT_LABELS[int(np.argmax(p))], score=round(float(p[2] - p[0]), 4),
+                           probabilities=Probabilities(negative=round(float(p[0]), 4), neutral=round(float(p[1]), 4),
+                                                       positive=round(float(p[2]), 4)),
+                           language=language, model_version=version)
+
+
+_SENTIMENT_LABELS = ("negative", "neutral", "positive")
 TREND_DELTA = 0.2
 """A marked change of the customer's sentiment score (-1..1): start vs end, fitted change, depth of a dip."""
 

@@ -61,13 +61,13 @@ def test_patterns_re2_cannot_run_are_refused_with_their_path(pattern):
 
 
 def test_shipped_rubric_patterns_match_as_under_python_re(settings):
-    """Every pattern of every shipped rubric finds the same spans with RE2 as with ``re`` on the labelled
+    """Every pattern (and cue) of every shipped rubric finds the same spans with RE2 as with ``re`` on the labelled
     transcripts (and on accented, upper-case and digit-laden variants of them)."""
     rows = [json.loads(x) for x in (REPO_ROOT / "eval/transcripts/labelled.jsonl").read_text("utf-8").splitlines()]
     texts = [t["text"] for r in rows for t in r["turns"]]
     texts += [t.upper() for t in texts] + ["Soy Ángela, le atiende Íñigo; su DNI. Último 4 dígitos: 1234, en 48 horas"]
     patterns = {p for r in list_rubrics(settings.rubrics_dir) for s in r.sections for c in s.criteria
-                for d in c.detectors for p in d.patterns}
+                for d in c.detectors for p in [*d.patterns, *(q for cue in d.cues.values() for q in cue)]}
     assert len(patterns) > 20
     hits = 0
     for p in sorted(patterns):
