@@ -23,6 +23,14 @@ def _jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _served() -> str:
+    """The shipped default sentiment version (models/sentiment/CURRENT): the registry's seed current version."""
+    from qa_service.bundles import current_version
+    from qa_service.config import Settings
+
+    return current_version(Settings().models_dir, "sentiment")
+
+
 def test_csv_to_jsonl_stdout(tmp_path):
     f = tmp_path / "in.csv"
     with f.open("w", newline="", encoding="utf-8") as fh:
@@ -35,7 +43,7 @@ def test_csv_to_jsonl_stdout(tmp_path):
     assert [o["id"] for o in out] == ["r1", "r2", "r3"]
     assert [o["label"] for o in out] == ["positive", "negative", "negative"]
     assert set(out[0]) == {"id", "label", "score", "probabilities", "language", "model_version"}
-    assert out[0]["model_version"] == "1.0.0"
+    assert out[0]["model_version"] == _served()
     assert "done: 3 row(s) labelled, 0 skipped" in res.stderr
 
 
@@ -108,9 +116,9 @@ def test_models_list_marks_current():
     res = runner.invoke(app, ["models", "list", "sentiment"])
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
-    assert lines[0].startswith("sentiment: current 1.0.0")
-    assert [line.split()[1] for line in lines if line.strip().startswith("*")] == ["1.0.0"]
-    assert any(line.split()[:2] == ["1.0.0-e5", "seed"] for line in lines)
+    assert lines[0].startswith(f"sentiment: current {_served()}")
+    assert [line.split()[1] for line in lines if line.strip().startswith("*")] == [_served()]
+    assert any(line.split()[:2] == ["1.0.0", "seed"] for line in lines)
 
 
 def test_help_is_fast_and_lists_commands():

@@ -11,6 +11,8 @@ import stat
 import pytest
 from typer.testing import CliRunner
 
+from qa_service.bundles import current_version
+from qa_service.config import Settings
 from tests.conftest import needs_shared_data
 from tests.loop_data import messages, write_datasets
 
@@ -93,26 +95,29 @@ def test_bad_snapshot_requests(env, tmp_path):
     assert res.exit_code == 2 and "not a snapshot id" in res.stderr
 
 
+SERVED = current_version(Settings().models_dir, "sentiment")  # the shipped default: the registry's seed current
+
+
 def test_train_compare_gate_force_and_rollback(env):
     from qa_service.errors import GateRefusedError, InvalidInputError
     from qa_service.usecases.models import promote, rollback
 
     rt = env["rt"]
     served = rt.sentiment()
-    assert served.version == "1.0.0"
+    assert served.version == SERVED
     sid = _cli("data", "snapshot", "sentiment", "--no-corrections").stdout.strip().splitlines()[-1]
     res = _cli("train", "sentiment", "--snapshot", sid)
     assert res.exit_code == 0, res.output
     worse = res.stdout.strip().splitlines()[-1]
     bundle = rt.settings.candidates_dir / "sentiment" / worse
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["snapshot"]["id"] == sid and manifest["parent"]["version"] == "1.0.0"
+    assert manifest["snapshot"]["id"] == sid and manifest["parent"]["version"] == SERVED
     assert manifest["training_data"][0]["licence"] == "Amazon: academic research only"
     assert manifest["encoder"]["name"] == "use-multilingual"
     res = _cli("models", "compare", worse)
     assert res.exit_code == 0, res.output
     assert "gate: fail" in res.stderr
-    report = rt.settings.reports_dir / f"compare-sentiment-{worse}-vs-1.0.0"
+    report = rt.settings.reports_dir / f"compare-sentiment-{worse}-vs-{SERVED}"
     md = (report / "report.md").read_text()
     assert "| es | 80 | macro_f1 |" in md and "| en | 80 | macro_f1 |" in md and "**fails**" in md
     comparison = json.loads((report / "comparison.json").read_text())
@@ -121,27 +126,27 @@ def test_train_compare_gate_force_and_rollback(env):
             assert d["ci"][0] <= d["value"] <= d["ci"][1]
     # refused, one line, exit code 1; forcing needs a reason
     res = _cli("models", "promote", "sentiment", worse)
-    assert res.exit_code == 1 and "worse than 1.0.0 beyond the tolerance" in res.stderr
+    assert res.exit_code == 1 and f"worse than {SERVED} beyond the tolerance" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     with pytest.raises(GateRefusedError):
         promote(rt, "sentiment", worse)
     with pytest.raises(InvalidInputError, match="--force needs --reason"):
         promote(rt, "sentiment", worse, force=True)
     event = promote(rt, "sentiment", worse, force=True, reason="a drill")
-    assert event["forced"] and event["reason"] == "a drill" and event["previous_version"] == "1.0.0"
+    assert event["forced"] and event["reason"] == "a drill" and event["previous_version"] == SERVED
     assert event["actor"].startswith("cli")
     # the runtime swaps on its next registry check; the object a request already holds keeps working
     assert rt.refresh_models() == {"sentiment": worse}
     assert rt.sentiment().version == worse and rt.sentiment().predict("hola").model_version == worse
-    assert served.predict("hola").model_version == "1.0.0"
+    assert served.predict("hola").model_version == SERVED
     assert rt.refresh_models() == {}
     res = _cli("models", "rollback", "sentiment", "--reason", "drill over")
-    assert res.exit_code == 0 and "now 1.0.0" in res.stderr
-    assert rt.refresh_models() == {"sentiment": "1.0.0"} and rt.sentiment() is served
+    assert res.exit_code == 0 and f"now {SERVED}" in res.stderr
+    assert rt.refresh_models() == {"sentiment": SERVED} and rt.sentiment() is served
     with pytest.raises(InvalidInputError, match="no earlier version"):
         rollback(rt, "sentiment")
     listed = _cli("models", "list", "sentiment").stdout
-    assert f"{worse}" in listed and "gate fail vs 1.0.0" in listed
+    assert f"{worse}" in listed and f"gate fail vs {SERVED}" in listed
 
 
 def test_a_broken_candidate_never_becomes_current_and_never_stops_serving(env):
@@ -157,9 +162,9 @@ def test_a_broken_candidate_never_becomes_current_and_never_stops_serving(env):
         promote(rt, "sentiment", version, force=True, reason="test")
     with rt.session() as s:  # pointed at it behind the service's back: the runtime keeps what it serves
         registry.set_current(s, "sentiment", version, "promote", "test")
-    assert rt.refresh_models() == {} and rt.sentiment().version == "1.0.0"
+    assert rt.refresh_models() == {} and rt.sentiment().version == SERVED
     with rt.session() as s:
-        registry.set_current(s, "sentiment", "1.0.0", "rollback", "test")
+        registry.set_current(s, "sentiment", SERVED, "rollback", "test")
 
 
 def test_compare_refuses_a_snapshot_that_holds_a_gate_text(env):
