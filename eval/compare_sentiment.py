@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa_service.config import get_settings
 
+    commit = git_commit()  # the code that measures: recorded before anything runs
     if args.merge:
         return merge(args.merge, args.out, args.name, argv)
 
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 agreement[s.name] = {"label_agreement": round(float((p8 == p32).mean()), 4),
                                      "macro_f1_delta": round(cands[n8]["report"][s.name]["macro_f1"]
                                                              - cands[n32]["report"][s.name]["macro_f1"], 4)}
-    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
+    report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit,
               "command": "python -m eval.compare_sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
               "limit": args.limit, "protocol": ds.split_summary(),
               "sets": {s.name: s.describe() for s in train + val + report_sets},
