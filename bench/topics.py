@@ -218,13 +218,19 @@ def _run_child(kind: str, n: int, cache_dir: Path) -> dict:
 
 
 def _cache_dir(with_numba: bool) -> Path:
-    """A fresh cache directory: no embeddings; UMAP's compiled code copied from the real cache when asked."""
+    """A fresh cache directory: no embeddings; UMAP's compiled code copied from the real cache when asked; what
+    setup builds once per machine (``qa-service models prepare``: the converted e5 checkpoint, the served
+    sentiment model's ONNX files) linked from the real cache."""
     from qa_service.config import get_settings
 
     d = Path(tempfile.mkdtemp(prefix="bench-cache-"))
-    real = get_settings().numba_cache_dir
+    settings = get_settings()
+    real = settings.numba_cache_dir
     if with_numba and real.exists():
         shutil.copytree(real, d / "numba")
+    for name in ("e5-small-converted", "sentiment-onnx"):
+        if (settings.cache_dir / name).exists():
+            (d / name).symlink_to(settings.cache_dir / name)
     return d
 
 

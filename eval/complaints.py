@@ -2,8 +2,8 @@
 
     python -m eval.complaints
 
-Sets (public, in ../shared/data): the 1,532 CFPB complaint narratives against their *issue* (86 issues; and their
-13 products), and banking77's test set (3,080 customer messages, 77 intents). Every text goes through
+Sets (public, in ../shared/data): the 1,532 CFPB complaint narratives against their *issue* (63 issues in this
+sample; and their 13 products), and banking77's test set (3,080 customer messages, 77 intents). Every text goes through
 :class:`~qa_service.pipelines.complaints.ComplaintClusters` with the shipped topic settings (nothing is tuned here:
 the settings come from the topic tune sets), as if the sentiment model had called each one a complaint, so the
 clustering is measured, not the selection. Outliers (-1, "not recurring") count as one cluster. Baselines: k-means

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     # Topic models cluster on this encoder: USE is ~15x faster than e5 on 2 cores and clusters as well
     # (eval/reports/topics.md).
     topic_encoder: str = Field(default="use-multilingual", description="Encoder for topic and complaint models.")
+    # The sentiment model of topic and complaint fits (bulk: dislike/like split, complaint selection and quotes).
+    # 1.0.0 (a head on the topic encoder) reads the embeddings the topic fit has just cached; the served
+    # transformer (2.0.0) costs a forward pass per comment (eval/reports/topic-sentiment.md). 'current' follows
+    # the served model. /v1/sentiment always serves QA_SENTIMENT_MODEL.
+    topic_sentiment_model: str = Field(default="1.0.0",
+                                       description="Sentiment model for topic/complaint fits: a version, "
+                                                   "'current' (the served one) or a bundle path.")
     # Batch embeddings are kept on disk by keyed text hash (QA_CACHE_DIR/embeddings): a comment is embedded once
     # for its topic fit and its sentiment, and not again when the next fit covers it.
     embedding_cache: bool = Field(default=True, description="Cache batch embeddings on disk by text hash.")

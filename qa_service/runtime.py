@@ -168,6 +168,11 @@ class Runtime:
         ref = self.settings.scoring_sentiment_model
         return self.sentiment() if ref == "served" else self.sentiment(ref)
 
+    def topic_sentiment(self):
+        """The sentiment model of topic and complaint fits (``QA_TOPIC_SENTIMENT_MODEL``): by default the head on
+        the topic encoder, which reads the embeddings the fit has cached; ``current``/``latest``: the served one."""
+        return self.sentiment(self.settings.topic_sentiment_model)
+
     def sentiment_bundle(self, ref: str) -> Path:
         """A sentiment bundle from a path, ``latest`` (the shipped default), or a version shipped or trained."""
         from qa_service.bundles import locate_version, resolve_bundle

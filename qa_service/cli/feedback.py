@@ -236,7 +236,7 @@ def complaints(
         raise InvalidInputError(f"--kind {kind!r}: use auto, comments or transcripts", "kind")
     check_input(input, allow_stdin=False)
     rt = runtime()
-    rt.sentiment()
+    rt.topic_sentiment()  # a broken bundle stops here
     if kind == "transcripts" or (kind == "auto" and looks_like_transcripts(input)):
         transcripts = read_transcript_file(input, speaker or [])
         items, clusters, files = find_complaints(rt, out, transcripts=transcripts, period=period,

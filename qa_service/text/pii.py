@@ -17,7 +17,9 @@ a card number out loud.
 from __future__ import annotations
 
 import re
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -113,6 +115,7 @@ def _recognizers(language: str) -> list:
     ]
 
 
+_FOUR_DIGITS = re.compile(r"\d(?:\D*\d){3}")
 _NAME_LIKE = re.compile(r"(?<!^)(?<![.!?¿¡]\s)\b[A-ZÁÉÍÓÚÑ][a-záéíóúñ]")
 
 
@@ -120,7 +123,7 @@ def _may_hold_pii(text: str, language: str) -> bool:
     """A cheap test that lets most turns skip the NLP pipeline: fewer than 4 digits (every phone number and
     identifier recognised has 6 or more: "2 noches", "5 estrellas" hold none), no '@', no run of spoken digits and
     (for languages with a name model) no capitalised word inside a sentence means nothing to find."""
-    if sum(c.isdigit() for c in text) >= 4 or "@" in text or SPOKEN_DIGIT_RUN.search(text):
+    if _FOUR_DIGITS.search(text) or "@" in text or SPOKEN_DIGIT_RUN.search(text):
         return True
     return language == "en" and bool(_NAME_LIKE.search(text))
 
@@ -142,6 +145,23 @@ class Redaction:
     replacements: list[Replacement]
 
 
+@contextmanager
+def _without_torch():
+    """Presidio imports Hugging Face's pipelines and torch (via thinc) for NER engines this redactor never uses:
+    about 8 of a new process's 11 s to build it. In a process with one thread (CLI, batch, a worker's first
+    fit) the imports are made to fail, as when the optional packages are absent, and allowed again at once;
+    where other threads run (a server), or the modules are already loaded, nothing is blocked."""
+    blocked = [m for m in ("transformers", "torch") if m not in sys.modules] if threading.active_count() == 1 else []
+    for m in blocked:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for m in blocked:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
+
+
 class PIIRedactor:
     """Finds and replaces PII in Spanish and English text (thread-safe; build once, reuse)."""
 
@@ -152,10 +172,11 @@ class PIIRedactor:
         self._lock = threading.Lock()
 
     def _build(self):
-        import spacy
-        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+        with _without_torch():
+            import spacy
+            from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+            from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+            from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
         nlp = {"es": spacy.load(self.spacy_es) if self.spacy_es else spacy.blank("es")}
         try:

@@ -461,7 +461,7 @@ def fit_topics(rt: Runtime, comments: Sequence[Comment], out_dir: Path, model_di
     stage("redaction", len(comments), len(comments))
     model = rt.new_topic_model(min_topic_size=min_topic_size, nr_topics=nr_topics, reduce_outliers=reduce_outliers,
                                seed=seed)
-    analysis = analyse_comments(comments, model, rt.sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
+    analysis = analyse_comments(comments, model, rt.topic_sentiment(), freq=period, previous=previous,  # type: ignore[arg-type]
                                 merge=merge if previous is None else (), progress=progress,
                                 max_periods=max_periods, deadline=deadline, doc_languages=languages,
                                 min_period_count=min_period_count)
@@ -575,7 +575,7 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     comments = redact_names_across(rt, comments, redact_comments(rt, comments, deadline, languages=languages))
     transcripts = redact_transcripts(rt, transcripts, deadline)
     check_deadline(deadline, "sentiment")
-    items = select_complaints(rt.sentiment(), comments=comments, transcripts=transcripts)
+    items = select_complaints(rt.topic_sentiment(), comments=comments, transcripts=transcripts)
     if not items:
         raise InvalidInputError("no complaints found in the input (no negative comments or customer turns)",
                                 "comments" if comments or not transcripts else "transcripts")
@@ -585,7 +585,7 @@ def find_complaints(rt: Runtime, out_dir: Path, comments: Sequence[Comment] = ()
     check_deadline(deadline, "complaints")
     lang_of = dict(zip((c.id for c in comments), languages)) | {t.id: t.language for t in transcripts}
     clusters, trends = analyse_complaints(items, model, freq=period, max_periods=max_periods,  # type: ignore[arg-type]
-                                          sentiment=rt.sentiment(),
+                                          sentiment=rt.topic_sentiment(),
                                           doc_languages=[lang_of.get(it.source_id) for it in items])
     check_deadline(deadline, "writing")
     files = complaint_outputs(clusters, trends, out_dir, freq=period)  # type: ignore[arg-type]

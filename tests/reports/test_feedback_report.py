@@ -142,14 +142,15 @@ def _browser() -> str:
 
 
 @needs_shared_data()
-def test_report_renders_every_chart_in_headless_chromium_with_nothing_clipped(tmp_path, sentiment, settings):
+def test_report_renders_every_chart_in_headless_chromium_with_nothing_clipped(tmp_path, settings):
     browser = _browser()
     from qa_service.runtime import get_runtime
     from qa_service.schemas import Comment
     from qa_service.usecases.feedback import analyse_comments
 
     comments = [Comment(**{**r, "created_at": datetime.fromisoformat(r["created_at"])}) for r in hotel_comments(600)]
-    analysis = analyse_comments(comments, get_runtime(settings).new_topic_model(), sentiment, freq="month")
+    rt = get_runtime(settings)  # the topic fit's own sentiment model, as fit_topics runs it
+    analysis = analyse_comments(comments, rt.new_topic_model(), rt.topic_sentiment(), freq="month")
     report = analysis.write(tmp_path)["report"]
     dom = _open(browser, report.as_uri(), "--window-size=1400,3000", "--dump-dom").stdout
     assert 'data-report-ready="1"' in dom, "the page's script did not finish"

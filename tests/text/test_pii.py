@@ -77,3 +77,19 @@ def test_redactor_and_rubric_detector_agree(red, text):
     assert redacted == [tuple(i) for i in ids]
     rubric = find_pii(text, ["card_number", "dni_nie", "iban", "us_ssn", "curp", "rfc", "clabe", "cuit"])
     assert [(s, e) for s, e, _ in rubric] == [(s, e) for s, e, _ in ids]
+
+
+def test_a_single_threaded_process_builds_the_redactor_without_torch_and_can_import_it_after():
+    """Presidio's Hugging Face engine (transformers, torch) is kept out of a CLI or batch process, the English NER
+    still finds names, and torch imports normally afterwards."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom qa_service.text.pii import PIIRedactor\nr = PIIRedactor()\n"
+            "out = r.redact('We stayed in March and the manager, Robert Kowalczyk, met us at the door 2 days later.',"
+            " 'en').text\n"
+            "print('torch' in sys.modules, 'transformers' in sys.modules, 'Kowalczyk' in out)\n"
+            "import torch, transformers\nprint(torch.__name__, transformers.__name__)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split("\n")[:2] == ["False False False", "torch transformers"], res.stdout

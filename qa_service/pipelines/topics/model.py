@@ -69,7 +69,7 @@ class TopicModel:
         max_fit_documents: the clustering (UMAP, HDBSCAN) runs on a seeded sample of at most this many comments;
             the others are assigned to the nearest topic like outliers (``None``: all).
         embed_max_chars: comments longer than this are embedded from their first sentences up to this many
-            characters (``None``: the whole text; see eval/reports/topics-truncation.md).
+            characters (``None``: the whole text; truncation measured in bench/results/topics.json, "truncation").
         seed: UMAP's and the sample's random state (the same input and settings give the same topics).
     """
 
