@@ -96,10 +96,11 @@ def main() -> None:
         "Caveat: templates and identifiers were written for this project; real transcripts (ASR errors, " \
         "names in Spanish) will be harder. Test names (PERSON) come from mimesis's name lists, the detector's " \
         "gazetteer from Faker's: different sources, though common names occur in both. Measured on the redactor " \
-        "function only, at commit " + _commit() + "; not yet through each storage path (jobs, ingest, upload, " \
-        "topics).\n\n" + "\n".join(render(r, s, SEEDS[s]) for s, r in results.items())
+        "function only, at commit " + _commit() + "; through each storage path (jobs, ingest, upload, topics) by " \
+        "`python -m eval.pii_paths`: `eval/reports/pii-paths.md`.\n\n" + "\n".join(render(r, s, SEEDS[s]) for s, r in results.items())
     REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "pii.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1) + "\n",
+    (REPORTS / "pii.json").write_text(json.dumps({"command": "python -m eval.pii", "commit": _commit(),
+                                                   **{str(k): v for k, v in results.items()}}, indent=1) + "\n",
                                       encoding="utf-8")
     (REPORTS / "pii.md").write_text(text, encoding="utf-8")
     print(text)
