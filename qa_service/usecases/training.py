@@ -103,7 +103,7 @@ def train_sentiment(rt: Runtime, snapshot_id: str, head: str = "logreg", C: floa
         encoder_name, encoder = rt.settings.encoder, rt.encoder()  # the served model brings no reusable encoder
     else:
         encoder_name, encoder = parent.encoder, parent.encoder_model()
-    is_val = np.array([int((r.get("text_hash") or text_fingerprint(r["text"]))[:8], 16) % 10 == 0 for r in rows])
+    is_val = np.array([_tenth(r.get("text_hash") or text_fingerprint(r["text"])) for r in rows])
     y = np.array([LABELS.index(r["label"]) for r in rows])
     use_val = is_val.sum() >= 30 and len(set(y[is_val])) == 3 and len(set(y[~is_val])) == 3
     if not use_val:
@@ -149,6 +149,11 @@ def train_sentiment(rt: Runtime, snapshot_id: str, head: str = "logreg", C: floa
     _register(rt, "sentiment", version, manifest, f"{task_dir('sentiment')}/{version}", meta["id"], caller)
     return {"task": "sentiment", "version": version, "path": str(target), "snapshot": meta["id"],
             "parent": parent.version, "rows": len(rows), "validation": validation}
+
+
+def _tenth(key: str) -> bool:
+    """Whether a row is in the fixed validation tenth: by a hash of its key (whatever form the stored key has)."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 10 == 0
 
 
 def _embed_by_source(rt: Runtime, encoder: Any, texts: list[str], sources: list[str], progress: Progress
