@@ -47,7 +47,8 @@ def test_batch_sentiment_stops_within_one_batch():
 def test_topic_fit_stops_before_embedding_and_writes_nothing(tmp_path):
     langs = SimpleNamespace(detect_many=lambda texts, default=None: ["es"] * len(texts))
     rt = SimpleNamespace(settings=Settings(), redactor=lambda: None, topic_model=None, language_id=lambda: langs,
-                         new_topic_model=lambda **kw: SimpleNamespace(embed=pytest.fail), sentiment=lambda: None)
+                         new_topic_model=lambda **kw: SimpleNamespace(embed=pytest.fail), sentiment=lambda: None,
+                         topic_sentiment=lambda: None)
     comments = [Comment(id=str(i), text=f"comentario {i}") for i in range(10)]
     with pytest.raises(DeadlineExceededError, match="embeddings"):
         fit_topics(rt, comments, tmp_path / "out", tmp_path / "model", "v1", source_name="t",
