@@ -41,3 +41,44 @@ def test_a_topic_fit_scores_with_the_topic_sentiment_model_never_the_served_one(
     fit = fit_topics(rt, comments, tmp_path / "out", tmp_path / "model", "t", source_name="test", period="month")
     assert calls["served"] == 0  # the transformer never ran
     assert {r.model_version for r in fit.analysis.sentiment} == {used.version}
+
+
+@needs_shared_data()
+def test_languages_given_change_only_the_language_field_of_a_model_that_does_not_read_them(settings):
+    pipe = Runtime(settings).topic_sentiment()
+    assert pipe.reads_language is False  # one temperature, the most probable label
+    texts = [r["text"] for r in hotel_comments(40)] + ["The room was dirty and nobody answered the phone.",
+                                                        "Great stay, lovely staff!"]
+    given, detected = pipe.predict(texts, languages=["other"] * len(texts)), pipe.predict(texts)
+    assert [(r.label, r.probabilities) for r in given] == [(r.label, r.probabilities) for r in detected]
+    assert {r.language for r in detected} == {"es", "en"} and {r.language for r in given} == {"other"}
+    pipe.decision_ = {"method": "negative-threshold", "thresholds": {"en": 0.2}}  # now the language moves labels
+    try:
+        assert pipe.reads_language is True
+    finally:
+        pipe.decision_ = None
+
+
+@needs_shared_data()
+def test_a_fit_passes_each_comments_language_only_to_a_model_that_does_not_read_it(tmp_path, settings):
+    """The comments' languages are detected once (before redaction); the default topic sentiment model takes them
+    instead of detecting them again, a model whose labels depend on the language detects them on what it reads."""
+    from qa_service.usecases.feedback import fit_topics
+
+    rt = Runtime(settings)
+    pipe = rt.topic_sentiment()
+    comments = [Comment(**{**r, "created_at": datetime.fromisoformat(r["created_at"])}) for r in hotel_comments(120)]
+    seen: list[bool] = []
+    original = pipe.predict
+    pipe.predict = lambda texts, *a, **k: (seen.append(k.get("languages") is not None), original(texts, *a, **k))[1]
+    try:
+        fit = fit_topics(rt, comments, tmp_path / "a", tmp_path / "ma", "t", source_name="test", period="month")
+        assert seen[0] is True  # the comments' batch (complaint quotes, sentences, come later and detect theirs)
+        assert {r.language for r in fit.analysis.sentiment} <= {"es", "en", "other"}
+        seen.clear()
+        pipe.decision_ = {"method": "negative-threshold", "thresholds": {"en": 0.2}}
+        fit_topics(rt, comments, tmp_path / "b", tmp_path / "mb", "t", source_name="test", period="month")
+        assert seen[0] is False
+    finally:
+        pipe.decision_ = None
+        del pipe.predict

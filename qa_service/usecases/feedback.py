@@ -253,9 +253,14 @@ def analyse_comments(comments: Sequence[Comment], topic_model: TopicModel, senti
     # The sentiment of what the topics read (URLs, handles and redaction tags left out): the same strings, so the
     # encoder's cache serves the sentiment model's embeddings when it runs on the topic encoder.
     said = [clean_for_topics(t) or t for t in texts]
+    # A model whose labels do not depend on the language takes each comment's (detected once, before redaction)
+    # instead of detecting it again on every text; one that does detects it on what it reads, as it always has.
+    known = doc_languages if doc_languages is not None and getattr(sentiment, "reads_language", True) is False \
+        else None
     results = []
     for i in range(0, len(texts), 512):
-        results.extend(sentiment.predict(said[i:i + 512]))
+        results.extend(sentiment.predict(said[i:i + 512]) if known is None else
+                       sentiment.predict(said[i:i + 512], languages=list(known[i:i + 512])))
         step("sentiment", min(i + 512, len(texts)), len(texts))
     step("topics", 0, 1)
     refit = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from qa_service.pipelines.rubric.detectors import find_pii
-from qa_service.text.identifiers import find_identifiers
-from qa_service.text.pii import IDENTIFIER_ENTITIES, PIIRedactor
+from qa_service.text.identifiers import SPOKEN_DIGIT_RUN, find_identifiers
+from qa_service.text.names import find_names
+from qa_service.text.pii import ENTITIES, IDENTIFIER_ENTITIES, PIIRedactor
+from tests.conftest import needs_shared_data
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +97,64 @@ def test_a_single_threaded_process_builds_the_redactor_without_torch_and_can_imp
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split("\n")[:2] == ["False False False", "torch transformers"], res.stdout
+
+
+# ----------------------------------------------------------------------------- batched = one by one
+def _real_comments() -> tuple[list[str], list[str]]:
+    """Real customer texts: English tweets to brands (TWCS: handles, names, order and phone numbers), Spanish tweets
+    (TASS) and hotel reviews (staff names), a few texts twice and a few read as another language."""
+    import csv
+
+    from tests.conftest import SHARED_DATA, hotel_comments
+
+    with (SHARED_DATA / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
+        tweets = [r["text"] for r in csv.DictReader(fh) if r["inbound"] == "True"]
+    with (SHARED_DATA / "tass2019_es" / "df_train_8ene.csv").open(encoding="utf-8", newline="") as fh:
+        tass = [r["content"] for r in csv.DictReader(fh)]
+    digits = [t for t in tweets if re.search(r"\d(?:\D?\d){6}", t)]  # phone-like runs: the phone recogniser runs
+    texts = tweets[:500] + digits + tass[:200] + [r["text"] for r in hotel_comments(80)]
+    langs = ["en"] * (500 + len(digits)) + ["es"] * (len(texts) - 500 - len(digits))
+    texts += texts[:20] + tweets[500:540]
+    langs += langs[:20] + ["other"] * 40
+    return texts, langs
+
+
+def _before_batching(red: PIIRedactor, text: str, language: str) -> list[tuple[int, int, str]]:
+    """What ``find`` gave before batching: the analyzer asked for every entity on each text the cheap test let
+    through (4 digits, an '@', spoken digits or, in English, a capitalised word inside a sentence), alone."""
+    lang = language if language in ("es", "en") else "es"
+    cheap = bool(re.search(r"\d(?:\D*\d){3}", text) or "@" in text or SPOKEN_DIGIT_RUN.search(text) or (
+        lang == "en" and re.search(r"(?<!^)(?<![.!?¿¡]\s)\b[A-ZÁÉÍÓÚÑ][a-záéíóúñ]", text)))
+    results = red.analyzer.analyze(text=text, language=lang, entities=list(ENTITIES),
+                                   score_threshold=red.score_threshold) if cheap else []
+    found = []
+    for r in results:
+        end = r.end
+        while end > r.start and text[end - 1] in ".,;:!?)":
+            end -= 1
+        found.append((r.start, end, r.entity_type, r.score))
+    found += [(s, e, "PERSON", 0.85) for s, e in find_names(text, lang)]
+    taken: list[tuple[int, int, str]] = []  # identifiers before names, then the longer, the more certain
+    for s0, e0, ent, _ in sorted(found, key=lambda r: (r[2] == "PERSON", -(r[1] - r[0]), -r[3], r[0])):
+        if all(e0 <= s or s0 >= e for s, e, _ in taken):
+            taken.append((s0, e0, ent))
+    return sorted(taken)
+
+
+@needs_shared_data()
+def test_batched_redaction_is_the_one_by_one_redaction_on_real_comments(red):
+    texts, langs = _real_comments()
+    batched = red.find_many(texts, langs)
+    one_by_one = [red.find(t, lang) for t, lang in zip(texts, langs)]
+    assert batched == one_by_one
+    assert batched == [_before_batching(red, t, lang) for t, lang in zip(texts, langs)]
+    kinds = {ent for spans in batched for *_, ent in spans}
+    assert {"PERSON", "PHONE_NUMBER"} <= kinds, kinds  # the sample exercises the NER and the phone recogniser
+    assert sum(map(bool, batched)) > 50
+    redacted = [red.redact(t, lang) for t, lang in zip(texts, langs)]
+    assert red.redact_many(texts, langs) == redacted
+
+
+def test_batched_redaction_needs_one_language_per_text(red):
+    with pytest.raises(ValueError):
+        red.find_many(["Hola Ana", "Hi John"], ["es"])
