@@ -17,7 +17,7 @@ embedding cache, and reports:
   complaint clusters are built from).
 
 Writes ``eval/reports/topic-sentiment.md|json`` with the command, commit and load average (timings run best
-through ``/work/bench-run.sh``: the CPU is shared).
+with the machine to themselves, or at raised CPU priority where the CPU is shared).
 """
 
 from __future__ import annotations
