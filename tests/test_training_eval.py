@@ -121,6 +121,7 @@ def test_decision_script_writes_a_version_with_a_validation_chosen_operating_poi
     assert rule["method"] == "negative-threshold" and rule["thresholds"] == {"en": 0.5}
     assert rule["chosen_on"] == ["twcs/val"] and m["metrics"] == {} and m["parent"] == "2.0.0"
     assert set(rule["validation_effect"]) >= {"tass2019/val", "twcs/val"}
+    assert (tmp_path / "x" / "layers.safetensors").is_symlink()  # the weights are held once
     # A target nothing meets is refused, with a reason, and writes nothing.
     assert decision([str(src), "--version", "y", "--limit", "30", "--min-recall", "1.01"]) == 3
     assert not (tmp_path / "y").exists()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -114,7 +115,7 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
         b = macro_f1_from_pred(ys[s.name], decide(probs[s.name], rule, [s.language] * len(s)))
         effect[s.name] = {"kind": s.kind, "language": s.language, "macro_f1_argmax": round(a, 4),
                           "macro_f1_decision": round(b, 4), "difference": round(b - a, 4)}
-    shutil.copytree(src, out)
+    _link_copy(src, out)
     m = dict(manifest)
     m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
              created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
@@ -136,6 +137,17 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
     write_manifest(out, m)
     print(json.dumps({"version": version, "thresholds": thresholds, "validation_effect": effect}, indent=1))
     return 0
+
+
+def _link_copy(src: Path, out: Path) -> None:
+    """The new version's directory: small files copied, large weights (the same bytes) linked to the source's, so
+    the repository and the ONNX cache (keyed by the weights' checksum) hold them once."""
+    out.mkdir()
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.stat().st_size > 1_000_000:
+            (out / f.name).symlink_to(os.path.relpath(f.resolve(), out))
+        elif f.is_file():
+            shutil.copy2(f, out / f.name)
 
 
 def fill_metrics(bundle: Path, report_path: Path, candidate: str | None) -> int:
