@@ -17,13 +17,13 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from qa_service.schemas import Transcript
+from eval.provenance import git_commit
 
 _AGENT = ["Buenos días, le atiende Laura, ¿en qué puedo ayudarle?",
           "Le informo de que esta llamada puede ser grabada por motivos de calidad.",
@@ -58,14 +58,7 @@ def _loadavg() -> str:
 
 
 def _commit() -> str:
-    root = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=root, check=True).stdout.strip()
-        return sha.stdout.strip() + ("+uncommitted" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return git_commit(short=False, dirty_mark="+uncommitted")
 
 
 def _score_share(rubric: str, ids: list[int], turns: int, batch: int, threads: int | None, start_at: Any = None,

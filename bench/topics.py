@@ -37,6 +37,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from eval.provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "topics.json"
 _MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
@@ -235,11 +236,7 @@ def _cache_dir(with_numba: bool) -> Path:
 
 
 def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent.parent).stdout.strip()
-    except OSError:
-        return "unknown"
+    return git_commit()
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from eval import datasets as ds
 from eval.metrics import classification_report
+from eval.provenance import git_commit as commit_id
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -47,11 +47,7 @@ HEADS: dict[str, tuple[str, str, list[float], str | None, str, str | bool]] = {
 
 
 def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return commit_id()
 
 
 def labels_of(s: ds.LabelledSet) -> np.ndarray:

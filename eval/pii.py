@@ -17,6 +17,7 @@ from pathlib import Path
 
 from eval.pii_set import build
 from qa_service.text.pii import PIIRedactor
+from eval.provenance import git_commit
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -80,13 +81,7 @@ SEEDS = {2026: "identifiers seen while the recognisers were written and fixed (d
 
 
 def _commit() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return git_commit()
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from eval.blind import BLIND_FILES, load_blind, load_split, transcript_of
+from eval.provenance import git_commit as commit_id
 
 ROOT = Path(__file__).resolve().parent
 REPORTS = ROOT / "reports"
@@ -422,13 +422,7 @@ def review_thresholds(rows: list[dict], results: list[Any], rubric: Any) -> dict
 
 # ----------------------------------------------------------------------------- the run
 def git_commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=ROOT, check=True).stdout.strip()
-        return sha.stdout.strip() + ("+uncommitted" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return commit_id(short=False, dirty_mark="+uncommitted")
 
 
 def by_language(rows: list[dict], results: list[Any], scorers: dict[str, Any], boot: bool = True) -> dict[str, Any]:

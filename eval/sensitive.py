@@ -38,11 +38,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from eval.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = sorted((ROOT / "eval" / "transcripts").glob("blind-*.jsonl"))
@@ -56,15 +56,7 @@ REQUEST_LOOKAHEAD = 3
 
 
 def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)eval/reports"], capture_output=True,
-                               text=True, cwd=ROOT).stdout.strip()
-        return out + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return git_commit(dirty_mark="+uncommitted changes", exclude=["eval/reports"])
 
 
 def load(paths: list[Path] = DATA) -> list[dict]:

@@ -28,6 +28,7 @@ from eval.topic_sets import ClusterSet, report_sets, tune_sets
 from qa_service.config import get_settings
 from qa_service.encoders import load_encoder
 from qa_service.pipelines.topics import OUTLIER, TopicModel, clean_for_topics
+from eval.provenance import git_commit
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -141,13 +142,7 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
 
 
 def _commit() -> str:
-    import subprocess
-
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parent.parent)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                           cwd=Path(__file__).resolve().parent.parent).stdout.strip()
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    return git_commit(dirty_mark=" (with uncommitted changes)")
 
 
 def render(results: list[dict[str, Any]], tune: bool, command: str = "", commit: str = "") -> str:
