@@ -120,3 +120,19 @@ def test_transformer_bundle_kind_loads_and_predicts(tmp_path, settings):
     shutil.rmtree(model_dir)
     with pytest.raises(ModelLoadError):
         load_sentiment(tmp_path / "b")
+
+
+def test_models_prepare_runs_as_setup_runs_it(settings):
+    """`qa-service models prepare` (what `make serve` / `make test` run on a fresh machine): the converted e5
+    checkpoint and every shipped transformer-onnx bundle's ONNX files, verified and idempotent."""
+    from typer.testing import CliRunner
+
+    from qa_service.cli import app
+    from qa_service.pipelines.sentiment_onnx import onnx_dir
+
+    res = CliRunner().invoke(app, ["models", "prepare"])
+    assert res.exit_code == 0, res.output
+    for v in list_versions(settings.models_dir, "sentiment"):
+        if read_manifest(settings.models_dir / "sentiment" / v).get("kind") == "transformer-onnx":
+            d = onnx_dir(settings.models_dir / "sentiment" / v, settings.cache_dir)
+            assert (d / "model.int8.onnx").exists() and (d / "model.onnx").exists()

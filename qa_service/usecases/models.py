@@ -54,6 +54,7 @@ def prepare(rt: Runtime, force: bool = False, check: bool | None = None) -> Prep
 
 def build_sentiment_onnx(rt: Runtime, force: bool = False) -> list[Path]:
     """Export and quantise every shipped ``transformer-onnx`` sentiment bundle into the cache (idempotent)."""
+    from qa_service.bundles import list_versions, read_manifest
     from qa_service.pipelines.sentiment_onnx import build
 
     d = rt.settings.models_dir
