@@ -14,10 +14,9 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("qa_service.access")
@@ -131,10 +130,70 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def request_id(request: Request) -> str:
+class Observe:
+    """ASGI middleware (outermost): a request id, the request timeout (504 when no response has started within
+    ``QA_REQUEST_TIMEOUT``), metrics and one access-log line per request. Plain ASGI rather than Starlette's
+    ``BaseHTTPMiddleware``, which costs the live path a task group and a stream per request."""
+
+    QUIET = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, timeout: float) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        t0 = time.perf_counter()
+        status = 500
+        started = asyncio.Event()
+
+        async def tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                started.set()
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, tagged))
+        waiter = asyncio.ensure_future(started.wait())
+        try:
+            done, _ = await asyncio.wait({task, waiter}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:  # nothing sent within the timeout: stop the work and answer 504
+                task.cancel()
+                status = 504
+                await _error(504, "timeout", f"request took longer than {self.timeout:g} s (QA_REQUEST_TIMEOUT); "
+                             "use a batch job for large inputs")(scope, receive, tagged)
+            else:
+                await task  # the response has started (or the app is done): the body is not cut short
+        finally:
+            waiter.cancel()
+            if not task.done():
+                task.cancel()
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - t0
+            self.metrics.requests.labels(scope.get("method", ""), path, str(status)).inc()
+            self.metrics.latency.labels(path).observe(elapsed)
+            if path not in self.QUIET:
+                principal = (scope.get("state") or {}).get("principal")
+                log.info("request", extra={"request_id": rid, "method": scope.get("method"), "route": path,
+                                           "status": status, "ms": round(1000 * elapsed, 2),
+                                           "key_id": getattr(principal, "key_id", None)})
+
+
+def _request_id(scope: Scope) -> str:
     """The client's X-Request-ID when it is 1-64 characters of [A-Za-z0-9._-]; else a new one."""
-    given = request.headers.get("x-request-id") or ""
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    for name, value in scope.get("headers") or []:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    return uuid.uuid4().hex[:16]
 
 
 def install_operations(app: FastAPI, settings) -> None:
@@ -146,30 +205,6 @@ def install_operations(app: FastAPI, settings) -> None:
 
     metrics = Metrics()
     app.state.metrics = metrics
-
-    async def observe(request: Request, call_next):
-        rid = request_id(request)
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await asyncio.wait_for(call_next(request), timeout=settings.request_timeout)
-            status = response.status_code
-        except asyncio.TimeoutError:
-            status = 504
-            response = _error(504, "timeout", f"request took longer than {settings.request_timeout:g} s "
-                              "(QA_REQUEST_TIMEOUT); use a batch job for large inputs")
-        route = request.scope.get("route")
-        path = getattr(route, "path", None) or "unmatched"
-        elapsed = time.perf_counter() - t0
-        metrics.requests.labels(request.method, path, str(status)).inc()
-        metrics.latency.labels(path).observe(elapsed)
-        response.headers["x-request-id"] = rid
-        principal = getattr(request.state, "principal", None)
-        if path not in ("/healthz", "/readyz", "/metrics"):
-            log.info("request", extra={"request_id": rid, "method": request.method, "route": path,
-                                       "status": status, "ms": round(1000 * elapsed, 2),
-                                       "key_id": getattr(principal, "key_id", None)})
-        return response
 
     @app.get("/metrics", include_in_schema=False, dependencies=[] if settings.public_metrics else [ADMIN])
     def prometheus() -> Response:
@@ -188,4 +223,4 @@ def install_operations(app: FastAPI, settings) -> None:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_mb << 20,
                        upload_limit=(settings.max_upload_mb + 1) << 20)
     app.add_middleware(Authenticate, settings=settings, runtime=app.state.runtime)
-    app.add_middleware(BaseHTTPMiddleware, dispatch=observe)
+    app.add_middleware(Observe, metrics=metrics, timeout=settings.request_timeout)
