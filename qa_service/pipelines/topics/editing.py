@@ -78,17 +78,23 @@ def merge_assignment(assignment: np.ndarray, groups: Sequence[Sequence[int]], ou
 
 
 def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | str | None, min_topics: int,
-                  max_topics: int, similarity: float, max_share: float | None, outlier: int) -> np.ndarray:
-    """Merge close topics of a clustering, hierarchically: the two topics whose centroids (size-weighted means
-    of their members' vectors in ``space``) are most similar merge first, the smaller id surviving.
+                  max_topics: int, similarity: float, max_share: float | None, outlier: int,
+                  linkage: str = "average") -> np.ndarray:
+    """Merge close topics of a clustering, hierarchically, by average linkage: the two topics whose members are
+    the most similar on average (the mean cosine similarity over all pairs of their members, i.e. the dot product
+    of their mean vectors in ``space``, whose rows are unit length) merge first, the smaller id surviving. A
+    diffuse topic is thus merged later than a tight one at the same centroid distance (centroid linkage merged
+    it first); chosen on the tune sets, eval/reports/topics-tune.md.
 
     Args:
         nr_topics: ``None`` (no merging), an int (merge down to that many topics), or ``"auto"``: merge while
-            there are more than ``max_topics``, or while the closest pair's cosine similarity is at least
+            there are more than ``max_topics``, or while the next pair's centroid cosine similarity is at least
             ``similarity`` and there are more than ``min_topics``.
         max_share: a merge may not build a topic above this share of the assigned documents (most outliers join a
             topic later, in proportion), unless nothing else can reach a requested number or ``max_topics``;
             ``None``: no limit.
+        linkage: ``"average"`` (the default) or ``"centroid"`` (the cosine of the two mean vectors: the rule
+            before average linkage was chosen, kept for the tuning grid).
 
     Returns:
         A copy of ``assignment`` with merged ids.
@@ -107,11 +113,13 @@ def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | st
     while len(ids) > 1:
         if target is not None and len(ids) <= target:
             break
-        cents = np.vstack([sums[t] for t in ids])
-        cents /= np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-12)
-        sim = cents @ cents.T
-        np.fill_diagonal(sim, -np.inf)
         sizes = np.array([size[t] for t in ids])
+        means = np.vstack([sums[t] for t in ids]) / sizes[:, None]
+        sim = means @ means.T  # average linkage: mean similarity over all pairs of members
+        if linkage == "centroid":
+            norms = np.maximum(np.linalg.norm(means, axis=1), 1e-12)
+            sim = sim / norms[:, None] / norms[None, :]
+        np.fill_diagonal(sim, -np.inf)
         allowed = np.where(sizes[:, None] + sizes[None, :] > cap, -np.inf, sim)
         must = target is not None or len(ids) > max_topics
         if not np.isfinite(allowed).any():
@@ -119,7 +127,9 @@ def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | st
                 break
             allowed = sim  # the requested count wins over the share limit
         i, j = np.unravel_index(int(np.argmax(allowed)), allowed.shape)
-        if not must and (len(ids) <= min_topics or allowed[i, j] < similarity):
+        centroid_cos = float(means[i] @ means[j]) / max(float(np.linalg.norm(means[i]) * np.linalg.norm(means[j])),
+                                                        1e-12)
+        if not must and (len(ids) <= min_topics or centroid_cos < similarity):
             break
         keep, gone = min(ids[i], ids[j]), max(ids[i], ids[j])
         sums[keep] = sums[keep] + sums.pop(gone)

@@ -2,7 +2,7 @@
 
 Fitting runs seeded UMAP -> HDBSCAN on embeddings computed once and reused (UMAP gets an exact k-nearest-neighbour
 graph computed with BLAS; the clustering runs on a seeded sample of at most ``max_fit_documents`` comments), splits a
-catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchically (centroid similarity) into the
+catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchically (average linkage) into the
 number of topics a manager can read (``nr_topics``: 8-25 by default). Keywords come from BERTopic's class-based
 TF-IDF; labels are short phrases customers wrote, chosen KeyBERT-style on the encoder (:mod:`.labels`).
 
@@ -57,6 +57,8 @@ class TopicModel:
             topics), an int (merged down to that many), or ``None`` (the fine clusters as found).
         min_topics, max_topics: the range ``"auto"`` ends in (fewer only when fewer clusters were found).
         merge_similarity: ``"auto"`` stops merging below this centroid similarity once within the range.
+        linkage: how close two topics are when merging: ``"average"`` (mean similarity of their members) or
+            ``"centroid"`` (cosine of their mean vectors); chosen on the tune sets (eval/reports/topics-tune.md).
         max_topic_share: a cluster above this share of the comments is split into its HDBSCAN leaves when it has
             any (one theme that truly dominates has none and stays whole), and merging never builds one above it
             among the assigned comments (0.14: after outliers join, no topic passes ~15%); ``None`` turns both off.
@@ -77,7 +79,8 @@ class TopicModel:
                  n_neighbors: int = 15, n_components: int = 5, min_dist: float = 0.0, min_samples: int | None = None,
                  cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.14,
                  nr_topics: int | Literal["auto"] | None = "auto", min_topics: int = 8, max_topics: int = 25,
-                 merge_similarity: float = 0.4, reduce_outliers: bool = True, outlier_quantile: float = 0.05,
+                 merge_similarity: float = 0.4, linkage: Literal["average", "centroid"] = "average",
+                 reduce_outliers: bool = True, outlier_quantile: float = 0.02,
                  center: bool = True, top_n_words: int = 10, n_representative: int = 5,
                  languages: Sequence[str] = ("es", "en"), n_epochs: int | None = None,
                  max_fit_documents: int | None = 20_000, embed_max_chars: int | None = None, seed: int = 42) -> None:
@@ -93,6 +96,7 @@ class TopicModel:
         self.min_topics = min_topics
         self.max_topics = max_topics
         self.merge_similarity = merge_similarity
+        self.linkage = linkage
         self.reduce_outliers = reduce_outliers
         self.outlier_quantile = outlier_quantile
         self.center = center
@@ -106,7 +110,7 @@ class TopicModel:
 
     # ------------------------------------------------------------------ parameters
     _PARAMS = ("min_topic_size", "n_neighbors", "n_components", "min_dist", "min_samples", "cluster_selection",
-               "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "reduce_outliers",
+               "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "linkage", "reduce_outliers",
                "outlier_quantile", "center", "top_n_words", "n_representative", "n_epochs", "max_fit_documents",
                "embed_max_chars", "seed")
 
@@ -219,7 +223,7 @@ class TopicModel:
         out = np.full(n, OUTLIER, dtype=int)
         out[fit] = labels
         out = reduce_topics(out, space, self.nr_topics, self.min_topics, self.max_topics, self.merge_similarity,
-                            self.max_topic_share, OUTLIER)
+                            self.max_topic_share, OUTLIER, linkage=self.linkage)
         return _by_size(out)
 
     def _split_large(self, labels: np.ndarray, coords: np.ndarray, min_size: int) -> np.ndarray:

@@ -95,3 +95,23 @@ def test_reduce_topics_keeps_to_max_topics_and_never_builds_a_catch_all():
     assert sizes.max() <= 20 and len(set(capped.tolist()) - {OUTLIER}) <= 30
     # A requested count wins over the share limit.
     assert len(set(reduce_topics(lab, x, 4, 8, 25, 0.5, 0.05, OUTLIER).tolist()) - {OUTLIER}) == 4
+
+
+def test_average_linkage_merges_a_tight_pair_before_a_diffuse_one_at_the_same_centroid_distance():
+    from qa_service.pipelines.topics import reduce_topics
+
+    # Two pairs whose centroids are equally far apart: (0, 1) tight, (2, 3) diffuse. Average linkage (the mean
+    # similarity over all pairs of members) merges the tight pair first; centroid linkage sees a tie.
+    eye = np.eye(8, dtype=np.float32)
+    tight, _ = _blobs([eye[0], eye[0] + 0.3 * eye[1]], [30, 30], noise=0.02, seed=3)
+    loose, _ = _blobs([eye[4], eye[4] + 0.3 * eye[5]], [30, 30], noise=0.35, seed=4)
+    x = np.vstack([tight, loose])
+    lab = np.repeat([0, 1, 2, 3], 30)
+    out = reduce_topics(lab, x, 3, 1, 25, 0.5, None, OUTLIER)
+    assert sorted(set(out.tolist())) == [0, 2, 3]  # the tight pair merged
+    # Centroid linkage (the rule before) merges the diffuse pair: its centroids are a hair closer.
+    assert sorted(set(reduce_topics(lab, x, 3, 1, 25, 0.5, None, OUTLIER, linkage="centroid").tolist())) == [0, 1, 2]
+    means = [x[lab == k].mean(axis=0) for k in range(4)]
+    cos = [float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for a, b in ((means[0], means[1]),
+                                                                           (means[2], means[3]))]
+    assert abs(cos[0] - cos[1]) < 0.05  # centroids about as close in both pairs: the rule, not the geometry, decides
