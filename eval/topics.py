@@ -78,9 +78,9 @@ def ours(**params: Any) -> Callable[[list[str], np.ndarray], np.ndarray]:
 
 TUNE_GRID: dict[str, dict[str, Any]] = {
     "default": {},
-    "linkage=centroid, outlier_quantile=0.05 (the settings before)": {"linkage": "centroid", "outlier_quantile": 0.05},
-    "linkage=centroid": {"linkage": "centroid"},
-    "outlier_quantile=0.05": {"outlier_quantile": 0.05},
+    "linkage=average, outlier_quantile=0.02": {"linkage": "average", "outlier_quantile": 0.02},
+    "linkage=average": {"linkage": "average"},
+    "outlier_quantile=0.02": {"outlier_quantile": 0.02},
     "merge_similarity=0.3": {"merge_similarity": 0.3},
     "merge_similarity=0.5": {"merge_similarity": 0.5},
     "max_topics=20": {"max_topics": 20},

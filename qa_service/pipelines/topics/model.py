@@ -2,7 +2,7 @@
 
 Fitting runs seeded UMAP -> HDBSCAN on embeddings computed once and reused (UMAP gets an exact k-nearest-neighbour
 graph computed with BLAS; the clustering runs on a seeded sample of at most ``max_fit_documents`` comments), splits a
-catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchically (average linkage) into the
+catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchically (centroid similarity) into the
 number of topics a manager can read (``nr_topics``: 8-25 by default). Keywords come from BERTopic's class-based
 TF-IDF; labels are short phrases customers wrote, chosen KeyBERT-style on the encoder (:mod:`.labels`).
 
@@ -57,8 +57,9 @@ class TopicModel:
             topics), an int (merged down to that many), or ``None`` (the fine clusters as found).
         min_topics, max_topics: the range ``"auto"`` ends in (fewer only when fewer clusters were found).
         merge_similarity: ``"auto"`` stops merging below this centroid similarity once within the range.
-        linkage: how close two topics are when merging: ``"average"`` (mean similarity of their members) or
-            ``"centroid"`` (cosine of their mean vectors); chosen on the tune sets (eval/reports/topics-tune.md).
+        linkage: how close two topics are when merging: ``"centroid"`` (cosine of their mean vectors) or
+            ``"average"`` (mean similarity of their members: better on the tune sets over 4 seeds, worse on the
+            report sets, so not the default; eval/reports/runs/topics-average-linkage.md).
         max_topic_share: a cluster above this share of the comments is split into its HDBSCAN leaves when it has
             any (one theme that truly dominates has none and stays whole), and merging never builds one above it
             among the assigned comments (0.14: after outliers join, no topic passes ~15%); ``None`` turns both off.
@@ -79,8 +80,8 @@ class TopicModel:
                  n_neighbors: int = 15, n_components: int = 5, min_dist: float = 0.0, min_samples: int | None = None,
                  cluster_selection: Literal["eom", "leaf"] = "eom", max_topic_share: float | None = 0.14,
                  nr_topics: int | Literal["auto"] | None = "auto", min_topics: int = 8, max_topics: int = 25,
-                 merge_similarity: float = 0.4, linkage: Literal["average", "centroid"] = "average",
-                 reduce_outliers: bool = True, outlier_quantile: float = 0.02,
+                 merge_similarity: float = 0.4, linkage: Literal["average", "centroid"] = "centroid",
+                 reduce_outliers: bool = True, outlier_quantile: float = 0.05,
                  center: bool = True, top_n_words: int = 10, n_representative: int = 5,
                  languages: Sequence[str] = ("es", "en"), n_epochs: int | None = None,
                  max_fit_documents: int | None = 20_000, embed_max_chars: int | None = None, seed: int = 42) -> None:
