@@ -163,3 +163,44 @@ def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
         t = rule["thresholds"].get(r.language)
         expected = "negative" if t is not None and p[0] >= t else LABELS[max(range(3), key=p.__getitem__)]
         assert r.label == expected, (r, t)
+
+
+def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
+    import numpy as np
+    import torch
+
+    from eval import datasets as ds
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment import load_sentiment
+    from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline, build, rebuild_torch
+    from qa_service.text.normalize import normalise_for_sentiment
+    from training.distill_sentiment import main as distil, unlabelled_customer_messages
+
+    settings = get_settings()
+    out = tmp_path / "st"
+    assert distil(["--limit", "16", "--max-steps", "2", "--batch-size", "8", "--warm-examples", "40",
+                   "--layers", "2", "--version", "st-tiny", "--out", str(out)]) == 0
+    m = read_manifest(out, task="sentiment")
+    assert m["architecture"] == {"num_hidden_layers": 2}
+    assert m["distillation"]["teacher"]["version"] == "2.0.0" and m["training"]["steps"] == 2
+    assert any(d["name"] == "twcs_head/unlabelled-inbound" and d["licence"] for d in m["training_data"])
+    model = rebuild_torch(out, settings.e5_converted_dir)
+    assert len(model.encoder.encoder.layer) == 2
+
+    # The student's fp32 graph computes what its torch model computes, and it serves through the same contract.
+    d = build(out, settings.e5_converted_dir, settings.cache_dir)
+    fp32 = OnnxSentimentPipeline(d / "model.onnx", settings.e5_converted_dir, detect_language=False)
+    texts = ["Pésimo servicio, me cobraron dos veces", "Thanks, all sorted now"]
+    with torch.no_grad():
+        for t, z in zip(texts, fp32.logits(texts)):
+            ids = torch.tensor([fp32.tokenizer_.encode("query: " + normalise_for_sentiment(t)).ids])
+            assert np.abs(model(ids, torch.ones_like(ids)).numpy()[0] - z).max() < 1e-3
+    r = load_sentiment(out, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir).predict(texts[0])
+    assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3
+
+    # The unlabelled customer messages share no near-duplicate key with any validation or report text.
+    extra, desc = unlabelled_customer_messages()
+    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    assert len(extra) > 500 and not {ds.dedup_key(t) for t in extra} & held
+    assert desc["left_out"]["labelled"] > 0 and desc["left_out"]["brand"] > 0

@@ -4,6 +4,8 @@ A bundle carries what training changed and nothing it can rebuild:
 
 * ``layers.safetensors``: every encoder weight except the word embeddings (frozen during fine-tuning), fp16;
 * ``head.npz``: the linear head over mean-pooled, L2-normalised token states;
+* a student distilled from such a model keeps the base's lowest N layers only: the manifest's
+  ``architecture.num_hidden_layers`` says how many (absent: all of the base's);
 * ``manifest.json`` with the base checkpoint's fingerprint, calibration per language
   and the quantisation's measured cost.
 
@@ -46,10 +48,16 @@ def _torch_module():
             self.classifier = torch.nn.Linear(encoder.config.hidden_size, n_labels)
 
         @classmethod
-        def from_base(cls, base: Path, n_labels: int = 3) -> "MeanPoolClassifier":
+        def from_base(cls, base: Path, n_labels: int = 3, layers: int | None = None) -> "MeanPoolClassifier":
+            """The base checkpoint with a new head; ``layers``: keep only its lowest N transformer layers (a
+            distilled student's shape)."""
             from transformers import AutoModel
 
-            return cls(AutoModel.from_pretrained(str(base)), n_labels)
+            encoder = AutoModel.from_pretrained(str(base))
+            if layers is not None and layers < encoder.config.num_hidden_layers:
+                encoder.encoder.layer = encoder.encoder.layer[:layers]
+                encoder.config.num_hidden_layers = layers
+            return cls(encoder, n_labels)
 
         def pooled(self, input_ids, attention_mask):
             h = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -81,6 +89,7 @@ def save_layers(model: Any, out: Path, base: Path, manifest_extra: dict[str, Any
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").half().contiguous() for k, v in model.encoder.state_dict().items()
              if k != WORD_EMBEDDINGS}
+    n_layers = int(model.encoder.config.num_hidden_layers)
     save_file(state, str(out / "layers.safetensors"))
     w = model.classifier.weight.detach().numpy().T.astype(np.float32)
     b = model.classifier.bias.detach().numpy().astype(np.float32)
@@ -97,6 +106,7 @@ def save_layers(model: Any, out: Path, base: Path, manifest_extra: dict[str, Any
         "calibration": {"method": "temperature", "temperature": 1.0},
         "preprocessing": "qa_service.text.normalize.normalise_for_sentiment",
         "artifacts": {"layers.safetensors": "", "head.npz": ""},
+        "architecture": {"num_hidden_layers": n_layers},
         **manifest_extra,
     }
     return write_manifest(out, manifest)
@@ -107,8 +117,11 @@ def rebuild_torch(bundle: Path, base: Path) -> Any:
     import torch
     from safetensors.torch import load_file
 
+    from qa_service.bundles import read_manifest
+
     cls = _torch_module()
-    model = cls.from_base(base, len(LABELS))
+    n_layers = (read_manifest(Path(bundle), task="sentiment").get("architecture") or {}).get("num_hidden_layers")
+    model = cls.from_base(base, len(LABELS), layers=int(n_layers) if n_layers else None)
     layers = {k: v.float() for k, v in load_file(str(Path(bundle) / "layers.safetensors")).items()}
     missing, unexpected = model.encoder.load_state_dict(layers, strict=False)
     if unexpected or [k for k in missing if k != WORD_EMBEDDINGS]:
