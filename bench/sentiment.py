@@ -85,6 +85,16 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
     return out
 
 
+def _batch_vs_single(pipe, texts: list[str], singles: list) -> dict:
+    """The same texts labelled one at a time and in chunks of 256: int8 dynamic quantisation scales activations
+    per run, so a score moves with its batch neighbours; how much, and how often the label changes."""
+    batched = [r for i in range(0, len(texts), 256) for r in pipe.predict(texts[i:i + 256])]
+    d = np.abs([a.score - b.score for a, b in zip(singles, batched)])
+    return {"texts": len(texts), "score_diff_median": round(float(np.median(d)), 4),
+            "score_diff_p95": round(float(np.percentile(d, 95)), 4), "score_diff_max": round(float(d.max()), 4),
+            "label_changed": round(float(np.mean([a.label != b.label for a, b in zip(singles, batched)])), 4)}
+
+
 def _pct(xs: list[float]) -> dict[str, float]:
     a = np.array(xs) * 1000
     return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
@@ -112,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     # In-process, one text at a time.
     for t in short[: args.warmup]:
         pipe.predict(t)
-    lat = []
+    lat, singles = [], []
     for i in range(args.requests):
         t0 = time.perf_counter()
-        pipe.predict(short[i % len(short)])
+        singles.append(pipe.predict(short[i % len(short)]))
         lat.append(time.perf_counter() - t0)
     inproc = _pct(lat)
+    consistency = _batch_vs_single(pipe, [short[i % len(short)] for i in range(args.requests)], singles)
 
     # In-process batch throughput.
     batch = texts[: args.batch]
@@ -172,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "serving_overhead_p50_ms": round(http["p50_ms"] - inproc["p50_ms"], 2),
         "http_over_in_process_p50": round(http["p50_ms"] / inproc["p50_ms"], 2),
         "in_process_batch_texts_per_s": round(inproc_tps, 1), "http_batch_texts_per_s": round(http_tps, 1),
-        "int8_vs_fp32": quant, "loadavg_before": load_before, "loadavg_after": _loadavg(),
+        "int8_vs_fp32": quant, "batch_vs_single": consistency, "loadavg_before": load_before, "loadavg_after": _loadavg(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m bench.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
@@ -188,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"int8 vs fp32: single p50 {quant['fp32_single_p50_ms']:.2f} -> {quant['int8_single_p50_ms']:.2f} ms "
               f"({quant['single_speedup']:.2f}x), batch {quant['batch_speedup']:.2f}x, macro-F1 difference on "
               f"validation {quant['macro_f1_delta_points']:+.2f} points")
+    print(f"batch vs single (same {consistency['texts']} texts): score difference median "
+          f"{consistency['score_diff_median']:.3f}, p95 {consistency['score_diff_p95']:.3f}; label changed for "
+          f"{consistency['label_changed']:.1%}")
     print(f"serving overhead at p50: {result['serving_overhead_p50_ms']:.2f} ms "
           f"(HTTP/in-process = {result['http_over_in_process_p50']:.2f}x)")
     return 0

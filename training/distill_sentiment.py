@@ -44,49 +44,14 @@ LABELS = ds.LABELS
 UNLABELLED = -1
 
 
-def unlabelled_customer_messages(limit: int | None = None) -> tuple[list[str], dict]:
-    """Inbound TWCS customer tweets (English, unlabelled) that share no near-duplicate key with any validation or
-    report text of the protocol (the labelled TWCS messages are such texts), and how many were left out and why."""
-    f = ds.data_root() / "twcs_head" / "twcs_head.csv"
+def _unseen(texts: list[str], why: dict[str, int]) -> list[str]:
+    """``texts`` (whitespace-normalised) without empties, repeats, and anything sharing a near-duplicate key with a
+    validation or report text of the protocol; ``why`` counts what was left out."""
     held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
-    labelled = set(ds.twcs_labels())
-    texts, seen = [], set()
-    why = {"brand": 0, "labelled": 0, "in_val_or_report": 0, "duplicate_or_empty": 0}
-    with f.open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if str(r.get("inbound", "")).strip().lower() not in ("true", "1"):
-                why["brand"] += 1
-                continue
-            if r["tweet_id"] in labelled:
-                why["labelled"] += 1
-                continue
-            t = " ".join(str(r["text"]).split())
-            k = ds.dedup_key(t)
-            if k in held:
-                why["in_val_or_report"] += 1
-            elif not k or k in seen:
-                why["duplicate_or_empty"] += 1
-            else:
-                seen.add(k)
-                texts.append(t)
-    if limit:
-        texts = texts[:limit]
-    return texts, {"name": "twcs_head/unlabelled-inbound", "language": "en", "kind": "customer-messages",
-                   "role": "train (teacher's soft labels only)", "source": "Customer Support on Twitter (TWCS)",
-                   "licence": "CC BY-NC-SA 4.0", "rows": len(texts), "left_out": why,
-                   "files": ["twcs_head/twcs_head.csv"],
-                   "sha256": "sha256:" + hashlib.sha256("\n".join(texts).encode()).hexdigest()}
-
-
-def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[list[str], dict]:
-    """A seeded sample of ``n`` real customer messages to a bank (BANKING77's training file: English, intents
-    only, no sentiment labels), none sharing a near-duplicate key with any validation or report text."""
-    f = ds.data_root() / "banking77" / "banking_data_train.csv"
-    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
-    with f.open(encoding="utf-8", newline="") as fh:
-        rows = [" ".join(str(r["text"]).split()) for r in csv.DictReader(fh)]
-    keep, seen, why = [], set(), {"in_val_or_report": 0, "duplicate_or_empty": 0}
-    for t in rows:
+    keep, seen = [], set()
+    why.setdefault("in_val_or_report", 0)
+    why.setdefault("duplicate_or_empty", 0)
+    for t in (" ".join(str(t).split()) for t in texts):
         k = ds.dedup_key(t)
         if k in held:
             why["in_val_or_report"] += 1
@@ -95,14 +60,46 @@ def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[li
         else:
             seen.add(k)
             keep.append(t)
+    return keep
+
+
+def _describe(name: str, source: str, licence: str, file: str, texts: list[str], why: dict, **extra) -> dict:
+    return {"name": name, "language": "en", "kind": "customer-messages", "role": "train (teacher's soft labels only)",
+            "source": source, "licence": licence, "rows": len(texts), **extra, "left_out": why, "files": [file],
+            "sha256": "sha256:" + hashlib.sha256("\n".join(texts).encode()).hexdigest()}
+
+
+def unlabelled_customer_messages(limit: int | None = None) -> tuple[list[str], dict]:
+    """Inbound TWCS customer tweets (English, unlabelled) that share no near-duplicate key with any validation or
+    report text of the protocol (the labelled TWCS messages are such texts), and how many were left out and why."""
+    labelled = set(ds.twcs_labels())
+    why = {"brand": 0, "labelled": 0}
+    rows = []
+    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if str(r.get("inbound", "")).strip().lower() not in ("true", "1"):
+                why["brand"] += 1
+            elif r["tweet_id"] in labelled:
+                why["labelled"] += 1
+            else:
+                rows.append(r["text"])
+    texts = _unseen(rows, why)[:limit] if limit else _unseen(rows, why)
+    return texts, _describe("twcs_head/unlabelled-inbound", "Customer Support on Twitter (TWCS)", "CC BY-NC-SA 4.0",
+                            "twcs_head/twcs_head.csv", texts, why)
+
+
+def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[list[str], dict]:
+    """A seeded sample of ``n`` real customer messages to a bank (BANKING77's training file: English, intents
+    only, no sentiment labels), none sharing a near-duplicate key with any validation or report text."""
+    with (ds.data_root() / "banking77" / "banking_data_train.csv").open(encoding="utf-8", newline="") as fh:
+        rows = [r["text"] for r in csv.DictReader(fh)]
+    why: dict[str, int] = {}
+    keep = _unseen(rows, why)
     texts = sorted(random.Random(ds.SEED).sample(keep, min(n, len(keep)))) if n else []
     if limit:
         texts = texts[:limit]
-    return texts, {"name": "banking77/unlabelled-train-sample", "language": "en", "kind": "customer-messages",
-                   "role": "train (teacher's soft labels only)", "source": "BANKING77 (PolyAI), training file",
-                   "licence": "CC BY 4.0", "rows": len(texts), "of": len(rows), "left_out": why,
-                   "files": ["banking77/banking_data_train.csv"],
-                   "sha256": "sha256:" + hashlib.sha256("\n".join(texts).encode()).hexdigest()}
+    return texts, _describe("banking77/unlabelled-train-sample", "BANKING77 (PolyAI), training file", "CC BY 4.0",
+                            "banking77/banking_data_train.csv", texts, why, of=len(rows))
 
 
 def teacher_logits(teacher: Path, texts: list[str], batch_size: int = 64) -> np.ndarray:

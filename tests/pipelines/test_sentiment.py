@@ -45,9 +45,10 @@ def test_batch_results_are_consistent_with_single(sentiment):
     for text, r in zip(texts, batch):
         one = sentiment.predict(text)
         assert one.label == r.label
-        # int8 ONNX quantises activations per batch (dynamic quantisation), so a text's score moves slightly
-        # with its batch neighbours; the float models agree to 1e-3.
-        assert abs(one.score - r.score) < (0.05 if sentiment.manifest_.get("kind") == "transformer-onnx" else 1e-3)
+        # int8 ONNX quantises activations per run (dynamic quantisation), so a text's score moves with its batch
+        # neighbours (bench/results/sentiment.json, batch_vs_single: median ~0.03 for 3.1.0); the float models
+        # agree to 1e-3.
+        assert abs(one.score - r.score) < (0.1 if sentiment.manifest_.get("kind") == "transformer-onnx" else 1e-3)
         p = r.probabilities
         assert abs(p.negative + p.neutral + p.positive - 1) < 1e-3
         assert -1 <= r.score <= 1

@@ -190,9 +190,11 @@ def test_stop_words_cover_both_spellings_and_clean_text():
 
 
 def test_one_topic_does_not_swallow_everything(encoder, settings):
-    """Rest-Mex reviews of 10 attractions: HDBSCAN's eom puts most of 400 in one cluster; it is split into its
-    leaves and no merge rebuilds it (the guard off: one topic holds most). One attraction has 41% of the reviews,
-    so its reviews may still make a topic a little above 15%, never a catch-all."""
+    """Rest-Mex reviews of 10 attractions: HDBSCAN's eom puts a large share of 400 in one cluster; it is split
+    into its leaves and no merge rebuilds it (the guard off: one topic holds far more). One attraction has 41% of
+    the reviews, so its reviews may still make a topic a little above 15%, never a catch-all. (How large the
+    unguarded cluster is depends on UMAP's layout, which varies between installs: over half on one, 30% on
+    another.)"""
     from eval.topic_sets import restmex
 
     s = restmex("tune")
@@ -202,7 +204,7 @@ def test_one_topic_does_not_swallow_everything(encoder, settings):
     assert model.split_ and largest <= 0.2 and len(model.topics_) >= 4
     assert normalized_mutual_info_score(gold, model.labels_) > 0.3
     off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None).fit(texts)
-    assert not off.split_ and max(t.size for t in off.topics_.values()) / len(texts) > 0.5
+    assert not off.split_ and max(t.size for t in off.topics_.values()) / len(texts) > max(0.25, largest + 0.1)
 
 
 def test_auto_gives_a_readable_number_of_topics_and_n_asks_for_n(encoder):
