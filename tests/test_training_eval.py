@@ -204,3 +204,13 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
     held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
     assert len(extra) > 500 and not {ds.dedup_key(t) for t in extra} & held
     assert desc["left_out"]["labelled"] > 0 and desc["left_out"]["brand"] > 0
+
+
+def test_distillation_refuses_bad_arguments_in_one_line(tmp_path, capsys):
+    from training.distill_sentiment import main as distil
+
+    assert distil(["--teacher", str(tmp_path / "nothing"), "--out", str(tmp_path / "st")]) == 4
+    assert distil(["--layers", "0", "--out", str(tmp_path / "st")]) == 2
+    assert distil(["--epochs", "0", "--out", str(tmp_path / "st")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the teacher" in err and "Traceback" not in err and not (tmp_path / "st").exists()

@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue from this version's checkpoint")
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per set (smoke runs)")
     args = ap.parse_args(argv)
-    if args.layers < 1:
-        print("--layers must be at least 1", file=sys.stderr)
+    if args.layers < 1 or args.epochs <= 0:
+        print("--layers must be at least 1 and --epochs above 0", file=sys.stderr)
         return 2
 
     import torch
@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa_service.bundles import read_manifest
     from qa_service.config import get_settings
     from qa_service.encoders.e5_convert import verify
+    from qa_service.errors import ModelLoadError
     from qa_service.pipelines.sentiment import SentimentPipeline
     from qa_service.pipelines.sentiment_onnx import WORD_EMBEDDINGS, MeanPoolClassifier, save_layers
     from qa_service.text.normalize import normalise_for_sentiment as norm
@@ -185,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     base = settings.e5_converted_dir
     verify(base)
     teacher = args.teacher or settings.models_dir / "sentiment" / "2.0.0"
-    tm = read_manifest(teacher, task="sentiment")
+    try:
+        tm = read_manifest(teacher, task="sentiment")
+    except ModelLoadError as exc:
+        print(f"cannot read the teacher: {exc}", file=sys.stderr)
+        return 4
     if tm.get("kind") != "transformer-onnx":
         print(f"{teacher}: the teacher must be a transformer-onnx bundle (it is {tm.get('kind')})", file=sys.stderr)
         return 2
