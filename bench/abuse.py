@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from bench._server import free_port, start_server, wait_ready
+from eval.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parent
 
@@ -161,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         p99 = probes[int(0.99 * (len(probes) - 1))] if probes else None
         out = {
             "command": "python -m bench.abuse " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                     cwd=ROOT.parent).stdout.strip(),
+            "commit": git_commit(),
             "healthz": {"probes": len(probes), "errors": probe_errors[0],
                         "p50_ms": round(1000 * probes[len(probes) // 2], 1) if probes else None,
                         "p99_ms": round(1000 * p99, 1) if p99 is not None else None},

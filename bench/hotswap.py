@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._server import free_port, start_server, wait_ready
+from eval.provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TEXTS = ["¿Me pueden enviar la factura de marzo?", "Llevo diez días esperando el reembolso",
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in records if r[2] != 200]
     result = {
         "command": "python -m bench.hotswap " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "commit": git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before,
                     "loadavg_after": open("/proc/loadavg").read().split()[:3]},

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._server import free_port, start_server, wait_ready
+from eval.provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -122,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     # In-process, one text at a time.
     for t in short[: args.warmup]:
         pipe.predict(t)
+    timed = [short[i % len(short)] for i in range(args.requests)]
     lat, singles = [], []
-    for i in range(args.requests):
+    for t in timed:
         t0 = time.perf_counter()
-        singles.append(pipe.predict(short[i % len(short)]))
+        singles.append(pipe.predict(t))
         lat.append(time.perf_counter() - t0)
     inproc = _pct(lat)
-    consistency = _batch_vs_single(pipe, [short[i % len(short)] for i in range(args.requests)], singles)
+    consistency = _batch_vs_single(pipe, timed, singles)
 
     # In-process batch throughput.
     batch = texts[: args.batch]
@@ -183,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         "serving_overhead_p50_ms": round(http["p50_ms"] - inproc["p50_ms"], 2),
         "http_over_in_process_p50": round(http["p50_ms"] / inproc["p50_ms"], 2),
         "in_process_batch_texts_per_s": round(inproc_tps, 1), "http_batch_texts_per_s": round(http_tps, 1),
-        "int8_vs_fp32": quant, "batch_vs_single": consistency, "loadavg_before": load_before, "loadavg_after": _loadavg(),
+        "int8_vs_fp32": quant, "batch_vs_single": consistency,
+        "loadavg_before": load_before, "loadavg_after": _loadavg(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m bench.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "commit": git_commit(),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sentiment.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -115,10 +115,10 @@ def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | st
             break
         sizes = np.array([size[t] for t in ids])
         means = np.vstack([sums[t] for t in ids]) / sizes[:, None]
-        sim = means @ means.T  # average linkage: mean similarity over all pairs of members
-        if linkage != "average":  # centroid linkage: the cosine of the mean vectors
-            norms = np.maximum(np.linalg.norm(means, axis=1), 1e-12)
-            sim = sim / norms[:, None] / norms[None, :]
+        dots = means @ means.T  # average linkage: mean similarity over all pairs of members
+        norms = np.maximum(np.linalg.norm(means, axis=1), 1e-12)
+        cos = dots / norms[:, None] / norms[None, :]  # centroid linkage: the cosine of the mean vectors
+        sim = dots if linkage == "average" else cos.copy()
         np.fill_diagonal(sim, -np.inf)
         allowed = np.where(sizes[:, None] + sizes[None, :] > cap, -np.inf, sim)
         must = target is not None or len(ids) > max_topics
@@ -127,9 +127,7 @@ def reduce_topics(assignment: np.ndarray, space: np.ndarray, nr_topics: int | st
                 break
             allowed = sim  # the requested count wins over the share limit
         i, j = np.unravel_index(int(np.argmax(allowed)), allowed.shape)
-        centroid_cos = float(means[i] @ means[j]) / max(float(np.linalg.norm(means[i]) * np.linalg.norm(means[j])),
-                                                        1e-12)
-        if not must and (len(ids) <= min_topics or centroid_cos < similarity):
+        if not must and (len(ids) <= min_topics or cos[i, j] < similarity):
             break
         keep, gone = min(ids[i], ids[j]), max(ids[i], ids[j])
         sums[keep] = sums[keep] + sums.pop(gone)

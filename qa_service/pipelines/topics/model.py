@@ -111,9 +111,9 @@ class TopicModel:
 
     # ------------------------------------------------------------------ parameters
     _PARAMS = ("min_topic_size", "n_neighbors", "n_components", "min_dist", "min_samples", "cluster_selection",
-               "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "linkage", "reduce_outliers",
-               "outlier_quantile", "center", "top_n_words", "n_representative", "n_epochs", "max_fit_documents",
-               "embed_max_chars", "seed")
+               "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "linkage",
+               "reduce_outliers", "outlier_quantile", "center", "top_n_words", "n_representative", "n_epochs",
+               "max_fit_documents", "embed_max_chars", "seed")
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._PARAMS} | {"languages": list(self.languages)}
