@@ -9,6 +9,7 @@ import pytest
 from qa_service.errors import InvalidInputError, ModelLoadError
 from qa_service.bundles import current_version, list_versions, read_manifest, resolve_bundle, set_current
 from qa_service.pipelines.sentiment import load_sentiment
+from tests.conftest import needs_shared_data
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0"])
@@ -25,6 +26,7 @@ def test_shipped_manifest_is_complete(settings, version):
     assert "torch" in m["library_versions"] or "numpy" in m["library_versions"]
 
 
+@needs_shared_data()
 def test_served_model_records_its_protocol_calibration_and_quantisation(settings):
     from eval import datasets as ds
 
