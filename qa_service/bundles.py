@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -156,3 +158,14 @@ def write_manifest(bundle: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     manifest.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def link_copy(src: Path, out: Path) -> None:
+    """A new version's directory from ``src``: small files copied, large weights (the same bytes) linked to the
+    source's, so the repository and the ONNX cache (keyed by the weights' checksum) hold them once."""
+    out.mkdir()
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.stat().st_size > 1_000_000:
+            (out / f.name).symlink_to(os.path.relpath(f.resolve(), out))
+        elif f.is_file():
+            shutil.copy2(f, out / f.name)

@@ -2,6 +2,7 @@
 
     python -m training.export_sentiment models/sentiment/2.0.0
     python -m training.export_sentiment /tmp/ft-tiny --limit 50          # smoke run (CI)
+    python -m training.export_sentiment models/sentiment/3.0.0 --graph fused --version 3.2.0
 
 Steps, all on the ``val`` sets of ``eval/datasets.py`` (report sets are never read here):
 
@@ -12,6 +13,10 @@ Steps, all on the ``val`` sets of ``eval/datasets.py`` (report sets are never re
 3. measure the quantisation's cost: label agreement and macro-F1 difference int8 vs fp32 on the validation
    sets, and single-message latency (p50/p99) and batch throughput of both on this machine;
 4. rewrite the bundle's manifest with the calibration, the quantisation record and which sets chose what.
+
+``--graph fused`` builds the graph ONNX Runtime fuses (attention, layer norms; int8 run one text per run: see
+``qa_service.pipelines.sentiment_onnx``); with ``--version`` the result is a new sibling version of the bundle (same
+weights, linked) instead of a rewrite of the bundle itself.
 """
 
 from __future__ import annotations
@@ -50,23 +55,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per validation set (smoke runs)")
     ap.add_argument("--force", action="store_true", help="rebuild the ONNX files")
+    ap.add_argument("--graph", choices=("fused", "legacy"), default=None,
+                    help="how the ONNX graph is built (default: what the manifest says; absent: legacy)")
+    ap.add_argument("--version", default=None, help="write a new sibling version instead of rewriting the bundle")
     args = ap.parse_args(argv)
+    if not (args.bundle / "manifest.json").exists():
+        print(f"error: {args.bundle}: no manifest.json (not a bundle)", file=sys.stderr)
+        return 2
 
     from eval.metrics import classification_report
     from qa_service.bundles import read_manifest, write_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import fit_language_calibration
-    from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline, build
+    from qa_service.bundles import link_copy
+    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, graph_spec
 
     settings = get_settings()
-    manifest = read_manifest(args.bundle, task="sentiment")
+    if args.version:
+        out = args.bundle.parent / args.version
+        if out.exists():
+            print(f"error: {out} exists; choose another --version", file=sys.stderr)
+            return 2
+        link_copy(args.bundle, out)
+        manifest = read_manifest(out, task="sentiment")
+        manifest.update(version=args.version, parent=manifest.get("version"), metrics={}, metrics_source=None)
+        manifest.pop("decision", None)
+        args.bundle = out
+    else:
+        manifest = read_manifest(args.bundle, task="sentiment")
+    if args.graph:
+        manifest.pop("onnx", None)
+        if args.graph == "fused":
+            manifest["onnx"] = dict(FUSED_GRAPH)
+        write_manifest(args.bundle, manifest)
+    spec = graph_spec(manifest)
     t0 = time.time()
     d = build(args.bundle, settings.e5_converted_dir, settings.cache_dir, force=args.force)
     build_s = time.time() - t0
     print(f"built {d} in {build_s:.0f}s", file=sys.stderr)
     kw = dict(prefix=manifest.get("prefix", "query: "), max_length=int(manifest.get("max_length", 96)),
               threads=settings.threads, detect_language=False)
-    int8 = OnnxSentimentPipeline(d / "model.int8.onnx", settings.e5_converted_dir, **kw)
+    int8 = OnnxSentimentPipeline(d / "model.int8.onnx", settings.e5_converted_dir, per_text=spec["int8_runs"] == "per-text",
+                                 **kw)
     fp32 = OnnxSentimentPipeline(d / "model.onnx", settings.e5_converted_dir, **kw)
 
     val = [s.subset(args.limit) if args.limit else s for s in ds.validation_sets()]
@@ -89,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest["quantization"] = {
         "method": "onnxruntime.quantization.quantize_dynamic, QInt8 weights, per-channel; activations quantised "
                   "dynamically at run time; no calibration data",
+        "graph": spec,
         "served": "model.int8.onnx", "build_seconds": round(build_s),
         "validation_agreement": agreement,
         "speed": {"int8": sp8, "fp32": sp32,

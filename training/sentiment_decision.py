@@ -3,6 +3,7 @@ calibrated P(negative) reaches a threshold chosen, per language, on that languag
 data.
 
     python -m training.sentiment_decision models/sentiment/2.0.0 --version 2.1.0
+    python -m training.sentiment_decision models/sentiment/3.2.0 --version 3.3.0 --rule offsets
     python -m training.sentiment_decision models/sentiment/2.1.0 --fill-metrics eval/reports/sentiment-comparison.json
 
 Why: for the helpdesk a complaint read as neutral is the costliest mistake, and a model trained on tweets and
@@ -19,6 +20,15 @@ reviews (measured on their validation sets). A language without customer-message
 threshold, and nothing here can say whether Spanish customer messages would gain. The effect on every validation set
 is written into the manifest beside the choice. Report sets are not read here.
 
+``--rule offsets`` (3.3.0 on) adds class offsets per language: the label maximises log P(class) + offset, then the
+negative threshold applies where the language has one. For each language with validation messages (the ``val`` sets
+of kind ``tweets`` and ``customer-messages``), over a coarse grid (offsets for neutral and positive in -1..1 step
+0.25; thresholds as above, or none), keep the combinations that meet the negative recall/precision target on that
+language's customer-message validation sets (if it has any), and choose the one with the highest mean macro-F1 over
+all of that language's validation message sets; ties go to the smallest move (offsets nearest zero, then the
+highest threshold). A coarse grid, because the Spanish validation messages are ~800: a fine one would fit them.
+Review sets are not in the objective (the helpdesk's traffic is messages); their validation effect is recorded.
+
 The new bundle is a copy of the source (same weights, same calibration, so the same ONNX build in the cache) with
 ``decision`` and ``evaluation_protocol`` added and the report metrics left empty until ``--fill-metrics`` copies
 them from a comparison run (``python -m eval.compare_sentiment --candidates "" --bundle <new bundle>``), which
@@ -29,8 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +47,8 @@ from typing import Any
 import numpy as np
 
 GRID = [round(x, 3) for x in np.arange(0.10, 0.501, 0.025)]
+OFFSETS = [round(x, 2) for x in np.arange(-1.0, 1.001, 0.25)]
+MESSAGE_KINDS = ("tweets", "customer-messages")
 
 
 def choose_threshold(probs: np.ndarray, y: np.ndarray, min_recall: float, min_precision: float
@@ -61,6 +71,41 @@ def choose_threshold(probs: np.ndarray, y: np.ndarray, min_recall: float, min_pr
     return float(best["threshold"]), rows
 
 
+def _negative_pr(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    tp = int(((pred == 0) & (y == 0)).sum())
+    return tp / max(int((pred == 0).sum()), 1), tp / max(int((y == 0).sum()), 1)
+
+
+def choose_offsets(sets: list[tuple[str, str, np.ndarray, np.ndarray]], min_recall: float, min_precision: float
+                   ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The offsets (and threshold) for one language from its validation message sets ``(name, kind, probs, y)``:
+    (the choice or None when nothing meets the target, the feasible candidates best first, at most 10)."""
+    from eval.metrics import macro_f1_from_pred
+    from qa_service.pipelines.sentiment_core import decide
+
+    customer = [s for s in sets if s[1] == "customer-messages"]
+    thresholds: list[float | None] = [None] + (list(GRID) if customer else [])
+    rows = []
+    for bn in OFFSETS:
+        for bp in OFFSETS:
+            for t in thresholds:
+                rule = {"method": "offsets", "offsets": {"x": [0.0, bn, bp]}, "thresholds": {} if t is None else {"x": t}}
+                f1, ok, target = {}, True, {}
+                for name, kind, p, y in sets:
+                    pred = decide(p, rule, ["x"] * len(y))
+                    f1[name] = round(macro_f1_from_pred(y, pred), 4)
+                    if kind == "customer-messages":
+                        prec, rec = _negative_pr(pred, y)
+                        target[name] = {"negative_precision": round(prec, 4), "negative_recall": round(rec, 4)}
+                        ok = ok and rec >= min_recall and prec >= min_precision
+                if ok:
+                    rows.append({"offsets": [0.0, bn, bp], "threshold": t, "mean_macro_f1": round(float(np.mean(
+                        list(f1.values()))), 4), "macro_f1": f1, "negative_target": target})
+    rows.sort(key=lambda r: (-r["mean_macro_f1"], abs(r["offsets"][1]) + abs(r["offsets"][2]),
+                             -(r["threshold"] if r["threshold"] is not None else 1.0)))
+    return (rows[0] if rows else None), rows[:10]
+
+
 def _load(bundle: Path) -> Any:
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import load_sentiment
@@ -72,11 +117,10 @@ def _load(bundle: Path) -> Any:
     return pipe
 
 
-def make_version(src: Path, version: str, min_recall: float, min_precision: float, limit: int | None) -> int:
+def make_version(src: Path, version: str, min_recall: float, min_precision: float, limit: int | None,
+                 method: str = "threshold") -> int:
     from eval import datasets as ds
-    from eval.metrics import macro_f1_from_pred
-    from qa_service.bundles import read_manifest, write_manifest
-    from qa_service.pipelines.sentiment_core import decide
+    from qa_service.bundles import link_copy, read_manifest, write_manifest
 
     manifest = read_manifest(src, task="sentiment")
     out = src.parent / version
@@ -94,6 +138,8 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
         print(f"  predicting {s.name} ({len(s)})", file=sys.stderr, flush=True)
         probs[s.name] = pipe.predict_proba(s.texts, [s.language] * len(s))
         ys[s.name] = np.array([ds.LABELS.index(lab) for lab in s.labels])
+    if method == "offsets":
+        return _offsets_version(src, out, manifest, version, val, probs, ys, min_recall, min_precision)
     thresholds, grids = {}, {}
     for lang in sorted({s.language for s in target}):
         sets = [s for s in target if s.language == lang]
@@ -109,13 +155,8 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
             return 3
         thresholds[lang] = t
     rule = {"method": "negative-threshold", "thresholds": thresholds}
-    effect = {}
-    for s in val:
-        a = macro_f1_from_pred(ys[s.name], probs[s.name].argmax(1))
-        b = macro_f1_from_pred(ys[s.name], decide(probs[s.name], rule, [s.language] * len(s)))
-        effect[s.name] = {"kind": s.kind, "language": s.language, "macro_f1_argmax": round(a, 4),
-                          "macro_f1_decision": round(b, 4), "difference": round(b - a, 4)}
-    _link_copy(src, out)
+    effect = _effect(val, probs, ys, rule)
+    link_copy(src, out)
     m = dict(manifest)
     m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
              created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
@@ -139,15 +180,64 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
     return 0
 
 
-def _link_copy(src: Path, out: Path) -> None:
-    """The new version's directory: small files copied, large weights (the same bytes) linked to the source's, so
-    the repository and the ONNX cache (keyed by the weights' checksum) hold them once."""
-    out.mkdir()
-    for f in sorted(src.iterdir()):
-        if f.is_file() and f.stat().st_size > 1_000_000:
-            (out / f.name).symlink_to(os.path.relpath(f.resolve(), out))
-        elif f.is_file():
-            shutil.copy2(f, out / f.name)
+def _effect(val: list[Any], probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], rule: dict[str, Any]
+            ) -> dict[str, Any]:
+    from eval.metrics import macro_f1_from_pred
+    from qa_service.pipelines.sentiment_core import decide
+
+    effect = {}
+    for s in val:
+        a = macro_f1_from_pred(ys[s.name], probs[s.name].argmax(1))
+        b = macro_f1_from_pred(ys[s.name], decide(probs[s.name], rule, [s.language] * len(s)))
+        effect[s.name] = {"kind": s.kind, "language": s.language, "macro_f1_argmax": round(a, 4),
+                          "macro_f1_decision": round(b, 4), "difference": round(b - a, 4)}
+    return effect
+
+
+def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: str, val: list[Any],
+                     probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], min_recall: float,
+                     min_precision: float) -> int:
+    from qa_service.bundles import link_copy, write_manifest
+
+    offsets, thresholds, grids, chosen_on = {}, {}, {}, []
+    for lang in sorted({s.language for s in val if s.kind in MESSAGE_KINDS}):
+        sets = [s for s in val if s.language == lang and s.kind in MESSAGE_KINDS]
+        best, grids[lang] = choose_offsets([(s.name, s.kind, probs[s.name], ys[s.name]) for s in sets],
+                                           min_recall, min_precision)
+        if best is None:
+            print(f"error: nothing on the grid reaches negative recall {min_recall} with precision {min_precision} "
+                  f"on the {lang} customer-message validation sets", file=sys.stderr)
+            return 3
+        offsets[lang] = best["offsets"]
+        if best["threshold"] is not None:
+            thresholds[lang] = best["threshold"]
+        chosen_on += [s.name for s in sets]
+    rule = {"method": "offsets", "offsets": offsets, "thresholds": thresholds}
+    effect = _effect(val, probs, ys, rule)
+    link_copy(src, out)
+    m = dict(manifest)
+    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
+             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    m["decision"] = {
+        **rule,
+        "operating_point": "messages: macro-F1 over each language's validation messages; in a language with "
+                           "customer-message validation data, a complaint read as neutral costs most",
+        "chosen_on": chosen_on,
+        "rule": f"per language, offsets for neutral/positive in {OFFSETS[0]}..{OFFSETS[-1]} step 0.25 (and, with "
+                f"customer-message validation data, a negative threshold in {GRID[0]}..{GRID[-1]} or none) meeting "
+                f"negative recall >= {min_recall} and precision >= {min_precision} on the customer-message sets; "
+                "the highest mean macro-F1 over the chosen_on sets of the language; ties: the smallest move",
+        "other_languages": "the most probable label",
+        "candidates": grids, "validation_effect": effect,
+        "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
+        "argmax_instead": "QA_SENTIMENT_DECISION=argmax",
+    }
+    proto = dict(m.get("evaluation_protocol") or {})
+    proto["decision_chosen_on"] = chosen_on
+    m["evaluation_protocol"] = proto
+    write_manifest(out, m)
+    print(json.dumps({"version": version, "decision": rule, "validation_effect": effect}, indent=1))
+    return 0
 
 
 def fill_metrics(bundle: Path, report_path: Path, candidate: str | None) -> int:
@@ -174,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.sentiment_decision", description=__doc__.split("\n")[0])
     ap.add_argument("bundle", type=Path, help="source bundle (or, with --fill-metrics, the bundle to fill)")
     ap.add_argument("--version", help="the new version's name (a sibling directory of the source)")
+    ap.add_argument("--rule", choices=("threshold", "offsets"), default="threshold",
+                    help="threshold: a negative threshold on customer messages (2.1.0, 3.1.0); offsets: class "
+                         "offsets per language on all validation messages, with the threshold (3.3.0)")
     ap.add_argument("--min-recall", type=float, default=0.80)
     ap.add_argument("--min-precision", type=float, default=0.70)
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per validation set (quick runs)")
@@ -188,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.version:
         print("error: --version is required to make a new version", file=sys.stderr)
         return 2
-    return make_version(args.bundle, args.version, args.min_recall, args.min_precision, args.limit)
+    return make_version(args.bundle, args.version, args.min_recall, args.min_precision, args.limit, args.rule)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+RULES = ("negative-threshold", "offsets")
+
+
 def decide(probs: np.ndarray, rule: dict[str, Any] | None, languages: Sequence[str] | None = None) -> np.ndarray:
     """Label indices from calibrated probabilities under a bundle's decision rule.
 
@@ -26,15 +29,21 @@ def decide(probs: np.ndarray, rule: dict[str, Any] | None, languages: Sequence[s
     "thresholds": {"en": t, ...}}``: in a language with a threshold, negative whenever P(negative) >= t, else the most
     probable label; languages without one (or rows of unknown language) take the most probable label. An operating
     point for traffic where a complaint read as neutral costs most, chosen per language on that language's
-    customer-message validation data (see the bundle's manifest). The probabilities are not changed: they stay
-    calibrated; only the label moves.
+    customer-message validation data (see the bundle's manifest). ``{"method": "offsets", "offsets": {"es": [0, a,
+    b], ...}, "thresholds": {...}}``: per language, the label maximising log P + offset (class offsets chosen on
+    that language's validation messages), then the negative threshold where the language has one. The
+    probabilities are not changed: they stay calibrated; only the label moves.
     """
     probs = np.asarray(probs)
     pred = probs.argmax(axis=1)
-    if not rule or rule.get("method") != "negative-threshold":
+    if not rule or rule.get("method") not in RULES:
         return pred
-    thresholds = rule.get("thresholds") or {}
     langs = list(languages) if languages is not None else ["other"] * len(pred)
+    if rule["method"] == "offsets":
+        offsets = rule.get("offsets") or {}
+        b = np.array([offsets.get(g, [0.0] * probs.shape[1]) for g in langs], dtype=float).reshape(probs.shape)
+        pred = (np.log(np.clip(probs, 1e-12, None)) + b).argmax(axis=1)
+    thresholds = rule.get("thresholds") or {}
     t = np.array([float(thresholds.get(g, np.inf)) for g in langs])
     return np.where(probs[:, 0] >= t, 0, pred)
 
@@ -91,7 +100,7 @@ class SentimentPredictor:
         """Whether a text's language can change its probabilities or label (a per-language calibration or
         decision rule); when it cannot, it only fills the results' ``language``."""
         per_language = (getattr(self, "calibration_", None) or {}).get("method") == "per-language"
-        return self.detect_language and (per_language or (self.decision_ or {}).get("method") == "negative-threshold")
+        return self.detect_language and (per_language or (self.decision_ or {}).get("method") in RULES)
 
     @overload
     def predict(self, texts: str, ids: None = None, languages: Sequence[str] | None = None) -> SentimentResult: ...
