@@ -128,7 +128,7 @@ def bundle_candidates(path: Path, precisions: tuple[str, ...] = ("int8", "fp32")
     version = manifest.get("version", path.name)
     rule = manifest.get("decision")
     details = {"bundle": str(path), "kind": manifest.get("kind"), "decision": rule and
-               {k: rule[k] for k in ("method", "thresholds", "chosen_on", "rule") if k in rule}}
+               {k: rule[k] for k in ("method", "offsets", "thresholds", "chosen_on", "rule") if k in rule}}
     decider = (lambda p, langs, r=rule: decide(p, r, langs)) if rule else None
     if manifest.get("kind") == "transformer-onnx":
         from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline
@@ -167,7 +167,11 @@ def markdown(report: dict[str, Any]) -> str:
     for name, c in cands.items():
         rule = (c.get("details") or {}).get("decision")
         if rule:
-            lines += [f"`{name}` labels by its decision rule: {rule['method']}, P(negative) >= threshold per "
+            offsets = ""
+            if rule["method"] == "offsets":
+                offsets = (f"class offsets (negative, neutral, positive) per language {rule['offsets']}, then "
+                           if rule.get("offsets") else "class offsets per language (in the bundle's manifest), then ")
+            lines += [f"`{name}` labels by its decision rule: {rule['method']}: {offsets}P(negative) >= threshold per "
                       f"language {rule.get('thresholds')} (other languages: the most probable label), chosen on "
                       f"{', '.join(rule.get('chosen_on', []))} ({rule.get('rule')}); the other candidates take the "
                       "most probable label.", ""]
@@ -194,7 +198,7 @@ def markdown(report: dict[str, Any]) -> str:
                              f"{r['ece']:.3f} | {r['confusion']['matrix']} |")
         lines.append("")
     if report.get("agreement"):
-        lines += ["## int8 vs fp32", "", "| set | label agreement | macro-F1 int8 - fp32 |", "|---|---|---|"]
+        lines += ["## int8 vs fp32", "", "| model, set | label agreement | macro-F1 int8 - fp32 |", "|---|---|---|"]
         for v, a in report["agreement"].items():
             lines.append(f"| {v} | {a['label_agreement']:.4f} | {a['macro_f1_delta']:+.4f} |")
         lines.append("")
@@ -218,7 +222,7 @@ def merge(paths: list[Path], out: Path, name: str, argv: list[str] | None) -> in
               "limit": runs[0]["limit"], "protocol": runs[0]["protocol"], "sets": runs[0]["sets"],
               "selection": {"chosen": chosen, "rule": "highest mean validation macro-F1 over languages; report "
                             "sets not used", "scores": {n: c["selection_score"] for n, c in cands.items()}},
-              "candidates": cands, "agreement": {k: v for r in runs for k, v in r.get("agreement", {}).items()}}
+              "candidates": cands, "agreement": {k: v for r in runs for k, v in _named_agreement(r).items()}}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     md = markdown(report)
@@ -227,6 +231,30 @@ def merge(paths: list[Path], out: Path, name: str, argv: list[str] | None) -> in
     (out / f"{name}.md").write_text(md)
     print(md)
     return 0
+
+
+def _named_agreement(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's int8/fp32 agreement keyed ``"<model> <set>"`` (a run with one int8/fp32 pair keys it by set only), so
+    that merged runs keep each model's rows."""
+    pairs = [n[: -len("-int8")] for n in run["candidates"] if n.endswith("-int8")
+             and n[: -len("-int8")] + "-fp32" in run["candidates"]]
+    agreement = run.get("agreement") or {}
+    if len(pairs) != 1:
+        return agreement
+    return {k if " " in k else f"{pairs[0]} {k}": v for k, v in agreement.items()}
+
+
+def _memo(predict: Callable) -> Callable:
+    """``predict`` remembering each set's probabilities: the int8/fp32 agreement reads what was measured instead of
+    predicting every report set a second time."""
+    seen: dict[str, Any] = {}
+
+    def run(s: Any) -> Any:
+        if s.name not in seen:
+            seen[s.name] = predict(s)
+        return seen[s.name]
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in [c for c in args.candidates.split(",") if c]:
         t0 = time.time()
         predict, details = head_candidate(name, train, val)
-        predictors[name] = predict
+        predictors[name] = predict = _memo(predict)
         cands[name] = {"details": details, "val": measure(predict, val), "seconds": round(time.time() - t0)}
     deciders: dict[str, Callable | None] = {}
     for path in bundles:
         for name, predict, details, decider in bundle_candidates(Path(path), tuple(args.precision.split(","))):
-            predictors[name], deciders[name] = predict, decider
+            predictors[name], deciders[name] = _memo(predict), decider
             cands[name] = {"details": details, "val": measure(predict, val, decider)}
     for c in cands.values():
         c["selection_score"] = round(selection_score(c["val"]), 4)
@@ -283,15 +311,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: " + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in c["report"].items()), file=sys.stderr,
               flush=True)
     agreement = {}
-    int8 = [n for n in cands if n.endswith("-int8")]
-    for n8 in int8:
-        n32 = n8[: -len("-int8")] + "-fp32"
-        if n32 in cands:
-            for s in report_sets:
-                p8, p32 = predictors[n8](s).argmax(1), predictors[n32](s).argmax(1)
-                agreement[s.name] = {"label_agreement": round(float((p8 == p32).mean()), 4),
-                                     "macro_f1_delta": round(cands[n8]["report"][s.name]["macro_f1"]
-                                                             - cands[n32]["report"][s.name]["macro_f1"], 4)}
+    pairs = [(n8, n8[: -len("-int8")] + "-fp32") for n8 in cands if n8.endswith("-int8")]
+    pairs = [(n8, n32) for n8, n32 in pairs if n32 in cands]
+    for n8, n32 in pairs:
+        for s in report_sets:
+            p8, p32 = predictors[n8](s).argmax(1), predictors[n32](s).argmax(1)
+            key = s.name if len(pairs) == 1 else f"{n8[: -len('-int8')]} {s.name}"
+            agreement[key] = {"label_agreement": round(float((p8 == p32).mean()), 4),
+                              "macro_f1_delta": round(cands[n8]["report"][s.name]["macro_f1"]
+                                                      - cands[n32]["report"][s.name]["macro_f1"], 4)}
     report = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit,
               "command": "python -m eval.compare_sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
               "limit": args.limit, "protocol": ds.split_summary(),

@@ -12,7 +12,7 @@ from qa_service.pipelines.sentiment import load_sentiment
 from tests.conftest import needs_shared_data
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0"])
 def test_shipped_manifest_is_complete(settings, version):
     bundle = resolve_bundle(settings.models_dir, "sentiment", version)
     m = read_manifest(bundle, task="sentiment")
@@ -69,7 +69,7 @@ def test_missing_artefact_and_bad_manifest(bundle_copy):
         read_manifest(b)
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0"])
 def test_wrong_encoder_fingerprint_is_refused(bundle_copy, settings, version):
     b = bundle_copy / "sentiment" / version
     m = json.loads((b / "manifest.json").read_text())
@@ -138,3 +138,14 @@ def test_models_prepare_runs_as_setup_runs_it(settings):
         if read_manifest(settings.models_dir / "sentiment" / v).get("kind") == "transformer-onnx":
             d = onnx_dir(settings.models_dir / "sentiment" / v, settings.cache_dir)
             assert (d / "model.int8.onnx").exists() and (d / "model.onnx").exists()
+
+
+def test_unknown_onnx_graph_spec_is_refused_naming_it():
+    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, graph_spec
+
+    assert graph_spec({}) == {"attention": "sdpa", "fusion": None, "int8_runs": "batched"}
+    assert graph_spec({"onnx": FUSED_GRAPH}) == FUSED_GRAPH
+    for bad in ({"attention": "flash"}, {"fusion": "gpt2"}, {"int8_runs": "sometimes"}):
+        with pytest.raises(ModelLoadError) as exc:
+            graph_spec({"onnx": bad})
+        assert list(bad.values())[0] in str(exc.value)

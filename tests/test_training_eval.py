@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -133,6 +134,18 @@ def test_decision_script_writes_a_version_with_a_validation_chosen_operating_poi
     p = np.array([[0.3, 0.6, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
     assert pipe.decide(p, ["en"] * 3).tolist() == [1, 0, 2] and plain.decide(p, ["en"] * 3).tolist() == [1, 0, 2]
 
+    # --rule offsets: per language, chosen on that language's validation messages (tweets and customer messages,
+    # not reviews); with no target to meet, every language with such sets gets offsets and English a threshold.
+    assert decision([str(src), "--version", "z", "--rule", "offsets", "--limit", "30", "--min-recall", "0",
+                     "--min-precision", "0"]) == 0
+    rule = read_manifest(tmp_path / "z", task="sentiment")["decision"]
+    assert rule["method"] == "offsets" and set(rule["offsets"]) == {"es", "en"}
+    assert all(len(o) == 3 and o[0] == 0 for o in rule["offsets"].values()) and set(rule["thresholds"]) <= {"en"}
+    assert "twcs/val" in rule["chosen_on"] and "tass2019/val" in rule["chosen_on"]
+    assert "amazon_es/val" not in rule["chosen_on"] and "amazon_es/val" in rule["validation_effect"]
+    assert decision([str(src), "--version", "w", "--rule", "offsets", "--limit", "30", "--min-recall", "1.01"]) == 3
+    assert not (tmp_path / "w").exists()
+
 
 def test_decision_rule_moves_labels_not_probabilities():
     import numpy as np
@@ -146,6 +159,37 @@ def test_decision_rule_moves_labels_not_probabilities():
     assert decide(p, rule, ["es"] * 4).tolist() == [1, 1, 2, 2] == decide(p, rule).tolist()
     assert decide(p, rule, ["en", "es", "es", "en"]).tolist() == [0, 1, 2, 2]
     assert decide(p, None).tolist() == [1, 1, 2, 2] == decide(p, {"method": "argmax"}).tolist()
+    # Offsets per language move the most probable label; the threshold applies after them; other languages keep argmax.
+    off = {"method": "offsets", "offsets": {"es": [0.0, 0.0, -0.5]}, "thresholds": {"en": 0.225}}
+    q = np.array([[0.30, 0.25, 0.45], [0.10, 0.30, 0.60], [0.20, 0.35, 0.45]])
+    assert decide(q, off, ["es"] * 3).tolist() == [0, 2, 1]  # log .45 - .5 < log .30 and < log .35; log .6 - .5 > log .3
+    assert decide(q, off, ["en"] * 3).tolist() == [0, 2, 2] and decide(q, off, ["xx"] * 3).tolist() == [2, 2, 2]
+    assert decide(q, off).tolist() == [2, 2, 2]
+
+
+def test_offsets_are_chosen_on_validation_messages_within_the_target():
+    import numpy as np
+
+    from eval.metrics import macro_f1_from_pred
+    from training.sentiment_decision import OFFSETS, choose_offsets
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    # A model that reads a third of the neutral texts as positive: a negative offset on positive earns macro-F1.
+    p = np.full((600, 3), 0.15)
+    p[np.arange(600), y] = 0.7
+    moved = (y == 1) & (rng.random(600) < 0.35)
+    p[moved] = [0.15, 0.40, 0.45]
+    best, _ = choose_offsets([("tweets/val", "tweets", p, y)], 0.8, 0.7)
+    assert best["threshold"] is None and best["offsets"][2] < 0 <= best["offsets"][1]
+    assert best["mean_macro_f1"] > macro_f1_from_pred(y, p.argmax(1)) + 0.05 and set(best["offsets"]) <= set(OFFSETS)
+    # A customer-message set adds the negative target (its negatives read as neutral): the choice meets it.
+    cm = p.copy()
+    cm[y == 0] = [0.3, 0.6, 0.1]
+    best, _ = choose_offsets([("tweets/val", "tweets", p, y), ("cm/val", "customer-messages", cm, y)], 0.8, 0.7)
+    assert best["negative_target"]["cm/val"]["negative_recall"] >= 0.8
+    assert (best["threshold"] or 1) <= 0.3 or best["offsets"][1] <= -0.75
+    assert choose_offsets([("cm/val", "customer-messages", cm, y)], 1.01, 0.7)[0] is None
 
 
 def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
@@ -161,8 +205,10 @@ def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
     for r in results:
         p = [r.probabilities.negative, r.probabilities.neutral, r.probabilities.positive]
         t = rule["thresholds"].get(r.language)
-        expected = "negative" if t is not None and p[0] >= t else LABELS[max(range(3), key=p.__getitem__)]
-        assert r.label == expected, (r, t)
+        off = (rule.get("offsets") or {}).get(r.language, [0, 0, 0]) if rule["method"] == "offsets" else [0, 0, 0]
+        moved = [math.log(max(x, 1e-12)) + o for x, o in zip(p, off)]
+        expected = "negative" if t is not None and p[0] >= t else LABELS[max(range(3), key=moved.__getitem__)]
+        assert r.label == expected, (r, t, off)
 
 
 def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
@@ -173,9 +219,10 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
     from qa_service.bundles import read_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import load_sentiment
-    from qa_service.pipelines.sentiment_onnx import OnnxSentimentPipeline, build, rebuild_torch
+    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, rebuild_torch
     from qa_service.text.normalize import normalise_for_sentiment
     from training.distill_sentiment import main as distil, unlabelled_customer_messages
+    from training.export_sentiment import main as export
 
     settings = get_settings()
     out = tmp_path / "st"
@@ -199,6 +246,28 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
     r = load_sentiment(out, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir).predict(texts[0])
     assert abs(sum(r.probabilities.model_dump().values()) - 1) < 1e-3
 
+    # The fused graph (--graph fused --version): a new sibling version whose int8 graph ONNX Runtime fused, checked
+    # against the export at build; it runs one text per run, so a text's result is the same alone or in a batch.
+    assert export([str(out), "--limit", "12", "--graph", "fused", "--version", "st-fused"]) == 0
+    fused = tmp_path / "st-fused"
+    fm = read_manifest(fused, task="sentiment")
+    assert fm["onnx"] == FUSED_GRAPH and fm["quantization"]["graph"] == FUSED_GRAPH and fm["parent"] == "st-tiny"
+    assert (fused / "layers.safetensors").is_symlink() and "onnx" not in read_manifest(out, task="sentiment")
+    d = build(fused, settings.e5_converted_dir, settings.cache_dir)
+    assert d != build(out, settings.e5_converted_dir, settings.cache_dir) and d.name.endswith("-eager-bert")
+    pipe = load_sentiment(fused, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+    assert pipe.per_text
+    batch = ds.get("tweeteval/val").texts[:9] + ds.get("tass2019/val").texts[:9]
+    together = pipe.logits(batch)
+    assert np.array_equal(together, np.vstack([pipe.logits([t]) for t in batch]))
+    # ... and its fp32 graph (eager attention) still computes the torch model's logits.
+    fp32 = OnnxSentimentPipeline(d / "model.onnx", settings.e5_converted_dir, detect_language=False)
+    with torch.no_grad():
+        ids = torch.tensor([fp32.tokenizer_.encode("query: " + normalise_for_sentiment(texts[1])).ids])
+        assert np.abs(model(ids, torch.ones_like(ids)).numpy()[0] - fp32.logits([texts[1]])[0]).max() < 1e-3
+    # int8 on the fused graph stays close to fp32 (same labels on most texts).
+    assert (together.argmax(1) == fp32.logits(batch).argmax(1)).mean() >= 0.8
+
     # The unlabelled customer messages share no near-duplicate key with any validation or report text.
     extra, desc = unlabelled_customer_messages()
     held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
@@ -214,3 +283,37 @@ def test_distillation_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     assert distil(["--epochs", "0", "--out", str(tmp_path / "st")]) == 2
     err = capsys.readouterr().err
     assert "cannot read the teacher" in err and "Traceback" not in err and not (tmp_path / "st").exists()
+
+
+def test_comparison_measures_each_report_set_once_per_candidate_with_int8_fp32_agreement(tmp_path):
+    from eval import compare_sentiment
+    from eval import datasets as ds
+    from qa_service.config import get_settings
+
+    calls: dict[str, int] = {}
+    real = compare_sentiment.bundle_candidates
+
+    def counting(path, precisions):
+        out = []
+        for name, predict, details, decider in real(path, precisions):
+            def counted(s, p=predict, n=name):
+                calls[f"{n} {s.name}"] = calls.get(f"{n} {s.name}", 0) + 1
+                return p(s)
+            out.append((name, counted, details, decider))
+        return out
+
+    compare_sentiment.bundle_candidates = counting
+    try:
+        bundle = get_settings().models_dir / "sentiment" / "3.3.0"
+        assert compare_sentiment.main(["--candidates", "", "--bundle", str(bundle), "--precision", "int8,fp32",
+                                       "--limit", "15", "--out", str(tmp_path), "--name", "cmp"]) == 0
+    finally:
+        compare_sentiment.bundle_candidates = real
+    report = json.loads((tmp_path / "cmp.json").read_text())
+    names = {s.name for s in ds.report_sets()}
+    assert set(report["candidates"]) == {"3.3.0-int8", "3.3.0-fp32"}
+    assert all(set(c["report"]) == names for c in report["candidates"].values())
+    assert set(report["agreement"]) == names and all(0 <= a["label_agreement"] <= 1 for a in report["agreement"].values())
+    # Every set predicted once per candidate: the agreement reads what the measurement predicted.
+    assert calls and set(calls.values()) == {1}
+    assert report["candidates"]["3.3.0-int8"]["details"]["decision"]["method"] == "offsets"
