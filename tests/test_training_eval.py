@@ -317,3 +317,31 @@ def test_comparison_measures_each_report_set_once_per_candidate_with_int8_fp32_a
     # Every set predicted once per candidate: the agreement reads what the measurement predicted.
     assert calls and set(calls.values()) == {1}
     assert report["candidates"]["3.3.0-int8"]["details"]["decision"]["method"] == "offsets"
+
+
+def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_and_report(tmp_path):
+    """The TWCS messages labelled by reading for training (training/labels/) are inbound messages of
+    ../shared/data, none of them a labelled validation/report message or a near-duplicate of any validation or
+    report text; a file that names one of those is refused."""
+    import csv
+    from pathlib import Path
+
+    from eval import datasets as ds
+    from training.distill_sentiment import labelled_customer_messages
+
+    path = Path(__file__).resolve().parents[1] / "training" / "labels" / "twcs-train-labels.csv"
+    gold, desc = labelled_customer_messages(path)
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1000 and len(gold) + desc["left_out"]["skip"] == len(rows)
+    assert sum(desc["label_counts"].values()) == len(gold) and min(desc["label_counts"].values()) > 50
+    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    assert not {ds.dedup_key(t) for t in gold} & held
+    bad = tmp_path / "bad.csv"
+    val_id = next(iter(ds.twcs_labels()))
+    bad.write_text(f"tweet_id,label\n{rows[0]['tweet_id']},{rows[0]['label']}\n{val_id},negative\n")
+    with pytest.raises(ValueError, match=val_id):
+        labelled_customer_messages(bad)
+    bad.write_text(f"tweet_id,label\n{rows[0]['tweet_id']},angry\n")
+    with pytest.raises(ValueError, match="angry"):
+        labelled_customer_messages(bad)

@@ -18,7 +18,12 @@ Data (``eval/datasets.py``; role ``train`` only, validation and report sets neve
   temperature ``T`` (times T^2) + (1 - ``alpha``) * cross-entropy with the gold label;
 * unlabelled real customer messages to brands (TWCS inbound tweets that are not in the labelled customer-message
   validation or report sets, checked by the protocol's near-duplicate key) and, with ``--bank-queries N``, a
-  seeded sample of BANKING77's customer messages to a bank: the teacher's soft labels only.
+  seeded sample of BANKING77's customer messages to a bank: the teacher's soft labels only;
+* with ``--customer-labels FILE`` (``tweet_id,label``: ``training/labels/twcs-train-labels.csv``, labelled by
+  reading, see its ``.md``), those TWCS messages carry their gold label too, with the distillation weight
+  ``--customer-alpha`` (default 0.3: mostly the gold label, because the teacher is known to read calm complaints
+  as neutral, which is what these labels are there to correct). Ids in the labelled validation or report sets,
+  or sharing a near-duplicate key with any validation or report text, are refused.
 
 Output: a ``transformer-onnx`` bundle whose manifest records ``architecture.num_hidden_layers``, the teacher and the
 distillation settings; then ``python -m training.export_sentiment <bundle>`` builds int8 ONNX, calibrates per
@@ -102,6 +107,39 @@ def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[li
                             "banking77/banking_data_train.csv", texts, why, of=len(rows))
 
 
+def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
+    """Gold labels (text -> label index) of TWCS customer messages from a ``tweet_id,label`` file; ``skip`` rows are
+    counted and left out. Raises ValueError naming the first id that is unknown, not inbound, in the labelled
+    validation/report messages, or a near-duplicate of a validation or report text."""
+    by_id = {}
+    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            by_id[r["tweet_id"]] = r
+    held_ids = set(ds.twcs_labels())
+    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    out: dict[str, int] = {}
+    counts = {lab: 0 for lab in LABELS} | {"skip": 0}
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            i, lab = str(r.get("tweet_id", "")).strip(), str(r.get("label", "")).strip()
+            row = by_id.get(i)
+            if row is None or str(row.get("inbound", "")).strip().lower() not in ("true", "1"):
+                raise ValueError(f"{path}: tweet {i!r} is not an inbound customer message of twcs_head")
+            if lab not in counts:
+                raise ValueError(f"{path}: tweet {i}: label {lab!r} is not one of {sorted(counts)}")
+            text = " ".join(row["text"].split())
+            if i in held_ids or ds.dedup_key(text) in held:
+                raise ValueError(f"{path}: tweet {i} is (or near-duplicates) a validation or report text")
+            counts[lab] += 1
+            if lab != "skip":
+                out[text] = LABELS.index(lab)
+    desc = _describe("twcs/train-labelled", "Customer Support on Twitter (TWCS), labelled by reading", "CC BY-NC-SA 4.0",
+                     "twcs_head/twcs_head.csv", sorted(out), {"skip": counts["skip"]},
+                     label_counts={k: v for k, v in counts.items() if k != "skip"}, labels_file=str(path))
+    desc["role"] = "train (gold label + teacher's soft labels)"
+    return out, desc
+
+
 def teacher_logits(teacher: Path, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """The teacher's uncalibrated logits (its fp32 ONNX graph), cached by the teacher's checksums and the texts."""
     from qa_service.bundles import read_manifest
@@ -156,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=2.0, help="distillation temperature")
     ap.add_argument("--bank-queries", type=int, default=0,
                     help="also distil on this many unlabelled BANKING77 customer messages (0: none)")
+    ap.add_argument("--customer-labels", type=Path, default=None,
+                    help="tweet_id,label file of TWCS messages labelled by reading (training/labels/twcs-train-labels.csv)")
+    ap.add_argument("--customer-alpha", type=float, default=0.3,
+                    help="distillation weight on the --customer-labels rows (the rest: their gold label)")
     ap.add_argument("--save-steps", type=int, default=200)
     ap.add_argument("--warm-examples", type=int, default=3000, help="examples for the warm-start head")
     ap.add_argument("--resume", action="store_true", help="continue from this version's checkpoint")
@@ -203,6 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     bank, bank_desc = unlabelled_bank_queries(args.bank_queries, args.limit)
     extra_descs = [twcs_desc] + ([bank_desc] if bank else [])
     extra = extra + bank
+    gold: dict[str, int] = {}
+    if args.customer_labels:
+        try:
+            gold, gold_desc = labelled_customer_messages(args.customer_labels)
+        except (OSError, ValueError) as exc:
+            print(f"cannot use the customer labels: {exc}", file=sys.stderr)
+            return 2
+        extra_descs.append(gold_desc)
+        extra = extra + sorted(set(gold) - set(extra))
     n_epochs = max(1, math.ceil(args.epochs))
     epochs = [epoch_sample(train_sets, seed=ds.SEED + e) for e in range(n_epochs)]
     pool = sorted({t for texts, _, _ in epochs for t in texts} | set(extra))
@@ -265,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = []
     rng = random.Random(ds.SEED)
     for e, (texts, labels, _) in enumerate(epochs):
-        rows = list(zip(texts, labels)) + [(t, UNLABELLED) for t in extra]
+        rows = list(zip(texts, labels)) + [(t, gold.get(t, UNLABELLED)) for t in extra]
         batches = length_batches([len(ids) for ids in ids_of([r[0] for r in rows])], args.batch_size, rng)
         if e == n_epochs - 1 and args.epochs < n_epochs:
             batches = batches[: int(len(batches) * (args.epochs - (n_epochs - 1)))]
@@ -298,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         logits = model.classifier(model.pooled(ids, mask))
         kd = F.kl_div(F.log_softmax(logits / T, -1), F.softmax(zt / T, -1), reduction="none").sum(-1) * T * T
         has = y != UNLABELLED
-        ce = F.cross_entropy(logits[has], y[has], reduction="sum") if has.any() else logits.sum() * 0
-        loss = (torch.where(has, alpha * kd, kd).sum() + (1 - alpha) * ce) / len(batch)
+        a = torch.tensor([args.customer_alpha if r[0] in gold else alpha for r in batch], dtype=kd.dtype)
+        ce = F.cross_entropy(logits, torch.where(has, y, 0), reduction="none")
+        loss = torch.where(has, a * kd + (1 - a) * ce, kd).sum() / len(batch)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -334,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "layers": (tm.get("architecture") or {}).get("num_hidden_layers", 12),
                                      "layers_sha256": tm["artifacts"]["layers.safetensors"]},
                          "student_layers": f"the teacher's lowest {args.layers}",
-                         "teacher_logits": "uncalibrated, fp32 ONNX", "alpha": alpha, "temperature": T},
+                         "teacher_logits": "uncalibrated, fp32 ONNX", "alpha": alpha, "temperature": T,
+                         **({"customer_labels": str(args.customer_labels), "customer_alpha": args.customer_alpha,
+                             "customer_labelled_rows": len(gold)} if gold else {})},
         "training": {"epochs": args.epochs, "max_steps": args.max_steps, "steps": step, "lr": args.lr,
                      "batch_size": args.batch_size, "max_length": max_length,
                      "mix": {f"{k[0]}/{k[1]}": v for k, v in ds.MIX.items()},
