@@ -120,7 +120,7 @@ def _load(bundle: Path) -> Any:
 def make_version(src: Path, version: str, min_recall: float, min_precision: float, limit: int | None,
                  method: str = "threshold") -> int:
     from eval import datasets as ds
-    from qa_service.bundles import link_copy, read_manifest, write_manifest
+    from qa_service.bundles import read_manifest
 
     manifest = read_manifest(src, task="sentiment")
     out = src.parent / version
@@ -156,11 +156,7 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
         thresholds[lang] = t
     rule = {"method": "negative-threshold", "thresholds": thresholds}
     effect = _effect(val, probs, ys, rule)
-    link_copy(src, out)
-    m = dict(manifest)
-    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
-             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
-    m["decision"] = {
+    return _write_version(src, out, manifest, version, {
         **rule,
         "operating_point": "customer messages: a complaint read as neutral costs most",
         "chosen_on": [s.name for s in target],
@@ -168,16 +164,7 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
                 f"the chosen_on sets (grid {GRID[0]}..{GRID[-1]} step 0.025): the smallest move from the most "
                 "probable label that meets the target",
         "other_languages": "the most probable label: no customer-message validation data to choose a threshold on",
-        "grid": grids, "validation_effect": effect,
-        "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
-        "argmax_instead": "QA_SENTIMENT_DECISION=argmax",
-    }
-    proto = dict(m.get("evaluation_protocol") or {})
-    proto["decision_chosen_on"] = [s.name for s in target]
-    m["evaluation_protocol"] = proto
-    write_manifest(out, m)
-    print(json.dumps({"version": version, "thresholds": thresholds, "validation_effect": effect}, indent=1))
-    return 0
+        "grid": grids, "validation_effect": effect})
 
 
 def _effect(val: list[Any], probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], rule: dict[str, Any]
@@ -197,8 +184,6 @@ def _effect(val: list[Any], probs: dict[str, np.ndarray], ys: dict[str, np.ndarr
 def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: str, val: list[Any],
                      probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], min_recall: float,
                      min_precision: float) -> int:
-    from qa_service.bundles import link_copy, write_manifest
-
     offsets, thresholds, grids, chosen_on = {}, {}, {}, []
     for lang in sorted({s.language for s in val if s.kind in MESSAGE_KINDS}):
         sets = [s for s in val if s.language == lang and s.kind in MESSAGE_KINDS]
@@ -214,11 +199,7 @@ def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: st
         chosen_on += [s.name for s in sets]
     rule = {"method": "offsets", "offsets": offsets, "thresholds": thresholds}
     effect = _effect(val, probs, ys, rule)
-    link_copy(src, out)
-    m = dict(manifest)
-    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
-             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
-    m["decision"] = {
+    return _write_version(src, out, manifest, version, {
         **rule,
         "operating_point": "messages: macro-F1 over each language's validation messages; in a language with "
                            "customer-message validation data, a complaint read as neutral costs most",
@@ -228,15 +209,26 @@ def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: st
                 f"negative recall >= {min_recall} and precision >= {min_precision} on the customer-message sets; "
                 "the highest mean macro-F1 over the chosen_on sets of the language; ties: the smallest move",
         "other_languages": "the most probable label",
-        "candidates": grids, "validation_effect": effect,
-        "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
-        "argmax_instead": "QA_SENTIMENT_DECISION=argmax",
-    }
+        "candidates": grids, "validation_effect": effect})
+
+
+def _write_version(src: Path, out: Path, manifest: dict[str, Any], version: str, decision: dict[str, Any]) -> int:
+    """The new version: ``src``'s files (weights linked), its manifest with ``decision`` and no report metrics yet."""
+    from qa_service.bundles import link_copy, write_manifest
+
+    link_copy(src, out)
+    m = dict(manifest)
+    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
+             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    m["decision"] = {**decision, "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
+                     "argmax_instead": "QA_SENTIMENT_DECISION=argmax"}
     proto = dict(m.get("evaluation_protocol") or {})
-    proto["decision_chosen_on"] = chosen_on
+    proto["decision_chosen_on"] = decision["chosen_on"]
     m["evaluation_protocol"] = proto
     write_manifest(out, m)
-    print(json.dumps({"version": version, "decision": rule, "validation_effect": effect}, indent=1))
+    print(json.dumps({"version": version, "decision": {k: decision[k] for k in ("method", "offsets", "thresholds")
+                                                       if k in decision},
+                      "validation_effect": decision["validation_effect"]}, indent=1))
     return 0
 
 
