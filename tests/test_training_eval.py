@@ -345,3 +345,16 @@ def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_a
     bad.write_text(f"tweet_id,label\n{rows[0]['tweet_id']},angry\n")
     with pytest.raises(ValueError, match="angry"):
         labelled_customer_messages(bad)
+
+    # The distillation reads them as gold rows and says so in the manifest; a bad file is one line and exit 2.
+    from qa_service.bundles import read_manifest
+    from training.distill_sentiment import main as distil
+
+    out = tmp_path / "st"
+    assert distil(["--limit", "8", "--max-steps", "1", "--batch-size", "8", "--warm-examples", "24", "--layers", "1",
+                   "--customer-labels", str(path), "--version", "st-gold", "--out", str(out)]) == 0
+    m = read_manifest(out, task="sentiment")
+    assert m["distillation"]["customer_labelled_rows"] == 8 and m["distillation"]["customer_alpha"] == 0.3
+    assert any(d["name"] == "twcs/train-labelled" and d["rows"] == 8 for d in m["training_data"])
+    assert distil(["--limit", "8", "--customer-labels", str(bad), "--out", str(tmp_path / "st2")]) == 2
+    assert not (tmp_path / "st2").exists()

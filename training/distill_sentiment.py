@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"cannot use the customer labels: {exc}", file=sys.stderr)
             return 2
+        if args.limit:
+            gold = {t: gold[t] for t in sorted(gold)[: args.limit]}
+            gold_desc["rows"] = len(gold)
         extra_descs.append(gold_desc)
         extra = extra + sorted(set(gold) - set(extra))
     n_epochs = max(1, math.ceil(args.epochs))
