@@ -358,3 +358,26 @@ def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_a
     assert any(d["name"] == "twcs/train-labelled" and d["rows"] == 8 for d in m["training_data"])
     assert distil(["--limit", "8", "--customer-labels", str(bad), "--out", str(tmp_path / "st2")]) == 2
     assert not (tmp_path / "st2").exists()
+
+
+def test_soup_averages_students_from_the_same_start_and_refuses_others(tmp_path, capsys):
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+    from training.soup_sentiment import main as soup
+
+    d = get_settings().models_dir / "sentiment"
+    a, b = d / "3.0.0", d / "3.6.0"
+    assert soup([str(a), str(b), "--out", str(tmp_path / "s"), "--weights", "3", "1", "--version", "s"]) == 0
+    la, lb, ls = (load_file(str(x / "layers.safetensors")) for x in (a, b, tmp_path / "s"))
+    k = "encoder.layer.5.output.dense.weight"
+    want = 0.75 * la[k].astype(np.float32) + 0.25 * lb[k].astype(np.float32)
+    assert np.abs(ls[k].astype(np.float32) - want).max() < 2e-3 and not np.array_equal(ls[k], la[k])
+    m = read_manifest(tmp_path / "s", task="sentiment")
+    assert [i["weight"] for i in m["soup"]["of"]] == [0.75, 0.25] and m["architecture"] == {"num_hidden_layers": 6}
+    assert {t["name"] for t in m["training_data"]} >= {"tass2019/train", "twcs/train-labelled"} and m["metrics"] == {}
+    # A 12-layer bundle is not from the same start: refused in one line, nothing written.
+    assert soup([str(a), str(d / "2.0.0"), "--out", str(tmp_path / "t")]) == 2
+    assert "architecture differs" in capsys.readouterr().err and not (tmp_path / "t").exists()
