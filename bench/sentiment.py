@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=5, help="alternating in-process/HTTP blocks of the timed requests")
     ap.add_argument("--model", default=None)
     args = ap.parse_args(argv)
+    if args.blocks < 1 or args.requests < 1:
+        ap.error("--blocks and --requests must be at least 1")
 
     import httpx
 

@@ -381,3 +381,25 @@ def test_soup_averages_students_from_the_same_start_and_refuses_others(tmp_path,
     # A 12-layer bundle is not from the same start: refused in one line, nothing written.
     assert soup([str(a), str(d / "2.0.0"), "--out", str(tmp_path / "t")]) == 2
     assert "architecture differs" in capsys.readouterr().err and not (tmp_path / "t").exists()
+
+
+def test_export_that_cannot_build_says_so_in_one_line_and_leaves_the_bundle_as_it_was(tmp_path, monkeypatch, capsys):
+    from qa_service.bundles import link_copy, read_manifest
+    from qa_service.config import get_settings
+    from qa_service.errors import ModelLoadError
+    from qa_service.pipelines import sentiment_onnx
+    from training.export_sentiment import main as export
+
+    src = tmp_path / "3.1.0"
+    link_copy(get_settings().models_dir / "sentiment" / "3.1.0", src)
+    before = (src / "manifest.json").read_text()
+
+    def fail(*_, **__):
+        raise ModelLoadError("the fused graph disagrees with the export (max |diff| 0.5)", "x")
+
+    monkeypatch.setattr(sentiment_onnx, "build", fail)
+    assert export([str(src), "--graph", "fused"]) == 3
+    assert (src / "manifest.json").read_text() == before and "onnx" not in read_manifest(src, task="sentiment")
+    assert export([str(src), "--graph", "fused", "--version", "x"]) == 3 and not (tmp_path / "x").exists()
+    err = capsys.readouterr().err
+    assert "cannot build the ONNX graph" in err and "disagrees" in err and "Traceback" not in err

@@ -23,7 +23,8 @@ Data (``eval/datasets.py``; role ``train`` only, validation and report sets neve
   reading, see its ``.md``), those TWCS messages carry their gold label too, with the distillation weight
   ``--customer-alpha`` (default 0.3: mostly the gold label, because the teacher is known to read calm complaints
   as neutral, which is what these labels are there to correct). Ids in the labelled validation or report sets,
-  or sharing a near-duplicate key with any validation or report text, are refused.
+  or sharing a near-duplicate key with any validation or report text, are refused; messages by a customer who
+  wrote one of the labelled validation/report messages are left out and counted (413 of the 1,000).
 
 Output: a ``transformer-onnx`` bundle whose manifest records ``architecture.num_hidden_layers``, the teacher and the
 distillation settings; then ``python -m training.export_sentiment <bundle>`` builds int8 ONNX, calibrates per
@@ -108,8 +109,8 @@ def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[li
 
 
 def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
-    """Gold labels (text -> label index) of TWCS customer messages from a ``tweet_id,label`` file; ``skip`` rows are
-    counted and left out. Raises ValueError naming the first id that is unknown, not inbound, in the labelled
+    """Gold labels (text -> label index) of TWCS customer messages from a ``tweet_id,label`` file; ``skip`` rows and
+    messages by a customer who also wrote a labelled validation/report message are counted and left out. Raises ValueError naming the first id that is unknown, not inbound, in the labelled
     validation/report messages, or a near-duplicate of a validation or report text."""
     by_id = {}
     with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
@@ -117,8 +118,12 @@ def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
             by_id[r["tweet_id"]] = r
     held_ids = set(ds.twcs_labels())
     held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    # Customers who wrote a labelled validation/report message: their other messages (often the same complaint,
+    # later in the thread) are left out of training and counted, so nothing they said is learnt with its label.
+    held_authors = {by_id[i]["author_id"] for i in held_ids if i in by_id}
     out: dict[str, int] = {}
     counts = {lab: 0 for lab in LABELS} | {"skip": 0}
+    same_author = 0
     with Path(path).open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             i, lab = str(r.get("tweet_id", "")).strip(), str(r.get("label", "")).strip()
@@ -131,10 +136,13 @@ def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
             if i in held_ids or ds.dedup_key(text) in held:
                 raise ValueError(f"{path}: tweet {i} is (or near-duplicates) a validation or report text")
             counts[lab] += 1
-            if lab != "skip":
+            if row.get("author_id") in held_authors:
+                same_author += 1
+            elif lab != "skip":
                 out[text] = LABELS.index(lab)
     desc = _describe("twcs/train-labelled", "Customer Support on Twitter (TWCS), labelled by reading", "CC BY-NC-SA 4.0",
-                     "twcs_head/twcs_head.csv", sorted(out), {"skip": counts["skip"]},
+                     "twcs_head/twcs_head.csv", sorted(out),
+                     {"skip": counts["skip"], "author_of_a_validation_or_report_message": same_author},
                      label_counts={k: v for k, v in counts.items() if k != "skip"}, labels_file=str(path))
     desc["role"] = "train (gold label + teacher's soft labels)"
     return out, desc

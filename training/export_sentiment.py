@@ -22,6 +22,7 @@ weights, linked) instead of a rewrite of the bundle itself.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, graph_spec
 
     settings = get_settings()
+    original, out = None, None
     if args.version:
         out = args.bundle.parent / args.version
         if out.exists():
@@ -83,14 +85,28 @@ def main(argv: list[str] | None = None) -> int:
         args.bundle = out
     else:
         manifest = read_manifest(args.bundle, task="sentiment")
+        original = dict(manifest)
     if args.graph:
+        before = graph_spec(manifest)
         manifest.pop("onnx", None)
         if args.graph == "fused":
             manifest["onnx"] = dict(FUSED_GRAPH)
+        if graph_spec(manifest) != before and out is None:
+            # A decision rule and report metrics measured on another graph do not describe this one.
+            manifest.pop("decision", None)
+            manifest.update(metrics={}, metrics_source=None)
         write_manifest(args.bundle, manifest)
     spec = graph_spec(manifest)
     t0 = time.time()
-    d = build(args.bundle, settings.e5_converted_dir, settings.cache_dir, force=args.force)
+    try:
+        d = build(args.bundle, settings.e5_converted_dir, settings.cache_dir, force=args.force)
+    except Exception as exc:  # noqa: BLE001 - any failed build is one line, and the bundle is left as it was
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        elif original is not None and args.graph:
+            write_manifest(args.bundle, original)
+        print(f"error: cannot build the ONNX graph of {args.bundle}: {exc}", file=sys.stderr)
+        return 3
     build_s = time.time() - t0
     print(f"built {d} in {build_s:.0f}s", file=sys.stderr)
     kw = dict(prefix=manifest.get("prefix", "query: "), max_length=int(manifest.get("max_length", 96)),

@@ -16,6 +16,7 @@ on validation and ``eval.compare_sentiment`` measures it, as for any trained bun
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,19 +46,28 @@ def soup(bundles: list[Path], out: Path, weights: list[float] | None = None, ver
         for key in ("base", "architecture", "prefix", "max_length"):
             if m.get(key) != ms[0].get(key):
                 raise ValueError(f"{b}: its {key} differs from {bundles[0]}'s")
-    layers = [load_file(str(Path(b) / "layers.safetensors")) for b in bundles]
+    try:
+        layers = [load_file(str(Path(b) / "layers.safetensors")) for b in bundles]
+        heads = []
+        for b in bundles:
+            with np.load(Path(b) / "head.npz", allow_pickle=False) as z:
+                heads.append({k: z[k].astype(np.float64) for k in z.files})
+    except OSError as exc:
+        raise ValueError(f"cannot read a bundle's weights: {exc}") from exc
     if any(set(x) != set(layers[0]) for x in layers):
         raise ValueError("the bundles' layers have different tensors")
+    if any(set(h) != set(heads[0]) or any(h[k].shape != heads[0][k].shape for k in h) for h in heads):
+        raise ValueError("the bundles' heads differ in shape")
     avg = {k: sum(float(wi) * x[k].float() for wi, x in zip(w, layers)).half().contiguous() for k in layers[0]}
-    heads = []
-    for b in bundles:
-        with np.load(Path(b) / "head.npz", allow_pickle=False) as z:
-            heads.append({k: z[k].astype(np.float64) for k in z.files})
     head = {k: sum(wi * h[k] for wi, h in zip(w, heads)).astype(np.float32) for k in heads[0]}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
-    save_file(avg, str(out / "layers.safetensors"))
-    np.savez(out / "head.npz", **head)
+    try:
+        save_file(avg, str(out / "layers.safetensors"))
+        np.savez(out / "head.npz", **head)
+    except OSError:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     data: dict[str, Any] = {}
     for m in ms:
         for d in m.get("training_data", []):

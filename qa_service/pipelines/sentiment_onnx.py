@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -201,8 +202,11 @@ def build(bundle: Path, base: Path, cache_dir: Path, force: bool = False) -> Pat
     if spec["fusion"] == "bert":
         cfg = model.encoder.config
         source = _fuse(tmp / "model.onnx", tmp / "fused.onnx", int(cfg.num_attention_heads), int(cfg.hidden_size))
+    # The fused graph's contrib ops defeat shape inference: name the default tensor type. Legacy graphs are
+    # quantised exactly as before (their cache key did not change).
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT} if spec["fusion"] else {}
     quantize_dynamic(str(source), str(tmp / "model.int8.onnx"), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                     extra_options=extra)
     if source != tmp / "model.onnx":
         source.unlink()  # the fused fp32 graph is not served: fp32 runs the unfused export (as fast, measured)
     (tmp / "built.json").write_text(json.dumps({"bundle": str(bundle), "base": str(base), "graph": spec}) + "\n")
@@ -261,6 +265,8 @@ class OnnxSentimentPipeline(SentimentPredictor):
         self.threads = max(int(threads or 1), 1)
         self.model_file = str(model_file)
         self.bulk_session_: Any = None
+        self.pool_: Any = None
+        self.lock_ = threading.Lock()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -311,24 +317,31 @@ class OnnxSentimentPipeline(SentimentPredictor):
             for i, e in enumerate(encs):
                 out[i] = run(self.session_, e)
             return out
-        if self.bulk_session_ is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = 1
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self.bulk_session_ = ort.InferenceSession(self.model_file, opts, providers=["CPUExecutionProvider"])
+        session, pool = self._bulk()
 
         def chunk(k: int) -> None:
             for i in range(k, len(encs), self.threads):
-                out[i] = run(self.bulk_session_, encs[i])
+                out[i] = run(session, encs[i])
 
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(self.threads) as pool:
-            list(pool.map(chunk, range(self.threads)))
+        # One pool of ``threads`` workers per pipeline: concurrent batches queue on it instead of oversubscribing.
+        list(pool.map(chunk, range(self.threads)))
         return out
+
+    def _bulk(self) -> tuple[Any, Any]:
+        """The one-thread session and the worker pool for batches, built once (under a lock: concurrent first
+        batches must not each load a session)."""
+        with self.lock_:
+            if self.bulk_session_ is None:
+                import onnxruntime as ort
+                from concurrent.futures import ThreadPoolExecutor
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = 1
+                opts.inter_op_num_threads = 1
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self.bulk_session_ = ort.InferenceSession(self.model_file, opts, providers=["CPUExecutionProvider"])
+                self.pool_ = ThreadPoolExecutor(self.threads, thread_name_prefix="sentiment-onnx")
+            return self.bulk_session_, self.pool_
 
     def predict_proba(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> np.ndarray:
         texts = list(texts)
