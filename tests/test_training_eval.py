@@ -369,7 +369,7 @@ def test_soup_averages_students_from_the_same_start_and_refuses_others(tmp_path,
     from training.soup_sentiment import main as soup
 
     d = get_settings().models_dir / "sentiment"
-    a, b = d / "3.0.0", d / "3.6.0"
+    a, b = d / "3.0.0", d / "3.8.0"
     assert soup([str(a), str(b), "--out", str(tmp_path / "s"), "--weights", "3", "1", "--version", "s"]) == 0
     la, lb, ls = (load_file(str(x / "layers.safetensors")) for x in (a, b, tmp_path / "s"))
     k = "encoder.layer.5.output.dense.weight"
