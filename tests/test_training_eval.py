@@ -333,10 +333,18 @@ def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_a
     gold, desc = labelled_customer_messages(path)
     with path.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 1000 and len(gold) + desc["left_out"]["skip"] == len(rows)
-    assert sum(desc["label_counts"].values()) == len(gold) and min(desc["label_counts"].values()) > 50
+    left = desc["left_out"]
+    assert len(rows) == 1000 and len(gold) + left["skip"] + left["author_of_a_validation_or_report_message"] == 1000
+    assert len(gold) > 500 and desc["rows"] == len(gold) == sum(desc["label_counts"].values())
+    assert min(desc["label_counts"].values()) > 50
     held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
     assert not {ds.dedup_key(t) for t in gold} & held
+    # No customer who wrote a labelled validation/report message has a message among the training rows.
+    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
+        twcs = {r["tweet_id"]: r for r in csv.DictReader(fh)}
+    held_authors = {twcs[i]["author_id"] for i in ds.twcs_labels() if i in twcs}
+    gold_authors = {twcs[r["tweet_id"]]["author_id"] for r in rows if " ".join(twcs[r["tweet_id"]]["text"].split()) in gold}
+    assert gold_authors and not gold_authors & held_authors
     bad = tmp_path / "bad.csv"
     val_id = next(iter(ds.twcs_labels()))
     bad.write_text(f"tweet_id,label\n{rows[0]['tweet_id']},{rows[0]['label']}\n{val_id},negative\n")

@@ -135,10 +135,11 @@ def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
             text = " ".join(row["text"].split())
             if i in held_ids or ds.dedup_key(text) in held:
                 raise ValueError(f"{path}: tweet {i} is (or near-duplicates) a validation or report text")
-            counts[lab] += 1
             if row.get("author_id") in held_authors:
                 same_author += 1
-            elif lab != "skip":
+                continue
+            counts[lab] += 1
+            if lab != "skip":
                 out[text] = LABELS.index(lab)
     desc = _describe("twcs/train-labelled", "Customer Support on Twitter (TWCS), labelled by reading", "CC BY-NC-SA 4.0",
                      "twcs_head/twcs_head.csv", sorted(out),
