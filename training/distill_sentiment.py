@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import math
 import random
@@ -50,10 +51,23 @@ LABELS = ds.LABELS
 UNLABELLED = -1
 
 
+@functools.lru_cache(maxsize=1)
+def _held_keys() -> frozenset[str]:
+    """The near-duplicate keys of every validation and report text of the protocol (read once per process)."""
+    return frozenset(ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts)
+
+
+@functools.lru_cache(maxsize=1)
+def _twcs_rows() -> dict[str, dict[str, str]]:
+    """``../shared/data/twcs_head/twcs_head.csv`` by tweet id (read once per process)."""
+    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["tweet_id"]: r for r in csv.DictReader(fh)}
+
+
 def _unseen(texts: list[str], why: dict[str, int]) -> list[str]:
     """``texts`` (whitespace-normalised) without empties, repeats, and anything sharing a near-duplicate key with a
     validation or report text of the protocol; ``why`` counts what was left out."""
-    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    held = _held_keys()
     keep, seen = [], set()
     why.setdefault("in_val_or_report", 0)
     why.setdefault("duplicate_or_empty", 0)
@@ -81,14 +95,13 @@ def unlabelled_customer_messages(limit: int | None = None) -> tuple[list[str], d
     labelled = set(ds.twcs_labels())
     why = {"brand": 0, "labelled": 0}
     rows = []
-    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if str(r.get("inbound", "")).strip().lower() not in ("true", "1"):
-                why["brand"] += 1
-            elif r["tweet_id"] in labelled:
-                why["labelled"] += 1
-            else:
-                rows.append(r["text"])
+    for r in _twcs_rows().values():
+        if str(r.get("inbound", "")).strip().lower() not in ("true", "1"):
+            why["brand"] += 1
+        elif r["tweet_id"] in labelled:
+            why["labelled"] += 1
+        else:
+            rows.append(r["text"])
     texts = _unseen(rows, why)[:limit] if limit else _unseen(rows, why)
     return texts, _describe("twcs_head/unlabelled-inbound", "Customer Support on Twitter (TWCS)", "CC BY-NC-SA 4.0",
                             "twcs_head/twcs_head.csv", texts, why)
@@ -110,14 +123,12 @@ def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[li
 
 def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
     """Gold labels (text -> label index) of TWCS customer messages from a ``tweet_id,label`` file; ``skip`` rows and
-    messages by a customer who also wrote a labelled validation/report message are counted and left out. Raises ValueError naming the first id that is unknown, not inbound, in the labelled
-    validation/report messages, or a near-duplicate of a validation or report text."""
-    by_id = {}
-    with (ds.data_root() / "twcs_head" / "twcs_head.csv").open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            by_id[r["tweet_id"]] = r
+    messages by a customer who also wrote a labelled validation/report message are counted and left out. Raises
+    ValueError naming the first id that is unknown, not inbound, in the labelled validation/report messages, or a
+    near-duplicate of a validation or report text."""
+    by_id = _twcs_rows()
     held_ids = set(ds.twcs_labels())
-    held = {ds.dedup_key(t) for s in ds.all_sets() if s.role in ("val", "report") for t in s.texts}
+    held = _held_keys()
     # Customers who wrote a labelled validation/report message: their other messages (often the same complaint,
     # later in the thread) are left out of training and counted, so nothing they said is learnt with its label.
     held_authors = {by_id[i]["author_id"] for i in held_ids if i in by_id}

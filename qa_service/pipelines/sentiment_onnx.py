@@ -253,7 +253,6 @@ class OnnxSentimentPipeline(SentimentPredictor):
     def __init__(self, model_file: Path, tokenizer_dir: Path, prefix: str = "query: ", max_length: int = 96,
                  calibration: dict[str, Any] | None = None, threads: int = 2, detect_language: bool = True,
                  per_text: bool = False) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.prefix = prefix
@@ -267,12 +266,8 @@ class OnnxSentimentPipeline(SentimentPredictor):
         self.bulk_session_: Any = None
         self.pool_: Any = None
         self.lock_ = threading.Lock()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session_ = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+            self.session_ = self._session(self.threads)
             self.tokenizer_ = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
         except Exception as exc:  # noqa: BLE001 - any unreadable model is the same user-facing problem
             raise ModelLoadError(f"{model_file}: cannot load ONNX sentiment model ({exc})", str(model_file)) from exc
@@ -327,19 +322,24 @@ class OnnxSentimentPipeline(SentimentPredictor):
         list(pool.map(chunk, range(self.threads)))
         return out
 
+    def _session(self, threads: int) -> Any:
+        """An ONNX Runtime session of this model on ``threads`` intra-op threads (CPU, all graph optimisations)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(self.model_file, opts, providers=["CPUExecutionProvider"])
+
     def _bulk(self) -> tuple[Any, Any]:
         """The one-thread session and the worker pool for batches, built once (under a lock: concurrent first
         batches must not each load a session)."""
         with self.lock_:
             if self.bulk_session_ is None:
-                import onnxruntime as ort
                 from concurrent.futures import ThreadPoolExecutor
 
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = 1
-                opts.inter_op_num_threads = 1
-                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                self.bulk_session_ = ort.InferenceSession(self.model_file, opts, providers=["CPUExecutionProvider"])
+                self.bulk_session_ = self._session(1)
                 self.pool_ = ThreadPoolExecutor(self.threads, thread_name_prefix="sentiment-onnx")
             return self.bulk_session_, self.pool_
 
