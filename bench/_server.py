@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import subprocess
 import time
@@ -38,3 +40,27 @@ def wait_ready(client: httpx.Client, server: subprocess.Popen, log_path: str | N
             err = open(log_path, encoding="utf-8", errors="replace").read()[-500:] if log_path else "timeout"
             raise SystemExit("server did not become ready: " + err)
         time.sleep(0.2)
+
+
+class LeanClient:
+    """A keep-alive HTTP/1.1 client on the standard library's ``http.client``: one connection, JSON in and out.
+
+    For latency figures that are the server's: httpx spends ~1.5 ms of its own per small JSON request on these
+    cores (measured against this client on the same server: /v1/sentiment p50 6.8-7.3 vs 5.4-5.7 ms, /healthz
+    1.3-1.5 vs 0.8-1.0 ms), and that cost would be counted as serving overhead."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None, timeout: float = 60) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+
+    def post(self, path: str, payload: object) -> object:
+        """POST ``payload`` as JSON; the decoded JSON answer. A non-2xx answer raises ``RuntimeError``."""
+        self.conn.request("POST", path, body=json.dumps(payload), headers=self.headers)
+        r = self.conn.getresponse()
+        body = r.read()
+        if not 200 <= r.status < 300:
+            raise RuntimeError(f"POST {path}: HTTP {r.status}: {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.conn.close()
