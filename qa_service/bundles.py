@@ -169,3 +169,20 @@ def link_copy(src: Path, out: Path) -> None:
             (out / f.name).symlink_to(os.path.relpath(f.resolve(), out))
         elif f.is_file():
             shutil.copy2(f, out / f.name)
+
+
+def new_version(src: Path, version: str, task: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """A sibling version of ``src`` (``src.parent / version``): its files, weights linked (:func:`link_copy`), and
+    its manifest with the new version, ``parent`` naming the source's, a new ``created`` and no report metrics
+    (they describe the source). The manifest is returned, not written: the caller adds what makes the version new,
+    then :func:`write_manifest`. Raises ``FileExistsError`` when that version exists (nothing is touched)."""
+    out = Path(src).parent / version
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose another version")
+    manifest = read_manifest(Path(src), task=task)
+    link_copy(Path(src), out)
+    m = dict(manifest)
+    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
+             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    return out, m
+

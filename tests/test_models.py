@@ -149,3 +149,25 @@ def test_unknown_onnx_graph_spec_is_refused_naming_it():
         with pytest.raises(ModelLoadError) as exc:
             graph_spec({"onnx": bad})
         assert list(bad.values())[0] in str(exc.value)
+
+
+def test_new_version_links_weights_names_its_parent_and_drops_report_metrics(tmp_path, settings):
+    """A sibling version (export --version, the decision rules): weights linked, not copied; the manifest names the
+    parent and carries no report metrics of the source; an existing version is refused untouched."""
+    import os
+    import shutil
+
+    from qa_service.bundles import new_version
+
+    src = tmp_path / "3.9.0"
+    shutil.copytree(resolve_bundle(settings.models_dir, "sentiment", "3.9.0"), src, symlinks=False)
+    before = read_manifest(src, task="sentiment")
+    assert before["metrics"]
+    out, m = new_version(src, "3.9.1", task="sentiment")
+    assert out == tmp_path / "3.9.1" and (out / "layers.safetensors").is_symlink()
+    assert os.path.samefile(out / "layers.safetensors", src / "layers.safetensors")
+    assert not (out / "head.npz").is_symlink() and (out / "head.npz").read_bytes() == (src / "head.npz").read_bytes()
+    assert m["version"] == "3.9.1" and m["parent"] == "3.9.0" and m["metrics"] == {} and m["created"] != before["created"]
+    assert m["decision"] == before["decision"]  # what makes it new is the caller's to change
+    with pytest.raises(FileExistsError, match="3.9.1"):
+        new_version(src, "3.9.1", task="sentiment")

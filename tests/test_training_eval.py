@@ -143,6 +143,8 @@ def test_decision_script_writes_a_version_with_a_validation_chosen_operating_poi
     assert all(len(o) == 3 and o[0] == 0 for o in rule["offsets"].values()) and set(rule["thresholds"]) <= {"en"}
     assert "twcs/val" in rule["chosen_on"] and "tass2019/val" in rule["chosen_on"]
     assert "amazon_es/val" not in rule["chosen_on"] and "amazon_es/val" in rule["validation_effect"]
+    assert set(rule["cross_fit"]["languages"]) == {"es", "en"}
+    assert all("unseen_half" in c and "optimism" in c for c in rule["cross_fit"]["languages"].values())
     assert decision([str(src), "--version", "w", "--rule", "offsets", "--limit", "30", "--min-recall", "1.01"]) == 3
     assert not (tmp_path / "w").exists()
 
@@ -171,7 +173,7 @@ def test_offsets_are_chosen_on_validation_messages_within_the_target():
     import numpy as np
 
     from eval.metrics import macro_f1_from_pred
-    from training.sentiment_decision import OFFSETS, choose_offsets
+    from training.sentiment_decision import OFFSETS, choose_offsets, cross_fit
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)
@@ -190,6 +192,12 @@ def test_offsets_are_chosen_on_validation_messages_within_the_target():
     assert best["negative_target"]["cm/val"]["negative_recall"] >= 0.8
     assert (best["threshold"] or 1) <= 0.3 or best["offsets"][1] <= -0.75
     assert choose_offsets([("cm/val", "customer-messages", cm, y)], 1.01, 0.7)[0] is None
+    # Cross-fit (chosen on one half, scored on the other): a systematic bias is corrected on unseen messages too;
+    # on probabilities unrelated to the labels the choice flatters the half that chose it and gains nothing unseen.
+    honest = cross_fit([("tweets/val", "tweets", p, y)], 0.8, 0.7)
+    assert honest["unseen_half"] > honest["unseen_half_argmax"] + 0.05 and len(honest["folds"]) == 2
+    noise = cross_fit([("tweets/val", "tweets", rng.dirichlet([1, 1, 1], 600), y)], 0.8, 0.7)
+    assert noise["optimism"] > 0 and noise["unseen_half"] < noise["unseen_half_argmax"] + 0.01
 
 
 def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
@@ -281,6 +289,8 @@ def test_distillation_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     assert distil(["--teacher", str(tmp_path / "nothing"), "--out", str(tmp_path / "st")]) == 4
     assert distil(["--layers", "0", "--out", str(tmp_path / "st")]) == 2
     assert distil(["--epochs", "0", "--out", str(tmp_path / "st")]) == 2
+    assert distil(["--customer-repeat", "0", "--out", str(tmp_path / "st")]) == 2
+    assert distil(["--customer-repeat", "3", "--out", str(tmp_path / "st")]) == 2  # nothing to repeat
     err = capsys.readouterr().err
     assert "cannot read the teacher" in err and "Traceback" not in err and not (tmp_path / "st").exists()
 
@@ -360,9 +370,11 @@ def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_a
 
     out = tmp_path / "st"
     assert distil(["--limit", "8", "--max-steps", "1", "--batch-size", "8", "--warm-examples", "24", "--layers", "1",
-                   "--customer-labels", str(path), "--version", "st-gold", "--out", str(out)]) == 0
+                   "--customer-labels", str(path), "--customer-repeat", "2", "--version", "st-gold",
+                   "--out", str(out)]) == 0
     m = read_manifest(out, task="sentiment")
     assert m["distillation"]["customer_labelled_rows"] == 8 and m["distillation"]["customer_alpha"] == 0.3
+    assert m["distillation"]["customer_repeat"] == 2
     assert any(d["name"] == "twcs/train-labelled" and d["rows"] == 8 for d in m["training_data"])
     assert distil(["--limit", "8", "--customer-labels", str(bad), "--out", str(tmp_path / "st2")]) == 2
     assert not (tmp_path / "st2").exists()

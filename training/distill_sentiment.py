@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="tweet_id,label file of TWCS messages labelled by reading (training/labels/twcs-train-labels.csv)")
     ap.add_argument("--customer-alpha", type=float, default=0.3,
                     help="distillation weight on the --customer-labels rows (the rest: their gold label)")
+    ap.add_argument("--customer-repeat", type=int, default=1,
+                    help="times each --customer-labels row appears per epoch (default 1; the labelled messages are "
+                         "few beside ~12,000 tweets and reviews)")
     ap.add_argument("--save-steps", type=int, default=200)
     ap.add_argument("--warm-examples", type=int, default=3000, help="examples for the warm-start head")
     ap.add_argument("--resume", action="store_true", help="continue from this version's checkpoint")
@@ -225,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.layers < 1 or args.epochs <= 0:
         print("--layers must be at least 1 and --epochs above 0", file=sys.stderr)
+        return 2
+    if args.customer_repeat < 1 or (args.customer_repeat > 1 and not args.customer_labels):
+        print("--customer-repeat must be at least 1, and above 1 only with --customer-labels", file=sys.stderr)
         return 2
 
     import torch
@@ -340,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(ds.SEED)
     for e, (texts, labels, _) in enumerate(epochs):
         rows = list(zip(texts, labels)) + [(t, gold.get(t, UNLABELLED)) for t in extra]
+        rows += [(t, gold[t]) for t in sorted(gold) for _ in range(args.customer_repeat - 1)]
         batches = length_batches([len(ids) for ids in ids_of([r[0] for r in rows])], args.batch_size, rng)
         if e == n_epochs - 1 and args.epochs < n_epochs:
             batches = batches[: int(len(batches) * (args.epochs - (n_epochs - 1)))]
@@ -411,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                          "student_layers": f"the teacher's lowest {args.layers}",
                          "teacher_logits": "uncalibrated, fp32 ONNX", "alpha": alpha, "temperature": T,
                          **({"customer_labels": str(args.customer_labels), "customer_alpha": args.customer_alpha,
+                             "customer_repeat": args.customer_repeat,
                              "customer_labelled_rows": len(gold)} if gold else {})},
         "training": {"epochs": args.epochs, "max_steps": args.max_steps, "steps": step, "lr": args.lr,
                      "batch_size": args.batch_size, "max_length": max_length,

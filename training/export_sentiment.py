@@ -65,22 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from eval.metrics import classification_report
-    from qa_service.bundles import read_manifest, write_manifest
+    from qa_service.bundles import new_version, read_manifest, write_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import fit_language_calibration
-    from qa_service.bundles import link_copy
     from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, graph_spec
 
     settings = get_settings()
     original, out = None, None
     if args.version:
-        out = args.bundle.parent / args.version
-        if out.exists():
-            print(f"error: {out} exists; choose another --version", file=sys.stderr)
+        try:
+            out, manifest = new_version(args.bundle, args.version, task="sentiment")
+        except FileExistsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        link_copy(args.bundle, out)
-        manifest = read_manifest(out, task="sentiment")
-        manifest.update(version=args.version, parent=manifest.get("version"), metrics={}, metrics_source=None)
         manifest.pop("decision", None)
         args.bundle = out
     else:

@@ -5,6 +5,7 @@ data.
     python -m training.sentiment_decision models/sentiment/2.0.0 --version 2.1.0
     python -m training.sentiment_decision models/sentiment/3.2.0 --version 3.3.0 --rule offsets
     python -m training.sentiment_decision models/sentiment/2.1.0 --fill-metrics eval/reports/sentiment-comparison.json
+    python -m training.sentiment_decision models/sentiment/3.9.0 --cross-fit eval/reports/runs/sentiment-3.9-cross-fit.json
 
 Why: for the helpdesk a complaint read as neutral is the costliest mistake, and a model trained on tweets and
 reviews reads calm complaints ("my order hasn't arrived, can you check?") as neutral. Moving the decision (not the
@@ -28,6 +29,9 @@ language's customer-message validation sets (if it has any), and choose the one 
 all of that language's validation message sets; ties go to the smallest move (offsets nearest zero, then the
 highest threshold). A coarse grid, because the Spanish validation messages are ~800: a fine one would fit them.
 Review sets are not in the objective (the helpdesk's traffic is messages); their validation effect is recorded.
+Because the rule is scored on the data that chose it, the manifest also records a cross-fit (``cross_fit``): chosen
+on one half of each set, scored on the other, both ways; what it gains there over the most probable label is the
+gain to expect on messages it never saw.
 
 The new bundle is a copy of the source (same weights, same calibration, so the same ONNX build in the cache) with
 ``decision`` and ``evaluation_protocol`` added and the report metrics left empty until ``--fill-metrics`` copies
@@ -40,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,48 @@ def choose_offsets(sets: list[tuple[str, str, np.ndarray, np.ndarray]], min_reca
     return (rows[0] if rows else None), rows[:10]
 
 
+def cross_fit(sets: list[tuple[str, str, np.ndarray, np.ndarray]], min_recall: float, min_precision: float,
+              seed: int = 0) -> dict[str, Any]:
+    """How much the chosen offsets' validation score flatters them: each set split in two seeded halves, the rule
+    chosen on one half (as :func:`choose_offsets` chooses) and scored on the other, both ways. Returns the mean
+    macro-F1 over the sets on the unseen halves, on the halves that chose, and of the most probable label."""
+    from eval.metrics import macro_f1_from_pred
+    from qa_service.pipelines.sentiment_core import decide
+
+    rng = np.random.default_rng(seed)
+    halves = []
+    for _, _, _, y in sets:
+        perm = rng.permutation(len(y))
+        halves.append((perm[: len(y) // 2], perm[len(y) // 2:]))
+
+    def part(k: int) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        return [(n, kind, p[h[k]], y[h[k]]) for (n, kind, p, y), h in zip(sets, halves)]
+
+    def score(rule: dict[str, Any] | None, data: list[tuple[str, str, np.ndarray, np.ndarray]]) -> float:
+        return float(np.mean([macro_f1_from_pred(y, p.argmax(1) if rule is None else decide(p, rule, ["x"] * len(y)))
+                              for _, _, p, y in data]))
+
+    folds = []
+    for k in (0, 1):
+        best, _ = choose_offsets(part(k), min_recall, min_precision)
+        unseen = part(1 - k)
+        if best is None:
+            folds.append({"chosen": None})
+            continue
+        rule = {"method": "offsets", "offsets": {"x": best["offsets"]},
+                "thresholds": {} if best["threshold"] is None else {"x": best["threshold"]}}
+        folds.append({"offsets": best["offsets"], "threshold": best["threshold"],
+                      "chosen_half": round(score(rule, part(k)), 4), "unseen_half": round(score(rule, unseen), 4),
+                      "unseen_half_argmax": round(score(None, unseen), 4)})
+    done = [f for f in folds if "unseen_half" in f]
+    out: dict[str, Any] = {"seed": seed, "folds": folds}
+    if done:
+        out.update({k: round(float(np.mean([f[k] for f in done])), 4)
+                    for k in ("chosen_half", "unseen_half", "unseen_half_argmax")})
+        out["optimism"] = round(out["chosen_half"] - out["unseen_half"], 4)
+    return out
+
+
 def _load(bundle: Path) -> Any:
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import load_sentiment
@@ -122,9 +167,9 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
     from eval import datasets as ds
     from qa_service.bundles import read_manifest
 
-    manifest = read_manifest(src, task="sentiment")
+    read_manifest(src, task="sentiment")  # not a sentiment bundle: an error now, before minutes of predicting
     out = src.parent / version
-    if out.exists():
+    if out.exists():  # checked before minutes of predicting; new_version checks again when it writes
         print(f"error: {out} exists; choose another --version", file=sys.stderr)
         return 2
     val = [s.subset(limit) if limit else s for s in ds.validation_sets()]
@@ -132,14 +177,9 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
     if not target:
         print("error: no customer-message validation set in eval/datasets.py", file=sys.stderr)
         return 2
-    pipe = _load(src)
-    probs, ys = {}, {}
-    for s in val:
-        print(f"  predicting {s.name} ({len(s)})", file=sys.stderr, flush=True)
-        probs[s.name] = pipe.predict_proba(s.texts, [s.language] * len(s))
-        ys[s.name] = np.array([ds.LABELS.index(lab) for lab in s.labels])
+    probs, ys = _validation_probs(src, val)
     if method == "offsets":
-        return _offsets_version(src, out, manifest, version, val, probs, ys, min_recall, min_precision)
+        return _offsets_version(src, version, val, probs, ys, min_recall, min_precision)
     thresholds, grids = {}, {}
     for lang in sorted({s.language for s in target}):
         sets = [s for s in target if s.language == lang]
@@ -156,7 +196,7 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
         thresholds[lang] = t
     rule = {"method": "negative-threshold", "thresholds": thresholds}
     effect = _effect(val, probs, ys, rule)
-    return _write_version(src, out, manifest, version, {
+    return _write_version(src, version, {
         **rule,
         "operating_point": "customer messages: a complaint read as neutral costs most",
         "chosen_on": [s.name for s in target],
@@ -165,6 +205,46 @@ def make_version(src: Path, version: str, min_recall: float, min_precision: floa
                 "probable label that meets the target",
         "other_languages": "the most probable label: no customer-message validation data to choose a threshold on",
         "grid": grids, "validation_effect": effect})
+
+
+def _validation_probs(src: Path, val: list[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Calibrated probabilities and gold label indices of each validation set, by set name."""
+    from eval import datasets as ds
+
+    pipe = _load(src)
+    probs, ys = {}, {}
+    for s in val:
+        print(f"  predicting {s.name} ({len(s)})", file=sys.stderr, flush=True)
+        probs[s.name] = pipe.predict_proba(s.texts, [s.language] * len(s))
+        ys[s.name] = np.array([ds.LABELS.index(lab) for lab in s.labels])
+    return probs, ys
+
+
+def cross_fit_report(src: Path, out: Path, min_recall: float, min_precision: float, limit: int | None) -> int:
+    """The cross-fit of the offsets rule on ``src``'s probabilities (see :func:`cross_fit`), per language, into a
+    JSON file: for a bundle made before the manifests recorded it."""
+    from eval import datasets as ds
+    from eval.provenance import git_commit
+    from qa_service.bundles import read_manifest
+
+    m = read_manifest(src, task="sentiment")
+    val = [s.subset(limit) if limit else s for s in ds.validation_sets()]
+    probs, ys = _validation_probs(src, val)
+    languages = {}
+    for lang in sorted({s.language for s in val if s.kind in MESSAGE_KINDS}):
+        sets = [s for s in val if s.language == lang and s.kind in MESSAGE_KINDS]
+        languages[lang] = cross_fit([(s.name, s.kind, probs[s.name], ys[s.name]) for s in sets], min_recall,
+                                    min_precision)
+        languages[lang]["sets"] = [s.name for s in sets]
+    result = {"bundle": str(src), "version": m.get("version"), "decision": m.get("decision", {}).get("method"),
+              "min_recall": min_recall, "min_precision": min_precision, "limit": limit, "languages": languages,
+              "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]), "commit": git_commit()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for lang, c in languages.items():
+        print(f"{lang}: unseen halves {c.get('unseen_half')} vs most probable label {c.get('unseen_half_argmax')}; "
+              f"optimism {c.get('optimism')}", file=sys.stderr)
+    return 0
 
 
 def _effect(val: list[Any], probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], rule: dict[str, Any]
@@ -181,14 +261,15 @@ def _effect(val: list[Any], probs: dict[str, np.ndarray], ys: dict[str, np.ndarr
     return effect
 
 
-def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: str, val: list[Any],
+def _offsets_version(src: Path, version: str, val: list[Any],
                      probs: dict[str, np.ndarray], ys: dict[str, np.ndarray], min_recall: float,
                      min_precision: float) -> int:
-    offsets, thresholds, grids, chosen_on = {}, {}, {}, []
+    offsets, thresholds, grids, chosen_on, honest = {}, {}, {}, [], {}
     for lang in sorted({s.language for s in val if s.kind in MESSAGE_KINDS}):
         sets = [s for s in val if s.language == lang and s.kind in MESSAGE_KINDS]
-        best, grids[lang] = choose_offsets([(s.name, s.kind, probs[s.name], ys[s.name]) for s in sets],
-                                           min_recall, min_precision)
+        data = [(s.name, s.kind, probs[s.name], ys[s.name]) for s in sets]
+        best, grids[lang] = choose_offsets(data, min_recall, min_precision)
+        honest[lang] = cross_fit(data, min_recall, min_precision)
         if best is None:
             print(f"error: nothing on the grid reaches negative recall {min_recall} with precision {min_precision} "
                   f"on the {lang} customer-message validation sets", file=sys.stderr)
@@ -199,7 +280,7 @@ def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: st
         chosen_on += [s.name for s in sets]
     rule = {"method": "offsets", "offsets": offsets, "thresholds": thresholds}
     effect = _effect(val, probs, ys, rule)
-    return _write_version(src, out, manifest, version, {
+    return _write_version(src, version, {
         **rule,
         "operating_point": "messages: macro-F1 over each language's validation messages; in a language with "
                            "customer-message validation data, a complaint read as neutral costs most",
@@ -209,17 +290,18 @@ def _offsets_version(src: Path, out: Path, manifest: dict[str, Any], version: st
                 f"negative recall >= {min_recall} and precision >= {min_precision} on the customer-message sets; "
                 "the highest mean macro-F1 over the chosen_on sets of the language; ties: the smallest move",
         "other_languages": "the most probable label",
-        "candidates": grids, "validation_effect": effect})
+        "candidates": grids, "validation_effect": effect,
+        "cross_fit": {"what": "the rule chosen on one seeded half of each chosen_on set, scored on the other half, "
+                              "both ways: the validation score's optimism (chosen_half - unseen_half) and the gain "
+                              "over the most probable label that holds on unseen messages",
+                      "languages": honest}})
 
 
-def _write_version(src: Path, out: Path, manifest: dict[str, Any], version: str, decision: dict[str, Any]) -> int:
+def _write_version(src: Path, version: str, decision: dict[str, Any]) -> int:
     """The new version: ``src``'s files (weights linked), its manifest with ``decision`` and no report metrics yet."""
-    from qa_service.bundles import link_copy, write_manifest
+    from qa_service.bundles import new_version, write_manifest
 
-    link_copy(src, out)
-    m = dict(manifest)
-    m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
-             created=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
+    out, m = new_version(src, version, task="sentiment")
     m["decision"] = {**decision, "command": "python -m training.sentiment_decision " + " ".join(sys.argv[1:]),
                      "argmax_instead": "QA_SENTIMENT_DECISION=argmax"}
     proto = dict(m.get("evaluation_protocol") or {})
@@ -264,12 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per validation set (quick runs)")
     ap.add_argument("--fill-metrics", type=Path, default=None, help="a comparison JSON to copy report metrics from")
     ap.add_argument("--candidate", default=None, help="with --fill-metrics: the candidate name (default VERSION-int8)")
+    ap.add_argument("--cross-fit", type=Path, default=None, metavar="OUT.json",
+                    help="write the offsets rule's cross-fit on this bundle's validation probabilities (no new version)")
     args = ap.parse_args(argv)
     if not (args.bundle / "manifest.json").exists():
         print(f"error: {args.bundle}: no manifest.json (not a bundle)", file=sys.stderr)
         return 2
     if args.fill_metrics:
         return fill_metrics(args.bundle, args.fill_metrics, args.candidate)
+    if args.cross_fit:
+        return cross_fit_report(args.bundle, args.cross_fit, args.min_recall, args.min_precision, args.limit)
     if not args.version:
         print("error: --version is required to make a new version", file=sys.stderr)
         return 2
