@@ -291,6 +291,7 @@ def test_distillation_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     assert distil(["--epochs", "0", "--out", str(tmp_path / "st")]) == 2
     assert distil(["--customer-repeat", "0", "--out", str(tmp_path / "st")]) == 2
     assert distil(["--customer-repeat", "3", "--out", str(tmp_path / "st")]) == 2  # nothing to repeat
+    assert distil(["--customer-prior-shift", "--out", str(tmp_path / "st")]) == 2  # nothing to fit it to
     err = capsys.readouterr().err
     assert "cannot read the teacher" in err and "Traceback" not in err and not (tmp_path / "st").exists()
 
@@ -370,11 +371,13 @@ def test_customer_training_labels_are_real_twcs_messages_apart_from_validation_a
 
     out = tmp_path / "st"
     assert distil(["--limit", "8", "--max-steps", "1", "--batch-size", "8", "--warm-examples", "24", "--layers", "1",
-                   "--customer-labels", str(path), "--customer-repeat", "2", "--version", "st-gold",
-                   "--out", str(out)]) == 0
+                   "--customer-labels", str(path), "--customer-repeat", "2", "--customer-prior-shift",
+                   "--version", "st-gold", "--out", str(out)]) == 0
     m = read_manifest(out, task="sentiment")
     assert m["distillation"]["customer_labelled_rows"] == 8 and m["distillation"]["customer_alpha"] == 0.3
     assert m["distillation"]["customer_repeat"] == 2
+    biases = m["distillation"]["customer_prior_shift"]["biases"]
+    assert len(biases) == 3 and biases[1] == 0 and biases != [0, 0, 0]
     assert any(d["name"] == "twcs/train-labelled" and d["rows"] == 8 for d in m["training_data"])
     assert distil(["--limit", "8", "--customer-labels", str(bad), "--out", str(tmp_path / "st2")]) == 2
     assert not (tmp_path / "st2").exists()
@@ -423,3 +426,21 @@ def test_export_that_cannot_build_says_so_in_one_line_and_leaves_the_bundle_as_i
     assert export([str(src), "--graph", "fused", "--version", "x"]) == 3 and not (tmp_path / "x").exists()
     err = capsys.readouterr().err
     assert "cannot build the ONNX graph" in err and "disagrees" in err and "Traceback" not in err
+
+
+def test_prior_shift_recovers_the_bias_between_a_model_and_a_domain():
+    """Labels drawn from softmax(z + b): the fitted biases come back close to b (neutral's fixed at 0)."""
+    import numpy as np
+
+    from training.distill_sentiment import prior_shift
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, (4000, 3))
+    b = np.array([1.5, 0.0, -0.7])
+    a = np.exp(z + b)
+    p = a / a.sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    got = prior_shift(z, y)
+    assert got[1] == 0 and np.abs(got - b).max() < 0.15
+    assert np.abs(prior_shift(z, np.array([rng.choice(3, p=r) for r in np.exp(z) / np.exp(z).sum(1, keepdims=True)]))).max() < 0.15
+

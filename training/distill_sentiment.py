@@ -25,6 +25,10 @@ Data (``eval/datasets.py``; role ``train`` only, validation and report sets neve
   as neutral, which is what these labels are there to correct). Ids in the labelled validation or report sets,
   or sharing a near-duplicate key with any validation or report text, are refused; messages by a customer who
   wrote one of the labelled validation/report messages are left out and counted (413 of the 1,000).
+  ``--customer-repeat N`` shows each of them N times per epoch. ``--customer-prior-shift`` moves the teacher's soft
+  labels on every TWCS message (labelled or not) by class biases fitted, by maximum likelihood, to the teacher's
+  logits on the labelled training messages: the teacher's reading of customer messages is corrected where the
+  student learns it from, not only on the few hundred labelled rows (the biases are in the manifest).
 
 Output: a ``transformer-onnx`` bundle whose manifest records ``architecture.num_hidden_layers``, the teacher and the
 distillation settings; then ``python -m training.export_sentiment <bundle>`` builds int8 ONNX, calibrates per
@@ -119,6 +123,24 @@ def unlabelled_bank_queries(n: int = 5000, limit: int | None = None) -> tuple[li
         texts = texts[:limit]
     return texts, _describe("banking77/unlabelled-train-sample", "BANKING77 (PolyAI), training file", "CC BY 4.0",
                             "banking77/banking_data_train.csv", texts, why, of=len(rows))
+
+
+def prior_shift(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Class biases ``b`` (neutral's fixed at 0) maximising the likelihood of labels ``y`` under softmax(z + b): the
+    shift of a model's logits to another domain's label balance and reading, fitted on that domain's labels."""
+    from scipy.optimize import minimize
+
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y)
+
+    def nll(free: np.ndarray) -> float:
+        b = np.array([free[0], 0.0, free[1]])
+        a = z + b
+        a = a - a.max(1, keepdims=True)
+        return float(-np.mean(a[np.arange(len(y)), y] - np.log(np.exp(a).sum(1))))
+
+    res = minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-7})
+    return np.array([res.x[0], 0.0, res.x[1]], dtype=np.float32)
 
 
 def labelled_customer_messages(path: Path) -> tuple[dict[str, int], dict]:
@@ -218,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="tweet_id,label file of TWCS messages labelled by reading (training/labels/twcs-train-labels.csv)")
     ap.add_argument("--customer-alpha", type=float, default=0.3,
                     help="distillation weight on the --customer-labels rows (the rest: their gold label)")
+    ap.add_argument("--customer-prior-shift", action="store_true",
+                    help="shift the teacher's logits on every TWCS message by class biases fitted to the "
+                         "--customer-labels rows (the teacher reads calm complaints as neutral)")
     ap.add_argument("--customer-repeat", type=int, default=1,
                     help="times each --customer-labels row appears per epoch (default 1; the labelled messages are "
                          "few beside ~12,000 tweets and reviews)")
@@ -231,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.customer_repeat < 1 or (args.customer_repeat > 1 and not args.customer_labels):
         print("--customer-repeat must be at least 1, and above 1 only with --customer-labels", file=sys.stderr)
+        return 2
+    if args.customer_prior_shift and not args.customer_labels:
+        print("--customer-prior-shift needs --customer-labels (the biases are fitted to them)", file=sys.stderr)
         return 2
 
     import torch
@@ -268,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         train_sets = [s.subset(args.limit) for s in train_sets]
     extra, twcs_desc = unlabelled_customer_messages(args.limit)
+    twcs_texts = list(extra)
     bank, bank_desc = unlabelled_bank_queries(args.bank_queries, args.limit)
     extra_descs = [twcs_desc] + ([bank_desc] if bank else [])
     extra = extra + bank
@@ -288,6 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     pool = sorted({t for texts, _, _ in epochs for t in texts} | set(extra))
     z_all = teacher_logits(teacher, pool)
     row = {t: i for i, t in enumerate(pool)}
+    shift = None
+    if args.customer_prior_shift:
+        # The teacher's soft labels on customer messages, moved to the customer messages' label balance: biases
+        # fitted to the labelled training messages (never a validation or report one), added to its logits on
+        # every TWCS message, labelled or not; tweets and reviews keep the teacher's own.
+        gt = sorted(gold)
+        z_all = z_all.copy()  # the cached array stays the teacher's own
+        shift = prior_shift(z_all[[row[t] for t in gt]], np.array([gold[t] for t in gt]))
+        z_all[[row[t] for t in sorted(set(twcs_texts) | set(gold))]] += shift
+        print(f"teacher logits on {len(set(twcs_texts) | set(gold))} TWCS messages shifted by {shift.round(3).tolist()}",
+              file=sys.stderr)
     print(f"distilling {teacher.name} ({tm.get('architecture', {}).get('num_hidden_layers', 12)} layers) into "
           f"{args.layers} layers on {len(epochs[0][0])} labelled examples per epoch + {len(extra)} unlabelled "
           f"customer messages; teacher logits for {len(pool)} texts", file=sys.stderr)
@@ -419,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
                          "teacher_logits": "uncalibrated, fp32 ONNX", "alpha": alpha, "temperature": T,
                          **({"customer_labels": str(args.customer_labels), "customer_alpha": args.customer_alpha,
                              "customer_repeat": args.customer_repeat,
+                             **({"customer_prior_shift": {
+                                 "biases": [round(float(x), 4) for x in shift],
+                                 "fitted_on": "the --customer-labels rows (teacher logits, maximum likelihood)",
+                                 "applied_to": "the teacher's logits on every TWCS message (labelled and unlabelled)"}}
+                                if shift is not None else {}),
                              "customer_labelled_rows": len(gold)} if gold else {})},
         "training": {"epochs": args.epochs, "max_steps": args.max_steps, "steps": step, "lr": args.lr,
                      "batch_size": args.batch_size, "max_length": max_length,
