@@ -185,4 +185,3 @@ def new_version(src: Path, version: str, task: str | None = None) -> tuple[Path,
     m.update(version=version, parent=manifest.get("version"), metrics={}, metrics_source=None,
              created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     return out, m
-

@@ -443,4 +443,3 @@ def test_prior_shift_recovers_the_bias_between_a_model_and_a_domain():
     got = prior_shift(z, y)
     assert got[1] == 0 and np.abs(got - b).max() < 0.15
     assert np.abs(prior_shift(z, np.array([rng.choice(3, p=r) for r in np.exp(z) / np.exp(z).sum(1, keepdims=True)]))).max() < 0.15
-

@@ -129,15 +129,13 @@ def prior_shift(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Class biases ``b`` (neutral's fixed at 0) maximising the likelihood of labels ``y`` under softmax(z + b): the
     shift of a model's logits to another domain's label balance and reading, fitted on that domain's labels."""
     from scipy.optimize import minimize
+    from scipy.special import log_softmax
 
     z = np.asarray(z, dtype=np.float64)
     y = np.asarray(y)
 
     def nll(free: np.ndarray) -> float:
-        b = np.array([free[0], 0.0, free[1]])
-        a = z + b
-        a = a - a.max(1, keepdims=True)
-        return float(-np.mean(a[np.arange(len(y)), y] - np.log(np.exp(a).sum(1))))
+        return float(-np.mean(log_softmax(z + [free[0], 0.0, free[1]], axis=1)[np.arange(len(y)), y]))
 
     res = minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-7})
     return np.array([res.x[0], 0.0, res.x[1]], dtype=np.float32)
@@ -323,11 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         # fitted to the labelled training messages (never a validation or report one), added to its logits on
         # every TWCS message, labelled or not; tweets and reviews keep the teacher's own.
         gt = sorted(gold)
+        shifted = sorted(set(twcs_texts) | set(gold))
         z_all = z_all.copy()  # the cached array stays the teacher's own
         shift = prior_shift(z_all[[row[t] for t in gt]], np.array([gold[t] for t in gt]))
-        z_all[[row[t] for t in sorted(set(twcs_texts) | set(gold))]] += shift
-        print(f"teacher logits on {len(set(twcs_texts) | set(gold))} TWCS messages shifted by {shift.round(3).tolist()}",
-              file=sys.stderr)
+        z_all[[row[t] for t in shifted]] += shift
+        print(f"teacher logits on {len(shifted)} TWCS messages shifted by {shift.round(3).tolist()}", file=sys.stderr)
     print(f"distilling {teacher.name} ({tm.get('architecture', {}).get('num_hidden_layers', 12)} layers) into "
           f"{args.layers} layers on {len(epochs[0][0])} labelled examples per epoch + {len(extra)} unlabelled "
           f"customer messages; teacher logits for {len(pool)} texts", file=sys.stderr)
