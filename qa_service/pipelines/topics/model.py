@@ -62,8 +62,11 @@ class TopicModel:
             report sets, so not the default; eval/reports/runs/topics-average-linkage.md).
         max_topic_share: a cluster above this share of the comments is split into its HDBSCAN leaves when it has
             any (one theme that truly dominates has none and stays whole), and merging never builds one above it
-            among the assigned comments (0.14: after outliers join, no topic passes ~15%); ``None`` turns both off.
-        reduce_outliers: reassign outliers to the nearest topic when they are as close to it as a typical member.
+            among the assigned comments (0.14), and outliers join a topic only while it stays within 15% of all
+            comments (``reduce_outliers``); ``None`` turns all three off.
+        reduce_outliers: reassign outliers to the nearest topic when they are as close to it as a typical member
+            (with ``max_topic_share``: the closest first, while the topic stays within that share + 1 point of all
+            comments; the others stay outliers).
         outlier_quantile: the tagging threshold is this quantile of members' similarity to their own centroid.
         center: subtract the mean embedding before clustering (e5 vectors are anisotropic; harmless for USE).
         top_n_words: keywords kept per topic.
@@ -271,7 +274,12 @@ class TopicModel:
         if self.reduce_outliers and (~member).any():
             sims = space[~member] @ cents.T
             best = sims.argmax(axis=1)
-            ok = sims[np.arange(len(best)), best] >= self.threshold_
+            score = sims[np.arange(len(best)), best]
+            ok = score >= self.threshold_
+            if self.max_topic_share:
+                ok &= _within_share(best, score, ok, np.bincount(np.searchsorted(ids, assignment[member]),
+                                                                 minlength=len(ids)),
+                                    (self.max_topic_share + 0.01) * len(assignment))
             reassigned = assignment[~member]
             reassigned[ok] = np.asarray(ids)[best[ok]]
             assignment[~member] = reassigned
@@ -529,6 +537,18 @@ class TopicModel:
             raise ModelLoadError(f"{bundle}: {model.centroids_.shape[0]} centroids for {len(model.topics_)} topics",
                                  str(bundle))
         return model
+
+
+def _within_share(best: np.ndarray, score: np.ndarray, ok: np.ndarray, sizes: np.ndarray, cap: float) -> np.ndarray:
+    """Which outliers may join their nearest topic (``best``, an index into ``sizes``) without taking it above
+    ``cap`` documents: the closest first. A topic already at or above the cap before outliers join (one theme that
+    truly dominates: the clustering made it so, not the outliers) takes none."""
+    allowed = np.zeros(len(best), dtype=bool)
+    room = np.maximum(np.floor(cap) - sizes, 0).astype(int)
+    for k in np.unique(best[ok]):
+        idx = np.flatnonzero(ok & (best == k))
+        allowed[idx[np.argsort(-score[idx], kind="stable")[:room[k]]]] = True
+    return allowed
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
