@@ -190,21 +190,27 @@ def test_stop_words_cover_both_spellings_and_clean_text():
 
 
 def test_one_topic_does_not_swallow_everything(encoder, settings):
-    """Rest-Mex reviews of 10 attractions: HDBSCAN's eom puts a large share of 400 in one cluster; it is split
-    into its leaves and no merge rebuilds it (the guard off: one topic holds far more). One attraction has 41% of
-    the reviews, so its reviews may still make a topic a little above 15%, never a catch-all. (How large the
-    unguarded cluster is depends on UMAP's layout, which varies between installs: over half on one, 30% on
-    another.)"""
+    """Rest-Mex reviews of 10 attractions: unguarded, HDBSCAN's eom puts most of 400 in one catch-all; guarded,
+    that cluster is split into its leaves and no merge rebuilds it. One attraction has 41% of the reviews, so a
+    topic may still pass 15%, but then it is that attraction (one theme that truly dominates), not a catch-all.
+    UMAP's layout on 400 texts moves with float rounding (how the vectors were batched, BLAS threads): the
+    largest guarded topic was 13%-29% across such variants, always one attraction, so that is what is asserted."""
+    from collections import Counter
+
     from eval.topic_sets import restmex
 
     s = restmex("tune")
-    texts, gold = s.texts[:400], s.labels[:400]
-    model = TopicModel(encoder=encoder).fit(texts)
-    largest = max(t.size for t in model.topics_.values()) / len(texts)
-    assert model.split_ and largest <= 0.2 and len(model.topics_) >= 4
+    texts, gold = s.texts[:400], np.asarray(s.labels[:400])
+    x = encoder.encode(texts)  # the raw texts: their unguarded layout has the catch-all in every variant tried
+    off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None).fit(texts, x)
+    assert max(t.size for t in off.topics_.values()) / len(texts) > 0.5
+    model = TopicModel(encoder=encoder).fit(texts, x)
+    assert model.split_ and len(model.topics_) >= 4
+    for t, topic in model.topics_.items():
+        if topic.size / len(texts) > 0.16:
+            top = Counter(gold[model.labels_ == t].tolist()).most_common(1)[0][1]
+            assert top / topic.size >= 0.8, (topic.label, topic.size, top)
     assert normalized_mutual_info_score(gold, model.labels_) > 0.3
-    off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None).fit(texts)
-    assert not off.split_ and max(t.size for t in off.topics_.values()) / len(texts) > max(0.25, largest + 0.1)
 
 
 def test_auto_gives_a_readable_number_of_topics_and_n_asks_for_n(encoder):
