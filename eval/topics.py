@@ -80,7 +80,7 @@ TUNE_GRID: dict[str, dict[str, Any]] = {
     "default": {},
     "linkage=average, outlier_quantile=0.02": {"linkage": "average", "outlier_quantile": 0.02},
     "linkage=average": {"linkage": "average"},
-    "outlier_quantile=0.02": {"outlier_quantile": 0.02},
+    "outlier_quantile=0.05 (before)": {"outlier_quantile": 0.05},
     "merge_similarity=0.3": {"merge_similarity": 0.3},
     "merge_similarity=0.5": {"merge_similarity": 0.5},
     "max_topics=20": {"max_topics": 20},
