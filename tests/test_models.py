@@ -12,7 +12,7 @@ from qa_service.pipelines.sentiment import load_sentiment
 from tests.conftest import needs_shared_data
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.15.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0"])
 def test_shipped_manifest_is_complete(settings, version):
     bundle = resolve_bundle(settings.models_dir, "sentiment", version)
     m = read_manifest(bundle, task="sentiment")
@@ -69,7 +69,7 @@ def test_missing_artefact_and_bad_manifest(bundle_copy):
         read_manifest(b)
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.15.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0"])
 def test_wrong_encoder_fingerprint_is_refused(bundle_copy, settings, version):
     b = bundle_copy / "sentiment" / version
     m = json.loads((b / "manifest.json").read_text())
