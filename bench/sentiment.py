@@ -86,7 +86,7 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
             spent[name] += time.perf_counter() - t0
     for name in models:
         out[f"{name}_single_p50_ms"] = round(float(np.percentile(np.array(lat[name]) * 1000, 50)), 2)
-        out[f"{name}_batch_texts_per_s"] = round(min(len(batch), 1000) / spent[name], 1)
+        out[f"{name}_batch_texts_per_s"] = round(min(len(batch), 1000) / spent[name], 1) if spent[name] else 0.0
     f1 = {}
     for name, p in (("int8", pipe), ("fp32", fp32)):
         scores = []
@@ -100,7 +100,7 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
                macro_f1_delta_points=round((f1["int8"] - f1["fp32"]) * 100, 2),
                f1_sets="mean over the validation sets of eval/datasets.py",
                timing=f"{rounds} interleaved rounds, the order swapped each round; single: {len(texts)} short "
-                      "texts one at a time; batch: 1,000 texts")
+                      f"texts one at a time; batch: {min(len(batch), 1000)} texts in {rounds} calls")
     return out
 
 
