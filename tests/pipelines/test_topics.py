@@ -190,11 +190,12 @@ def test_stop_words_cover_both_spellings_and_clean_text():
 
 
 def test_one_topic_does_not_swallow_everything(encoder, settings):
-    """Rest-Mex reviews of 10 attractions: unguarded, HDBSCAN's eom puts most of 400 in one catch-all; guarded,
-    that cluster is split into its leaves and no merge rebuilds it. One attraction has 41% of the reviews, so a
-    topic may still pass 15%, but then it is that attraction (one theme that truly dominates), not a catch-all.
-    UMAP's layout on 400 texts moves with float rounding (how the vectors were batched, BLAS threads): the
-    largest guarded topic was 13%-29% across such variants, always one attraction, so that is what is asserted."""
+    """Rest-Mex reviews of 10 attractions: unguarded, HDBSCAN's eom puts far more than the 14% share in one
+    cluster; guarded, that cluster is split into its leaves and no merge rebuilds it. One attraction has 41% of the
+    reviews, so a topic may still pass 15%, but then it is that attraction (one theme that truly dominates), not a
+    catch-all. UMAP's layout on 400 texts moves with float rounding (how the vectors were batched, BLAS threads)
+    and with its dimensions: unguarded, the largest cluster was 45%-96% across such variants (a mix of attractions
+    or mostly one), the largest guarded topic 13%-29%, always one attraction, so that is what is asserted."""
     from collections import Counter
 
     from eval.topic_sets import restmex
@@ -203,9 +204,11 @@ def test_one_topic_does_not_swallow_everything(encoder, settings):
     texts, gold = s.texts[:400], np.asarray(s.labels[:400])
     x = encoder.encode(texts)  # the raw texts: their unguarded layout has the catch-all in every variant tried
     off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None).fit(texts, x)
-    assert max(t.size for t in off.topics_.values()) / len(texts) > 0.5
+    unguarded = max(t.size for t in off.topics_.values())
+    assert unguarded / len(texts) > 0.3
     model = TopicModel(encoder=encoder).fit(texts, x)
     assert model.split_ and len(model.topics_) >= 4
+    assert max(t.size for t in model.topics_.values()) < unguarded
     for t, topic in model.topics_.items():
         if topic.size / len(texts) > 0.16:
             top = Counter(gold[model.labels_ == t].tolist()).most_common(1)[0][1]
