@@ -109,6 +109,11 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
     if limit:
         sets = [ClusterSet(s.name, s.language, s.texts[:limit], s.labels[:limit], s.licence) for s in sets]
     configs: dict[str, Callable] = {}
+    unknown = [name for name in only if name not in TUNE_GRID]
+    if unknown:
+        typer.echo(f"error: --only {unknown[0]!r} is not a tune grid entry (entries: {', '.join(TUNE_GRID)})",
+                   err=True)
+        raise typer.Exit(2)
     if tune:
         configs = {(name, sd): ours(**p, seed=sd) for name, p in TUNE_GRID.items() if not only or name in only
                    for sd in seed}

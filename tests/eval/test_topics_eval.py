@@ -1,0 +1,20 @@
+"""eval.topics: a tune-grid name that does not exist is refused, not silently skipped (a documented command that
+names a renamed entry would otherwise drop that configuration from the comparison without a word)."""
+
+from __future__ import annotations
+
+import typer
+from typer.testing import CliRunner
+
+from eval.topics import TUNE_GRID, main
+
+
+def test_unknown_tune_entry_is_refused_in_one_line(tmp_path):
+    app = typer.Typer()
+    app.command()(main)
+    result = CliRunner().invoke(app, ["--tune", "--only", "default", "--only", "n_components=42",
+                                      "--out", str(tmp_path / "t")])
+    assert result.exit_code == 2
+    assert "'n_components=42' is not a tune grid entry" in result.output
+    assert not list(tmp_path.iterdir())  # nothing run, nothing written
+    assert "default" in TUNE_GRID and "n_components=5 (before)" in TUNE_GRID
