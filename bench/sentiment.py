@@ -86,7 +86,7 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
             spent[name] += time.perf_counter() - t0
     for name in models:
         out[f"{name}_single_p50_ms"] = round(float(np.percentile(np.array(lat[name]) * 1000, 50)), 2)
-        out[f"{name}_batch_texts_per_s"] = round(min(len(batch), 1000) / spent[name], 1) if spent[name] else 0.0
+        out[f"{name}_batch_texts_per_s"] = round(min(len(batch), 1000) / spent[name], 1) if batch else None
     f1 = {}
     for name, p in (("int8", pipe), ("fp32", fp32)):
         scores = []
@@ -95,7 +95,8 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
             scores.append(macro_f1_from_pred(y, p.logits(s.texts).argmax(1)))
         f1[name] = float(np.mean(scores))
     out.update(single_speedup=round(out["fp32_single_p50_ms"] / out["int8_single_p50_ms"], 2),
-               batch_speedup=round(out["int8_batch_texts_per_s"] / out["fp32_batch_texts_per_s"], 2),
+               batch_speedup=(round(out["int8_batch_texts_per_s"] / out["fp32_batch_texts_per_s"], 2)
+                              if batch else None),
                macro_f1_int8=round(f1["int8"], 4), macro_f1_fp32=round(f1["fp32"], 4),
                macro_f1_delta_points=round((f1["int8"] - f1["fp32"]) * 100, 2),
                f1_sets="mean over the validation sets of eval/datasets.py",
