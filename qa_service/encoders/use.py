@@ -17,6 +17,8 @@ from qa_service.errors import ModelLoadError
 # Calls with at least this many texts are encoded by several threads (a live request's one text is not).
 _PARALLEL_MIN = 64
 _PARALLEL_CHUNK = 64
+# Calls with at most this many texts (a live request) take no turn: they run on the BLAS setting of the moment.
+_LIVE_MAX = 8
 
 
 class _TurnLock:
@@ -103,7 +105,13 @@ class USEMultilingualEncoder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.threads > 1 and len(texts) >= _PARALLEL_MIN and hasattr(self._model._model, "_encode"):
+        backend = self._model._model
+        if len(texts) <= _LIVE_MAX and hasattr(backend, "_encode") and not self._model.denoise:
+            # A live call's few texts leave the process's BLAS setting alone, so they need no turn on the lock and
+            # run beside a batch's round (on one BLAS thread then) instead of waiting for it: python -m
+            # bench.use_wait, bench/results/use_wait.json. The backend's forward pass is safe to run in threads.
+            return l2_normalise(np.asarray(backend._encode(texts), dtype=np.float32))
+        if self.threads > 1 and len(texts) >= _PARALLEL_MIN and hasattr(backend, "_encode"):
             return l2_normalise(self._encode_parallel(texts))
         out = []
         for i in range(0, len(texts), batch_size):
@@ -118,10 +126,10 @@ class USEMultilingualEncoder:
         the embedding stage of a topic fit). Texts are encoded independently, so the vectors are the serial ones up to float
         rounding, in the same order.
 
-        BLAS's thread count is process-wide: every USE call sets it under one first-come, first-served lock, one
-        round of ``threads`` chunks at a time, so a short call from another thread (a live request) waits for at
-        most the round in progress, and the limit is back when the round ends; other BLAS users in the process run
-        on one thread during a round. A round ends when all its chunks have: a failing chunk raises after its
+        BLAS's thread count is process-wide: every USE call that sets it does so under one first-come,
+        first-served lock, one round of ``threads`` chunks at a time, so another such call waits for at most the
+        round in progress, and the limit is back when the round ends; other BLAS users in the process run on one
+        thread during a round. A live call (at most ``_LIVE_MAX`` texts) sets nothing and does not wait. A round ends when all its chunks have: a failing chunk raises after its
         sibling has finished, never while it still runs on one BLAS thread.
         """
         backend = self._model._model

@@ -66,40 +66,44 @@ def _spy_chunks(enc, on_chunk):
     return lambda: setattr(backend, "_encode", original)
 
 
-def test_a_live_call_waits_for_at_most_the_round_in_progress():
-    """A short call that arrives while a long call encodes goes next, not after the long call's remaining rounds
-    (threading.RLock, used before, is not fair: the long call usually took it back at once, round after round)."""
+def test_a_call_that_takes_a_turn_waits_for_at_most_the_round_in_progress():
+    """A call that sets BLAS threads (more than a live call's few texts) and arrives while a long call encodes goes
+    next, not after the long call's remaining rounds (threading.RLock, used before, is not fair: the long call
+    usually took it back at once, round after round)."""
     import time
+
+    from qa_service.encoders.use import _LIVE_MAX
 
     enc = load_encoder("use-multilingual")
     texts = [f"Reclamo número {i}: me cobraron dos veces la factura de este mes." for i in range(6 * 64)]  # 3 rounds
+    other = ["¿Dónde está mi pedido?"] * (_LIVE_MAX + 1)
     workers, starts, arrived = set(), [], threading.Event()
+    done = {}
 
     def chunk(c, original):
-        if len(c) == 64:  # the long call's chunks (the live call's one text is not one of them)
+        if len(c) == 64:  # the long call's chunks
             workers.add(threading.get_ident())
             starts.append(time.perf_counter())
             if len(starts) == 1:
                 arrived.wait(5)
-                time.sleep(0.3)  # the live call has taken its turn by now, while this round runs
+                time.sleep(0.3)  # the other call has taken its ticket by now, while this round runs
             return original(c)
-        out = original(c)  # the live call's text, encoded while it holds the lock
+        out = original(c)  # the other call's texts, encoded while it holds the lock
         done["at"] = time.perf_counter()
         return out
 
-    done = {}
     undo = _spy_chunks(enc, chunk)
 
-    def live():
+    def second():
         arrived.set()
-        enc.encode(["¿Dónde está mi pedido?"])
+        enc.encode(other)
 
     try:
         long_call = threading.Thread(target=enc.encode, args=(texts,))
         long_call.start()
         while not starts:
             time.sleep(0.005)
-        t = threading.Thread(target=live)
+        t = threading.Thread(target=second)
         t.start()
         t.join(30)
         long_call.join(60)
@@ -107,6 +111,45 @@ def test_a_live_call_waits_for_at_most_the_round_in_progress():
         undo()
     assert len(starts) == 6 and len(workers) == 2
     assert sum(s < done["at"] for s in starts) == 2  # only the round that was running when it arrived
+
+
+def test_a_live_call_runs_beside_a_round_without_waiting_or_touching_blas():
+    """A live call's one text takes no turn: it finishes while the long call's first round is still running (that
+    round does not end until it has), on the one BLAS thread the round set, and leaves the setting alone."""
+    import time
+
+    from threadpoolctl import threadpool_info
+
+    enc = load_encoder("use-multilingual")
+    texts = [f"Reclamo número {i}: me cobraron dos veces la factura de este mes." for i in range(2 * 64)]  # 1 round
+    in_round, live_done, seen = threading.Event(), threading.Event(), {}
+
+    def blas():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    def chunk(c, original):
+        if len(c) == 64:
+            in_round.set()
+            seen.setdefault("waited", live_done.wait(10))  # holds the round open until the live call is done
+            return original(c)
+        seen["live_blas"] = blas()
+        return original(c)
+
+    undo = _spy_chunks(enc, chunk)
+    try:
+        long_call = threading.Thread(target=enc.encode, args=(texts,))
+        long_call.start()
+        assert in_round.wait(10)
+        t0 = time.perf_counter()
+        v = enc.encode(["¿Dónde está mi pedido?"])
+        took = time.perf_counter() - t0
+        live_done.set()
+        long_call.join(30)
+    finally:
+        undo()
+    assert seen["waited"] is True  # the live call finished while the round was open
+    assert took < 5 and v.shape == (1, 512)
+    assert seen["live_blas"] and set(seen["live_blas"]) == {1}  # the round's setting, untouched
 
 
 def test_a_failing_chunk_raises_after_its_round_has_finished():

@@ -1,0 +1,113 @@
+"""How long a live USE call (one short text) takes while a large USE call (a topic fit's embedding stage) runs in
+another thread of the same process, as in the API process where topic fits run beside live requests.
+
+    python -m bench.use_wait [--reviews 2000] [--probes 40] [--out bench/results/use_wait.json]
+
+USE calls that set the process's BLAS thread count take turns on one lock; a live call (a few texts) sets nothing
+and takes no turn. Four phases, the same texts: live calls alone (no batch); live calls during the batch (shipped);
+live calls made to take a turn like any other call, behind the first-come, first-served lock, and behind a plain
+``threading.RLock`` (not fair: a batch going round after round keeps taking it back). A round is two chunks of 64
+long reviews; its length is reported beside the waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.topics import hotel_reviews
+from eval.provenance import git_commit
+from qa_service.encoders import load_encoder
+from qa_service.encoders import use as use_module
+
+RESULTS = Path(__file__).resolve().parent / "results" / "use_wait.json"
+LIVE = "¿Dónde está mi pedido? Llevo dos semanas esperando."
+
+
+def _stats(ms: list[float]) -> dict[str, float]:
+    a = np.asarray(ms)
+    return {"n": len(ms), "p50_ms": round(float(np.percentile(a, 50)), 1),
+            "p95_ms": round(float(np.percentile(a, 95)), 1), "max_ms": round(float(a.max()), 1)}
+
+
+def _phase(enc, texts: list[str] | None, probes: int) -> tuple[dict, dict | None]:
+    """Live-call latencies, with the batch running in another thread when ``texts`` is given (re-encoded until the
+    probes are done), and the batch's round lengths."""
+    rounds: list[float] = []
+    stop = threading.Event()
+    backend = enc._model._model
+    original = backend._encode
+
+    def timed(chunk):
+        t0 = time.perf_counter()
+        out = original(chunk)
+        if len(chunk) > 1:
+            rounds.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    def batch():
+        while not stop.is_set():
+            enc.encode(texts)
+
+    backend._encode = timed
+    worker = threading.Thread(target=batch, daemon=True) if texts else None
+    try:
+        if worker:
+            worker.start()
+            time.sleep(1.0)  # the batch is under way
+        lat = []
+        for _ in range(probes):
+            t0 = time.perf_counter()
+            enc.encode([LIVE])
+            lat.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        if worker:
+            worker.join()
+        backend._encode = original
+    return _stats(lat), (_stats(rounds) if rounds else None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reviews", type=int, default=2000)
+    ap.add_argument("--probes", type=int, default=40)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    enc = load_encoder("use-multilingual")
+    texts = [r["text"] for r in hotel_reviews(args.reviews)]
+    enc.encode(texts[:128])  # pool and controller built
+    shipped = use_module._BLAS_LOCK
+    out: dict = {"command": "python -m bench.use_wait " + " ".join(f"--{k} {v}" for k, v in
+                                                                  (("reviews", args.reviews), ("probes", args.probes))),
+                 "commit": git_commit(), "cpus": os.cpu_count(), "loadavg_before": os.getloadavg(),
+                 "live_text_chars": len(LIVE), "batch": f"{args.reviews} Cuban hotel reviews, re-encoded in a loop"}
+    live_max = use_module._LIVE_MAX
+    out["alone"], _ = _phase(enc, None, args.probes)
+    out["during_batch"], out["rounds"] = _phase(enc, texts, args.probes)
+    use_module._LIVE_MAX = 0  # live calls take a turn on the lock like any other call
+    try:
+        out["during_batch_taking_turns_fair_lock"], _ = _phase(enc, texts, args.probes)
+        use_module._BLAS_LOCK = threading.RLock()
+        out["during_batch_taking_turns_rlock"], _ = _phase(enc, texts, args.probes)
+    finally:
+        use_module._BLAS_LOCK, use_module._LIVE_MAX = shipped, live_max
+    out["loadavg_after"] = os.getloadavg()
+    out["note"] = ("during_batch: the shipped path (a call of at most _LIVE_MAX texts takes no turn on the lock); "
+                   "taking_turns_*: live calls wait for a turn like any other call, behind a first-come, "
+                   "first-served lock or a plain RLock (before); rounds: one chunk's encoding time, two chunks run "
+                   "side by side per round")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
