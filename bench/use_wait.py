@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import threading
 import time
 from pathlib import Path
@@ -38,8 +39,9 @@ def _stats(ms: list[float]) -> dict[str, float]:
 
 def _phase(enc, texts: list[str] | None, probes: int) -> tuple[dict, dict | None]:
     """Live-call latencies, with the batch running in another thread when ``texts`` is given (re-encoded until the
-    probes are done), and the batch's round lengths."""
-    rounds: list[float] = []
+    probes are done), and the time of one full chunk of the batch (two run side by side per round)."""
+    rng = random.Random(0)
+    chunks: list[float] = []
     stop = threading.Event()
     backend = enc._model._model
     original = backend._encode
@@ -47,8 +49,8 @@ def _phase(enc, texts: list[str] | None, probes: int) -> tuple[dict, dict | None
     def timed(chunk):
         t0 = time.perf_counter()
         out = original(chunk)
-        if len(chunk) > 1:
-            rounds.append((time.perf_counter() - t0) * 1000)
+        if len(chunk) == use_module._PARALLEL_CHUNK:  # a full chunk of the batch (not its tail, not a live call)
+            chunks.append((time.perf_counter() - t0) * 1000)
         return out
 
     def batch():
@@ -66,13 +68,13 @@ def _phase(enc, texts: list[str] | None, probes: int) -> tuple[dict, dict | None
             t0 = time.perf_counter()
             enc.encode([LIVE])
             lat.append((time.perf_counter() - t0) * 1000)
-            time.sleep(0.05)
+            time.sleep(rng.uniform(0.02, 0.4))  # arrivals at random points of a round, not in step with it
     finally:
         stop.set()
         if worker:
             worker.join()
         backend._encode = original
-    return _stats(lat), (_stats(rounds) if rounds else None)
+    return _stats(lat), (_stats(chunks) if chunks else None)
 
 
 def main() -> None:
@@ -91,19 +93,20 @@ def main() -> None:
                  "live_text_chars": len(LIVE), "batch": f"{args.reviews} Cuban hotel reviews, re-encoded in a loop"}
     live_max = use_module._LIVE_MAX
     out["alone"], _ = _phase(enc, None, args.probes)
-    out["during_batch"], out["rounds"] = _phase(enc, texts, args.probes)
+    out["during_batch"], out["chunk_during_batch"] = _phase(enc, texts, args.probes)
     use_module._LIVE_MAX = 0  # live calls take a turn on the lock like any other call
     try:
-        out["during_batch_taking_turns_fair_lock"], _ = _phase(enc, texts, args.probes)
+        out["during_batch_taking_turns_fair_lock"], out["chunk_taking_turns_fair_lock"] = _phase(enc, texts,
+                                                                                                  args.probes)
         use_module._BLAS_LOCK = threading.RLock()
-        out["during_batch_taking_turns_rlock"], _ = _phase(enc, texts, args.probes)
+        out["during_batch_taking_turns_rlock"], out["chunk_taking_turns_rlock"] = _phase(enc, texts, args.probes)
     finally:
         use_module._BLAS_LOCK, use_module._LIVE_MAX = shipped, live_max
     out["loadavg_after"] = os.getloadavg()
     out["note"] = ("during_batch: the shipped path (a call of at most _LIVE_MAX texts takes no turn on the lock); "
                    "taking_turns_*: live calls wait for a turn like any other call, behind a first-come, "
-                   "first-served lock or a plain RLock (before); rounds: one chunk's encoding time, two chunks run "
-                   "side by side per round")
+                   "first-served lock or a plain RLock (before); chunk_*: one full chunk's encoding time (64 "
+                   "reviews; two run side by side per round); probes arrive at random intervals (20-400 ms)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(out, indent=1))

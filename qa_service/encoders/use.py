@@ -46,17 +46,20 @@ class _TurnLock:
             try:
                 while ticket != self._serving:
                     self._cond.wait()
+                self._owner, self._depth = me, 1
             except BaseException:  # interrupted while waiting: give the turn up, or the queue would stop here
                 if ticket == self._serving:
+                    self._owner, self._depth = None, 0
                     self._advance()
                 else:
                     self._abandoned.add(ticket)
                 raise
-            self._owner, self._depth = me, 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("cannot release a USE turn this thread does not hold")
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
@@ -109,7 +112,10 @@ class USEMultilingualEncoder:
         if len(texts) <= _LIVE_MAX and hasattr(backend, "_encode") and not self._model.denoise:
             # A live call's few texts leave the process's BLAS setting alone, so they need no turn on the lock and
             # run beside a batch's round (on one BLAS thread then) instead of waiting for it: python -m
-            # bench.use_wait, bench/results/use_wait.json. The backend's forward pass is safe to run in threads.
+            # bench.use_wait, bench/results/use_wait.json. The backend's forward pass only reads its weights, so it
+            # is safe to run in threads. Outside a round such a call runs on the process's BLAS default (the
+            # number of cores, or OPENBLAS_NUM_THREADS), not on ``threads``: on a larger host, set
+            # OPENBLAS_NUM_THREADS to the service's share of the cores.
             return l2_normalise(np.asarray(backend._encode(texts), dtype=np.float32))
         if self.threads > 1 and len(texts) >= _PARALLEL_MIN and hasattr(backend, "_encode"):
             return l2_normalise(self._encode_parallel(texts))
@@ -127,8 +133,9 @@ class USEMultilingualEncoder:
         rounding, in the same order.
 
         BLAS's thread count is process-wide: every USE call that sets it does so under one first-come,
-        first-served lock, one round of ``threads`` chunks at a time, so another such call waits for at most the
-        round in progress, and the limit is back when the round ends; other BLAS users in the process run on one
+        first-served lock, one round of ``threads`` chunks at a time, so another such call waits for the round in
+        progress and the calls queued before it, not for the rest of the batch, and the limit is back when the
+        round ends; other BLAS users in the process run on one
         thread during a round. A live call (at most ``_LIVE_MAX`` texts) sets nothing and does not wait. A round ends when all its chunks have: a failing chunk raises after its
         sibling has finished, never while it still runs on one BLAS thread.
         """

@@ -77,7 +77,9 @@ def test_a_call_that_takes_a_turn_waits_for_at_most_the_round_in_progress():
     enc = load_encoder("use-multilingual")
     texts = [f"Reclamo número {i}: me cobraron dos veces la factura de este mes." for i in range(6 * 64)]  # 3 rounds
     other = ["¿Dónde está mi pedido?"] * (_LIVE_MAX + 1)
-    workers, starts, arrived = set(), [], threading.Event()
+    from qa_service.encoders.use import _BLAS_LOCK
+
+    workers, starts, ends, queued = set(), [], [], threading.Event()
     done = {}
 
     def chunk(c, original):
@@ -85,32 +87,36 @@ def test_a_call_that_takes_a_turn_waits_for_at_most_the_round_in_progress():
             workers.add(threading.get_ident())
             starts.append(time.perf_counter())
             if len(starts) == 1:
-                arrived.wait(5)
-                time.sleep(0.3)  # the other call has taken its ticket by now, while this round runs
-            return original(c)
-        out = original(c)  # the other call's texts, encoded while it holds the lock
-        done["at"] = time.perf_counter()
+                assert queued.wait(10)  # the other call has taken its ticket while this round runs
+            out = original(c)
+            ends.append(time.perf_counter())
+            return out
+        done["start"] = time.perf_counter()  # the other call's texts, encoded while it holds the lock
+        out = original(c)
+        done["end"] = time.perf_counter()
         return out
 
     undo = _spy_chunks(enc, chunk)
-
-    def second():
-        arrived.set()
-        enc.encode(other)
-
     try:
         long_call = threading.Thread(target=enc.encode, args=(texts,))
         long_call.start()
-        while not starts:
+        deadline = time.monotonic() + 10
+        while not starts and time.monotonic() < deadline:
             time.sleep(0.005)
-        t = threading.Thread(target=second)
+        issued = _BLAS_LOCK._issued
+        t = threading.Thread(target=enc.encode, args=(other,))
         t.start()
+        while _BLAS_LOCK._issued == issued and time.monotonic() < deadline:
+            time.sleep(0.001)
+        queued.set()
         t.join(30)
         long_call.join(60)
     finally:
+        queued.set()
         undo()
     assert len(starts) == 6 and len(workers) == 2
-    assert sum(s < done["at"] for s in starts) == 2  # only the round that was running when it arrived
+    assert done["start"] > max(ends[:2])  # it waited for the round in progress (the lock excludes)...
+    assert sum(s < done["end"] for s in starts) == 2  # ...and for nothing after it
 
 
 def test_a_live_call_runs_beside_a_round_without_waiting_or_touching_blas():
@@ -180,25 +186,49 @@ def test_a_failing_chunk_raises_after_its_round_has_finished():
         undo()
     assert len(finished) == 1 and finished[0] <= raised
     assert [p["num_threads"] for p in threadpool_info()] == before
-    assert enc.encode(["hola"]).shape == (1, 512)  # the lock was given back
+    from qa_service.encoders.use import _BLAS_LOCK, _LIVE_MAX
+
+    assert _BLAS_LOCK._owner is None and _BLAS_LOCK._serving == _BLAS_LOCK._issued  # the turn was given back
+    assert enc.encode(["hola"] * (_LIVE_MAX + 1)).shape == (_LIVE_MAX + 1, 512)  # a call that takes a turn gets it
 
 
 def test_turn_lock_serves_in_arrival_order_and_is_reentrant():
+    """Waiters are served in the order they took their tickets; the holder can enter again, and leaving the inner
+    turn does not let a waiter in; a thread that does not hold the turn cannot release it."""
     import time
 
     from qa_service.encoders.use import _TurnLock
 
-    lock, order = _TurnLock(), []
-    with lock, lock:  # re-entrant for its holder
+    lock, order, checks = _TurnLock(), [], {}
+
+    def waiter(name):
+        with lock:
+            order.append(name)
+
+    def holder():
         threads = []
-        for name in "abc":
-            th = threading.Thread(target=lambda n=name: (lock.__enter__(), order.append(n), lock.__exit__()))
-            th.start()
-            threads.append(th)
-            time.sleep(0.1)  # each has taken its ticket before the next starts
-    for th in threads:
-        th.join(5)
-    assert order == ["a", "b", "c"]
+        with lock:
+            with lock:  # re-entrant for its holder
+                for name in "abc":
+                    issued = lock._issued
+                    th = threading.Thread(target=waiter, args=(name,))
+                    th.start()
+                    threads.append(th)
+                    deadline = time.monotonic() + 5
+                    while lock._issued == issued and time.monotonic() < deadline:
+                        time.sleep(0.001)  # each takes its ticket before the next starts
+            time.sleep(0.1)  # the inner exit must not let a waiter in
+            checks["during"] = list(order)
+        for th in threads:
+            th.join(5)
+
+    h = threading.Thread(target=holder)
+    h.start()
+    h.join(20)
+    assert not h.is_alive()  # no deadlock on re-entry
+    assert checks["during"] == [] and order == ["a", "b", "c"]
+    with pytest.raises(RuntimeError, match="does not hold"):
+        lock.__exit__(None, None, None)
 
 
 @needs_shared_data()
