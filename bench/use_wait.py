@@ -7,7 +7,7 @@ USE calls that set the process's BLAS thread count take turns on one lock; a liv
 and takes no turn. Four phases, the same texts: live calls alone (no batch); live calls during the batch (shipped);
 live calls made to take a turn like any other call, behind the first-come, first-served lock, and behind a plain
 ``threading.RLock`` (not fair: a batch going round after round keeps taking it back). A round is two chunks of 64
-long reviews; its length is reported beside the waits.
+long reviews; one full chunk's time is reported beside the waits. Probes arrive at random intervals (20-400 ms).
 """
 
 from __future__ import annotations
