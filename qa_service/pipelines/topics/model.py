@@ -81,6 +81,10 @@ class TopicModel:
             the others are assigned to the nearest topic like outliers (``None``: all).
         embed_max_chars: comments longer than this are embedded from their first sentences up to this many
             characters (``None``: the whole text; truncation measured in bench/results/topics.json, "truncation").
+        lexical_weight: the clustering (UMAP, HDBSCAN, merging) sees each comment's embedding beside a view of
+            its words, weighted by this: TF-IDF over the fitted comments reduced to ``lexical_dims`` dimensions
+            (LSA). Centroids, outlier reduction and tagging stay on the embeddings alone. ``0``: embeddings only.
+        lexical_dims: dimensions of that view.
         seed: UMAP's and the sample's random state (the same input and settings give the same topics).
     """
 
@@ -92,7 +96,8 @@ class TopicModel:
                  reduce_outliers: bool = True, outlier_quantile: float = 0.02,
                  center: bool = True, top_n_words: int = 10, n_representative: int = 5,
                  languages: Sequence[str] = ("es", "en"), n_epochs: int | None = None,
-                 max_fit_documents: int | None = 20_000, embed_max_chars: int | None = None, seed: int = 42) -> None:
+                 max_fit_documents: int | None = 20_000, embed_max_chars: int | None = None,
+                 lexical_weight: float = 0.0, lexical_dims: int = 100, seed: int = 42) -> None:
         self.encoder = encoder
         self.min_topic_size = min_topic_size
         self.n_neighbors = n_neighbors
@@ -115,13 +120,15 @@ class TopicModel:
         self.n_epochs = n_epochs
         self.max_fit_documents = max_fit_documents
         self.embed_max_chars = embed_max_chars
+        self.lexical_weight = lexical_weight
+        self.lexical_dims = lexical_dims
         self.seed = seed
 
     # ------------------------------------------------------------------ parameters
     _PARAMS = ("min_topic_size", "n_neighbors", "n_components", "min_dist", "min_samples", "cluster_selection",
                "max_topic_share", "nr_topics", "min_topics", "max_topics", "merge_similarity", "linkage",
                "reduce_outliers", "outlier_quantile", "center", "top_n_words", "n_representative", "n_epochs",
-               "max_fit_documents", "embed_max_chars", "seed")
+               "max_fit_documents", "embed_max_chars", "lexical_weight", "lexical_dims", "seed")
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._PARAMS} | {"languages": list(self.languages)}
@@ -183,12 +190,38 @@ class TopicModel:
         self.center_ = raw.mean(axis=0) if self.center else None
         space = self._space(raw)
         cleaned = [clean_for_topics(t) for t in texts]
-        assignment = self._cluster(space, min_size)
+        assignment = self._cluster(self._cluster_space(raw, cleaned, space), min_size)
         self._finish(cleaned, raw, space, assignment, merge, doc_languages=doc_languages)
         self.next_id_ = max([t for t in self.topics_] + [-1]) + 1
         self.n_documents_ = n
         self.refit_report_: RefitReport | None = None
         return self
+
+    def _cluster_space(self, raw: np.ndarray, cleaned: list[str], space: np.ndarray) -> np.ndarray:
+        """What the clustering sees: ``space``, or with ``lexical_weight`` the embeddings beside the weighted LSA
+        view of the words, normalised and centred the same way."""
+        lexical = self._lexical(cleaned) if self.lexical_weight else None
+        if lexical is None:
+            return space
+        both = l2_normalise(np.hstack([raw, self.lexical_weight * lexical]).astype(np.float32))
+        return l2_normalise(both - both.mean(axis=0)) if self.center else both
+
+    def _lexical(self, cleaned: list[str]) -> np.ndarray | None:
+        """Each comment's words as TF-IDF (the keywords' stop words and tokens, sublinear counts) reduced by a
+        truncated SVD to ``lexical_dims`` unit vectors; ``None`` when there are too few words to reduce."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        n = len(cleaned)
+        try:
+            counts = TfidfVectorizer(stop_words=stop_words(self.languages), token_pattern=TOKEN_PATTERN,
+                                     min_df=2 if n >= 100 else 1, sublinear_tf=True).fit_transform(cleaned)
+        except ValueError:  # no word left after stop words
+            return None
+        k = min(self.lexical_dims, counts.shape[1] - 1, n - 1)
+        if k < 2:
+            return None
+        return l2_normalise(TruncatedSVD(k, random_state=0).fit_transform(counts).astype(np.float32))
 
     def _vectorizer(self, n: int):
         from sklearn.feature_extraction.text import CountVectorizer
@@ -464,7 +497,7 @@ class TopicModel:
         min_size = self._min_size(len(texts))
         if len(texts) < max(2 * min_size, 20):
             raise InvalidInputError(f"too few comments to refit: {len(texts)}", "texts")
-        assignment = self._cluster(space, min_size)
+        assignment = self._cluster(self._cluster_space(raw, cleaned, space), min_size)
         fresh = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
         new_raw = self._centroids(raw, assignment, fresh) if fresh else np.zeros((0, raw.shape[1]), np.float32)
         mapping, report, next_id = match_topics(old_ids, old_raw, fresh, new_raw, next_id, match_threshold)
