@@ -91,8 +91,8 @@ TUNE_GRID: dict[str, dict[str, Any]] = {
     "min_samples=5": {"min_samples": 5},
     "max_topic_share=None": {"max_topic_share": None},
     "nr_topics=None (clusters as found)": {"nr_topics": None},
+    "lexical_weight=0 (before)": {"lexical_weight": 0.0},
     "lexical_weight=0.3": {"lexical_weight": 0.3},
-    "lexical_weight=0.5": {"lexical_weight": 0.5},
     "lexical_weight=0.7": {"lexical_weight": 0.7},
 }
 
