@@ -29,7 +29,7 @@ def _planted(n_per: int = 150) -> tuple[list[str], np.ndarray, np.ndarray]:
 def test_the_words_separate_themes_the_embeddings_do_not():
     texts, x, gold = _planted()
     params = dict(min_topic_size=20, nr_topics=None, max_topic_share=None, seed=1)
-    blind = TopicModel(**params).fit(texts, x)
+    blind = TopicModel(lexical_weight=0.0, **params).fit(texts, x)
     seeing = TopicModel(lexical_weight=1.0, **params).fit(texts, x)
     assert normalized_mutual_info_score(gold, blind.labels_) < 0.2
     assert normalized_mutual_info_score(gold, seeing.labels_) > 0.8

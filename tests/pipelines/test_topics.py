@@ -191,11 +191,13 @@ def test_stop_words_cover_both_spellings_and_clean_text():
 
 def test_one_topic_does_not_swallow_everything(encoder, settings):
     """Rest-Mex reviews of 10 attractions: unguarded, HDBSCAN's eom puts far more than the 14% share in one
-    cluster; guarded, that cluster is split into its leaves and no merge rebuilds it. One attraction has 41% of the
-    reviews, so a topic may still pass 15%, but then it is that attraction (one theme that truly dominates), not a
-    catch-all. UMAP's layout on 400 texts moves with float rounding (how the vectors were batched, BLAS threads)
-    and with its dimensions: unguarded, the largest cluster was 45%-96% across such variants (a mix of attractions
-    or mostly one), the largest guarded topic 13%-29%, always one attraction, so that is what is asserted."""
+    cluster; guarded, that cluster is split into its leaves and no merge rebuilds it, with or without the lexical
+    view. One attraction has 41% of the reviews, so a topic may still pass 15%: on the embeddings alone it is then
+    that attraction (one theme that truly dominates), not a catch-all. UMAP's layout on 400 texts moves with float
+    rounding (how the vectors were batched, BLAS threads) and with its dimensions: unguarded, the largest cluster
+    was 45%-96% across such variants, the largest guarded topic 13%-29%, always one attraction, so that is what is
+    asserted. With the lexical view a large topic can be a theme several attractions share (a market-and-food
+    topic of 18% in one run, 56% of it one attraction), so the one-attraction check is on the embeddings alone."""
     from collections import Counter
 
     from eval.topic_sets import restmex
@@ -203,17 +205,20 @@ def test_one_topic_does_not_swallow_everything(encoder, settings):
     s = restmex("tune")
     texts, gold = s.texts[:400], np.asarray(s.labels[:400])
     x = encoder.encode(texts)  # the raw texts: their unguarded layout has the catch-all in every variant tried
-    off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None).fit(texts, x)
+    off = TopicModel(encoder=encoder, max_topic_share=None, nr_topics=None, lexical_weight=0.0).fit(texts, x)
     unguarded = max(t.size for t in off.topics_.values())
     assert unguarded / len(texts) > 0.3
-    model = TopicModel(encoder=encoder).fit(texts, x)
-    assert model.split_ and len(model.topics_) >= 4
-    assert max(t.size for t in model.topics_.values()) < unguarded
-    for t, topic in model.topics_.items():
-        if topic.size / len(texts) > 0.16:
-            top = Counter(gold[model.labels_ == t].tolist()).most_common(1)[0][1]
-            assert top / topic.size >= 0.8, (topic.label, topic.size, top)
-    assert normalized_mutual_info_score(gold, model.labels_) > 0.3
+    for weight in (0.0, 0.5):
+        model = TopicModel(encoder=encoder, lexical_weight=weight).fit(texts, x)
+        assert model.split_ and len(model.topics_) >= 4, weight
+        assert max(t.size for t in model.topics_.values()) < unguarded, weight
+        assert normalized_mutual_info_score(gold, model.labels_) > 0.3, weight
+        if weight:
+            continue
+        for t, topic in model.topics_.items():
+            if topic.size / len(texts) > 0.16:
+                top = Counter(gold[model.labels_ == t].tolist()).most_common(1)[0][1]
+                assert top / topic.size >= 0.8, (topic.label, topic.size, top)
 
 
 def test_auto_gives_a_readable_number_of_topics_and_n_asks_for_n(encoder):
