@@ -103,6 +103,9 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
          only: list[str] = typer.Option([], help="Tuning: run only these grid entries (repeatable)."),
          seed: list[int] = typer.Option([42], help="Tuning: UMAP/sample seeds, each configuration runs once per "
                                         "seed and the means average over them (repeatable)."),
+         control: list[str] = typer.Option([], help="Report sets: also run these tune grid entries, labelled as "
+                                            "controls (a configuration not chosen, measured beside the shipped one "
+                                            "in the same run; never used to choose)."),
          out: Path = typer.Option(None, help="Report path stem (default eval/reports/topics[-tune]).")) -> None:
     settings = get_settings()
     # UMAP compiles with numba (~35 s per process without a cache); set before UMAP is first imported.
@@ -112,17 +115,17 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
     if limit:
         sets = [ClusterSet(s.name, s.language, s.texts[:limit], s.labels[:limit], s.licence) for s in sets]
     configs: dict[str, Callable] = {}
-    unknown = [name for name in only if name not in TUNE_GRID]
+    unknown = [name for name in [*only, *control] if name not in TUNE_GRID]
     if unknown:
-        typer.echo(f"error: --only {unknown[0]!r} is not a tune grid entry (entries: {', '.join(TUNE_GRID)})",
-                   err=True)
+        typer.echo(f"error: {unknown[0]!r} is not a tune grid entry (entries: {', '.join(TUNE_GRID)})", err=True)
         raise typer.Exit(2)
     if tune:
         configs = {(name, sd): ours(**p, seed=sd) for name, p in TUNE_GRID.items() if not only or name in only
                    for sd in seed}
     else:
         configs = {"qa_service (shipped settings)": ours(),
-                   "qa_service, clusters as found (nr_topics=None)": ours(nr_topics=None)}
+                   "qa_service, clusters as found (nr_topics=None)": ours(nr_topics=None),
+                   **{f"control, not used to choose: {name}": ours(**TUNE_GRID[name]) for name in control}}
     results: list[dict[str, Any]] = []
     for enc_name in encoder:
         enc = load_encoder(enc_name, settings)

@@ -16,5 +16,7 @@ def test_unknown_tune_entry_is_refused_in_one_line(tmp_path):
                                       "--out", str(tmp_path / "t")])
     assert result.exit_code == 2
     assert "'n_components=42' is not a tune grid entry" in result.output
+    result = CliRunner().invoke(app, ["--control", "lexical_weight=9", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "'lexical_weight=9' is not a tune grid entry" in result.output
     assert not list(tmp_path.iterdir())  # nothing run, nothing written
     assert "default" in TUNE_GRID and "n_components=5 (before)" in TUNE_GRID

@@ -47,3 +47,37 @@ def test_the_lexical_view_is_unit_vectors_or_nothing_when_no_words_are_left():
     # Nothing to add: the clustering sees the embedding space as it was.
     space = np.eye(4, dtype=np.float32)
     assert TopicModel(lexical_weight=0.5)._cluster_space(space, ["de la", "y en", "el", "la"], space) is space
+
+
+def test_a_refit_sees_the_words_too_and_a_refit_refused_changes_nothing():
+    from qa_service.errors import InvalidInputError
+
+    texts, x, gold = _planted()
+    model = TopicModel(lexical_weight=1.0, min_topic_size=20, nr_topics=None, max_topic_share=None, seed=1)
+    model.fit(texts[::2], x[::2])
+    center = model.center_.copy()
+    try:
+        model.refit(texts[:5], x[:5])
+        raise AssertionError("a refit of 5 comments was accepted")
+    except InvalidInputError:
+        pass
+    assert np.array_equal(model.center_, center)  # the model still tags as it did
+    model.refit(texts[1::2], x[1::2])
+    assert normalized_mutual_info_score(gold[1::2], model.labels_) > 0.8
+
+
+def test_the_setting_is_saved_and_a_bundle_from_before_the_view_keeps_it_off(tmp_path):
+    from qa_service.bundles import read_manifest
+    from qa_service.pipelines.topics.model import TASK
+
+    texts, x, _ = _planted(60)
+    TopicModel(lexical_weight=0.5, lexical_dims=20, min_topic_size=10).fit(texts, x).save(
+        tmp_path, "1", encoder_name="planted", encoder_fingerprint="none")
+    loaded = TopicModel.load(tmp_path, verify_encoder=False)
+    assert (loaded.lexical_weight, loaded.lexical_dims) == (0.5, 20)
+    manifest = read_manifest(tmp_path, TASK)
+    for key in ("lexical_weight", "lexical_dims"):
+        del manifest["params"][key]  # as a bundle saved before the view wrote it
+    old = TopicModel.load(tmp_path, verify_encoder=False, manifest=manifest)
+    assert (old.lexical_weight, old.lexical_dims) == (0.0, 100)
+    assert old.get_params()["lexical_weight"] == 0.0  # an edit re-saving it says how it was fitted

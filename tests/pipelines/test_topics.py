@@ -212,6 +212,7 @@ def test_one_topic_does_not_swallow_everything(encoder, settings):
         model = TopicModel(encoder=encoder, lexical_weight=weight).fit(texts, x)
         assert model.split_ and len(model.topics_) >= 4, weight
         assert max(t.size for t in model.topics_.values()) < unguarded, weight
+        assert max(t.size for t in model.topics_.values()) / len(texts) <= 0.3, weight  # no catch-all either way
         assert normalized_mutual_info_score(gold, model.labels_) > 0.3, weight
         if weight:
             continue

@@ -6,8 +6,10 @@ catch-all cluster into its HDBSCAN leaves, and merges close clusters hierarchica
 number of topics a manager can read (``nr_topics``: 8-25 by default). Keywords come from BERTopic's class-based
 TF-IDF; labels are short phrases customers wrote, chosen KeyBERT-style on the encoder (:mod:`.labels`).
 
-Everything a fitted model needs to tag new comments is kept without pickles: the topic centroids in the
-clustering space, one similarity threshold, keywords, labels and representative comments. Tagging is then
+The clustering (UMAP, HDBSCAN, merging) sees each comment's embedding beside an LSA view of its words
+(``lexical_weight``); the topics' centroids are computed on the embeddings alone. Everything a fitted model needs to
+tag new comments is kept without pickles: the topic centroids in the (centred) embedding space, one similarity
+threshold, keywords, labels and representative comments. Tagging is then
 "nearest centroid, or outlier (-1) when nothing is close enough", which is also how outliers are reduced at
 fit time. Comments in the fitting set keep the clustering's assignment; tagging them again agrees for most of them
 (the rest are members far from their topic's centre, which tagging calls outliers).
@@ -86,7 +88,12 @@ class TopicModel:
             (LSA). Centroids, outlier reduction and tagging stay on the embeddings alone. ``0``: embeddings only.
             0.5, chosen on the tune sets over 4 seeds by the rule fixed before the run (the highest mean NMI at
             least the default's): 0.546 vs 0.533 without it (every seed higher), ARI 0.360 vs 0.340; 0.3 gave
-            0.542, 0.7 0.531 (eval/reports/runs/topics-tune-lexical.md).
+            0.542, 0.7 0.531 (eval/reports/runs/topics-tune-lexical.md; the candidate weights were picked after an
+            exploratory run of 0 / 0.5 / 1.0 on the same tune sets). The weight is relative to the uncentred,
+            unit-length embeddings, and was tuned with USE: an encoder whose vectors sit closer together after
+            centring (e5) gives the words more weight at the same setting, so re-tune with another encoder. Above
+            ``max_fit_documents`` comments the rest are placed by the embeddings alone. ``merge_similarity`` was
+            not re-tuned for it.
         lexical_dims: dimensions of that view.
         seed: UMAP's and the sample's random state (the same input and settings give the same topics).
     """
@@ -206,7 +213,7 @@ class TopicModel:
         lexical = self._lexical(cleaned) if self.lexical_weight else None
         if lexical is None:
             return space
-        both = l2_normalise(np.hstack([raw, self.lexical_weight * lexical]).astype(np.float32))
+        both = l2_normalise(np.hstack([raw, np.float32(self.lexical_weight) * lexical]))
         return l2_normalise(both - both.mean(axis=0)) if self.center else both
 
     def _lexical(self, cleaned: list[str]) -> np.ndarray | None:
@@ -492,14 +499,14 @@ class TopicModel:
         old_custom = {t: self.topics_[t].custom_label for t in old_ids}
         next_id = self.next_id_
         texts = list(texts)
+        min_size = self._min_size(len(texts))
+        if len(texts) < max(2 * min_size, 20):  # checked before anything changes: the model still tags as before
+            raise InvalidInputError(f"too few comments to refit: {len(texts)}", "texts")
         x = self.embed(texts) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         raw = l2_normalise(x)
         self.center_ = raw.mean(axis=0) if self.center else None
         space = self._space(raw)
         cleaned = [clean_for_topics(t) for t in texts]
-        min_size = self._min_size(len(texts))
-        if len(texts) < max(2 * min_size, 20):
-            raise InvalidInputError(f"too few comments to refit: {len(texts)}", "texts")
         assignment = self._cluster(self._cluster_space(raw, cleaned, space), min_size)
         fresh = sorted(t for t in set(assignment.tolist()) if t != OUTLIER)
         new_raw = self._centroids(raw, assignment, fresh) if fresh else np.zeros((0, raw.shape[1]), np.float32)
@@ -553,6 +560,9 @@ class TopicModel:
         manifest = manifest if manifest is not None else read_manifest(bundle, TASK)
         params = dict(manifest.get("params", {}))
         params["languages"] = tuple(params.get("languages", ("es", "en")))
+        # A bundle saved before the lexical view was fitted without it: its refits and edits keep it off.
+        params.setdefault("lexical_weight", 0.0)
+        params.setdefault("lexical_dims", 100)
         model = cls(encoder=encoder, **params)
         base = manifest.get("base_encoder", {})
         if encoder is not None and verify_encoder and base.get("fingerprint") and \
