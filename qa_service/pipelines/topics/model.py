@@ -224,8 +224,7 @@ class TopicModel:
 
         n = len(cleaned)
         try:
-            counts = TfidfVectorizer(stop_words=stop_words(self.languages), token_pattern=TOKEN_PATTERN,
-                                     min_df=2 if n >= 100 else 1, sublinear_tf=True).fit_transform(cleaned)
+            counts = TfidfVectorizer(**self._word_options(n), sublinear_tf=True).fit_transform(cleaned)
         except ValueError:  # no word left after stop words
             return None
         k = min(self.lexical_dims, counts.shape[1] - 1, n - 1)
@@ -236,8 +235,12 @@ class TopicModel:
     def _vectorizer(self, n: int):
         from sklearn.feature_extraction.text import CountVectorizer
 
-        return CountVectorizer(stop_words=stop_words(self.languages), token_pattern=TOKEN_PATTERN,
-                               ngram_range=(1, 2), min_df=2 if n >= 100 else 1, lowercase=True)
+        return CountVectorizer(**self._word_options(n), ngram_range=(1, 2))
+
+    def _word_options(self, n: int) -> dict[str, Any]:
+        """How the keywords and the lexical view read words from ``n`` comments."""
+        return {"stop_words": stop_words(self.languages), "token_pattern": TOKEN_PATTERN,
+                "min_df": 2 if n >= 100 else 1, "lowercase": True}
 
     def _umap(self, space: np.ndarray) -> np.ndarray:
         """UMAP coordinates of ``space`` on its exact cosine k-nearest-neighbour graph (BLAS, not numba)."""
