@@ -107,6 +107,10 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
                                             "controls (a configuration not chosen, measured beside the shipped one "
                                             "in the same run; never used to choose)."),
          out: Path = typer.Option(None, help="Report path stem (default eval/reports/topics[-tune]).")) -> None:
+    unknown = [name for name in [*only, *control] if name not in TUNE_GRID]
+    if unknown:
+        typer.echo(f"error: {unknown[0]!r} is not a tune grid entry (entries: {', '.join(TUNE_GRID)})", err=True)
+        raise typer.Exit(2)
     settings = get_settings()
     # UMAP compiles with numba (~35 s per process without a cache); set before UMAP is first imported.
     settings.numba_cache_dir.mkdir(parents=True, exist_ok=True)
@@ -115,10 +119,6 @@ def main(tune: bool = typer.Option(False, help="Run the tuning grid on the tune 
     if limit:
         sets = [ClusterSet(s.name, s.language, s.texts[:limit], s.labels[:limit], s.licence) for s in sets]
     configs: dict[str, Callable] = {}
-    unknown = [name for name in [*only, *control] if name not in TUNE_GRID]
-    if unknown:
-        typer.echo(f"error: {unknown[0]!r} is not a tune grid entry (entries: {', '.join(TUNE_GRID)})", err=True)
-        raise typer.Exit(2)
     if tune:
         configs = {(name, sd): ours(**p, seed=sd) for name, p in TUNE_GRID.items() if not only or name in only
                    for sd in seed}
