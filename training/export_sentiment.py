@@ -3,6 +3,7 @@
     python -m training.export_sentiment models/sentiment/2.0.0
     python -m training.export_sentiment /tmp/ft-tiny --limit 50          # smoke run (CI)
     python -m training.export_sentiment models/sentiment/3.0.0 --graph fused --version 3.2.0
+    python -m training.export_sentiment models/sentiment/3.14.0 --graph lean --version 3.16.0
 
 Steps, all on the ``val`` sets of ``eval/datasets.py`` (report sets are never read here):
 
@@ -15,7 +16,8 @@ Steps, all on the ``val`` sets of ``eval/datasets.py`` (report sets are never re
 4. rewrite the bundle's manifest with the calibration, the quantisation record and which sets chose what.
 
 ``--graph fused`` builds the graph ONNX Runtime fuses (attention, layer norms; int8 run one text per run: see
-``qa_service.pipelines.sentiment_onnx``); with ``--version`` the result is a new sibling version of the bundle (same
+``qa_service.pipelines.sentiment_onnx``); ``--graph lean`` the fused graph with its layer norms and attention
+rewritten into ops that are faster on one short text (3.16.0 on); with ``--version`` the result is a new sibling version of the bundle (same
 weights, linked) instead of a rewrite of the bundle itself.
 """
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="at most N rows per validation set (smoke runs)")
     ap.add_argument("--force", action="store_true", help="rebuild the ONNX files")
-    ap.add_argument("--graph", choices=("fused", "legacy"), default=None,
+    ap.add_argument("--graph", choices=("lean", "fused", "legacy"), default=None,
                     help="how the ONNX graph is built (default: what the manifest says; absent: legacy)")
     ap.add_argument("--version", default=None, help="write a new sibling version instead of rewriting the bundle")
     args = ap.parse_args(argv)
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from qa_service.bundles import new_version, read_manifest, write_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import fit_language_calibration
-    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, graph_spec
+    from qa_service.pipelines.sentiment_onnx import (FUSED_GRAPH, LEAN_GRAPH, OnnxSentimentPipeline, build,
+                                                     graph_spec)
 
     settings = get_settings()
     original, out = None, None
@@ -86,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.graph:
         before = graph_spec(manifest)
         manifest.pop("onnx", None)
-        if args.graph == "fused":
-            manifest["onnx"] = dict(FUSED_GRAPH)
+        if args.graph in ("fused", "lean"):
+            manifest["onnx"] = dict(FUSED_GRAPH if args.graph == "fused" else LEAN_GRAPH)
         if graph_spec(manifest) != before and out is None:
             # A decision rule and report metrics measured on another graph do not describe this one.
             manifest.pop("decision", None)
