@@ -70,14 +70,14 @@ class Settings(BaseSettings):
     # Sentiment bundle: a path to a bundle directory, or a version under models/sentiment/.
     sentiment_model: str = Field(default="latest", description="'latest', a version name, or a bundle path.")
     # How a label follows from the calibrated probabilities: the bundle's decision rule (its manifest says which
-    # operating point, chosen on which validation data; 3.15.0: class offsets per language and negative from
+    # operating point, chosen on which validation data; 3.17.0: class offsets per language and negative from
     # P(negative) >= 0.325 in English, for customer messages) or plainly the most probable label.
     sentiment_decision: Literal["bundle", "argmax"] = Field(
         default="bundle", description="bundle (the model's operating point) | argmax (most probable label)")
     # The sentiment model rubric scoring reads every turn with (tone of agent turns, upset customers for N/A, the
     # customer trajectory): the rubric detectors and criterion classifiers were calibrated on its output. 1.0.0
     # shares the scorer's encoder, so sentiment on every turn costs its head alone; 'served' follows
-    # QA_SENTIMENT_MODEL / the registry (3.15.0, a transformer per turn: several times slower scoring, uncalibrated).
+    # QA_SENTIMENT_MODEL / the registry (3.17.0, a transformer per turn: several times slower scoring, uncalibrated).
     scoring_sentiment_model: str = Field(default="1.0.0", description="'served', a version name, or a bundle path.")
 
     # Encoder used when a pipeline is built from scratch (training); a bundle names its own.

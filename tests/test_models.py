@@ -12,7 +12,7 @@ from qa_service.pipelines.sentiment import load_sentiment
 from tests.conftest import needs_shared_data
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.17.0"])
 def test_shipped_manifest_is_complete(settings, version):
     bundle = resolve_bundle(settings.models_dir, "sentiment", version)
     m = read_manifest(bundle, task="sentiment")
@@ -69,7 +69,7 @@ def test_missing_artefact_and_bad_manifest(bundle_copy):
         read_manifest(b)
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.17.0"])
 def test_wrong_encoder_fingerprint_is_refused(bundle_copy, settings, version):
     b = bundle_copy / "sentiment" / version
     m = json.loads((b / "manifest.json").read_text())
@@ -141,14 +141,92 @@ def test_models_prepare_runs_as_setup_runs_it(settings):
 
 
 def test_unknown_onnx_graph_spec_is_refused_naming_it():
-    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, graph_spec
+    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, LEAN_GRAPH, graph_spec
 
     assert graph_spec({}) == {"attention": "sdpa", "fusion": None, "int8_runs": "batched"}
     assert graph_spec({"onnx": FUSED_GRAPH}) == FUSED_GRAPH
-    for bad in ({"attention": "flash"}, {"fusion": "gpt2"}, {"int8_runs": "sometimes"}):
+    assert graph_spec({"onnx": LEAN_GRAPH}) == LEAN_GRAPH and LEAN_GRAPH["ops"] == "lean"
+    for bad in ({"attention": "flash"}, {"fusion": "gpt2"}, {"int8_runs": "sometimes"}, {"ops": "fastest"},
+                {"ops": "lean"}, {**FUSED_GRAPH, "opz": "lean"}):  # lean needs the fused graph; a typo is no default
         with pytest.raises(ModelLoadError) as exc:
             graph_spec({"onnx": bad})
-        assert list(bad.values())[0] in str(exc.value)
+        assert list(bad.values())[-1] in str(exc.value)
+
+
+def _fused_toy_graph(tmp_path):
+    """A two-layer stand-in for a fused BERT graph: ``Attention`` (packed QKV, right-padding mask index) ->
+    ``SkipLayerNormalization`` (with bias) -> ``LayerNormalization``, random weights, hidden 16, 2 heads."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    h = 16
+    w = {"qkv_w": rng.normal(0, 0.5, (h, 3 * h)), "qkv_b": rng.normal(0, 0.1, 3 * h), "g1": rng.uniform(0.5, 1.5, h),
+         "b1": rng.normal(0, 0.1, h), "bias": rng.normal(0, 0.1, h), "g2": rng.uniform(0.5, 1.5, h),
+         "b2": rng.normal(0, 0.1, h)}
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()]
+    nodes = [helper.make_node("Attention", ["x", "qkv_w", "qkv_b", "lengths"], ["att"], domain="com.microsoft",
+                              num_heads=2),
+             helper.make_node("SkipLayerNormalization", ["att", "x", "g1", "b1", "bias"], ["sln"],
+                              domain="com.microsoft", epsilon=1e-12),
+             helper.make_node("LayerNormalization", ["sln", "g2", "b2"], ["y"], axis=-1, epsilon=1e-12)]
+    graph = helper.make_graph(nodes, "toy", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", h]),
+                                             helper.make_tensor_value_info("lengths", TensorProto.INT32, ["b"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "s", h])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    path = tmp_path / "fused.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_lean_rewrite_computes_what_the_fused_graph_computes(tmp_path):
+    """The lean graph's layer norms (MVN + scale + shift) and attention (MatMul + Split + MultiHeadAttention) give
+    the fused kernels' outputs, padded rows included; no fused kernel is left."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from qa_service.pipelines.sentiment_onnx import lean_ops
+
+    src = _fused_toy_graph(tmp_path)
+    out = lean_ops(src, tmp_path / "lean.onnx")
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert ops.count("MeanVarianceNormalization") == 2 and ops.count("MultiHeadAttention") == 1
+    assert not {"Attention", "SkipLayerNormalization", "LayerNormalization"} & set(ops)
+    x = np.random.default_rng(0).normal(0, 1, (3, 7, 16)).astype(np.float32)
+    feeds = {"x": x, "lengths": np.array([7, 4, 1], np.int32)}
+    a, b = (ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]).run(["y"], feeds)[0] for f in (src, out))
+    assert np.abs(a - b).max() < 1e-4
+    # The mask is honoured: the second row's keys past 4 change nothing in it, in either graph.
+    x2 = x.copy()
+    x2[1, 4:] += 5.0
+    for f in (src, out):
+        y2 = ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]).run(["y"], {**feeds, "x": x2})[0]
+        assert np.abs(y2[1, :4] - b[1, :4]).max() < 1e-4
+
+
+def test_lean_rewrite_refuses_a_graph_it_does_not_know(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from qa_service.pipelines.sentiment_onnx import lean_ops
+
+    # No fused attention or layer norm: nothing to rewrite is an error, not a silent copy.
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "plain",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "plain.onnx"))
+    with pytest.raises(ModelLoadError, match="nothing to rewrite"):
+        lean_ops(tmp_path / "plain.onnx", tmp_path / "out.onnx")
+    # An Attention with a causal mask is not what MultiHeadAttention computes here: refused, naming the node.
+    m = onnx.load(str(_fused_toy_graph(tmp_path)))
+    m.graph.node[0].attribute.append(helper.make_attribute("unidirectional", 1))
+    onnx.save(m, str(tmp_path / "causal.onnx"))
+    with pytest.raises(ModelLoadError, match="Attention"):
+        lean_ops(tmp_path / "causal.onnx", tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
 
 
 def test_new_version_links_weights_names_its_parent_and_drops_report_metrics(tmp_path, settings):

@@ -227,7 +227,7 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
     from qa_service.bundles import read_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment import load_sentiment
-    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, OnnxSentimentPipeline, build, rebuild_torch
+    from qa_service.pipelines.sentiment_onnx import FUSED_GRAPH, LEAN_GRAPH, OnnxSentimentPipeline, build, rebuild_torch
     from qa_service.text.normalize import normalise_for_sentiment
     from training.distill_sentiment import main as distil, unlabelled_customer_messages
     from training.export_sentiment import main as export
@@ -275,6 +275,30 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
         assert np.abs(model(ids, torch.ones_like(ids)).numpy()[0] - fp32.logits([texts[1]])[0]).max() < 1e-3
     # int8 on the fused graph stays close to fp32 (same labels on most texts).
     assert (together.argmax(1) == fp32.logits(batch).argmax(1)).mean() >= 0.8
+
+    # The lean graph (--graph lean): no fused layer norm or attention kernel is left in either graph; its fp32
+    # graph (the one int8 quantises) still computes the torch model's logits, padded batches included.
+    import onnx
+
+    assert export([str(out), "--limit", "12", "--graph", "lean", "--version", "st-lean"]) == 0
+    lean = tmp_path / "st-lean"
+    assert read_manifest(lean, task="sentiment")["quantization"]["graph"] == LEAN_GRAPH
+    d = build(lean, settings.e5_converted_dir, settings.cache_dir)
+    assert d.name.endswith("-eager-bert-lean")
+    for f in ("model.onnx", "model.int8.onnx"):
+        ops = {n.op_type for n in onnx.load(str(d / f), load_external_data=False).graph.node}
+        assert {"MeanVarianceNormalization", "MultiHeadAttention"} <= ops, f
+        assert not {"LayerNormalization", "SkipLayerNormalization", "Attention", "QAttention"} & ops, f
+    fp32 = OnnxSentimentPipeline(d / "model.onnx", settings.e5_converted_dir, detect_language=False)
+    with torch.no_grad():
+        enc = [fp32.tokenizer_.encode("query: " + normalise_for_sentiment(t)).ids for t in texts]
+        ids = torch.ones((2, max(map(len, enc))), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, e in enumerate(enc):
+            ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), 1
+        assert np.abs(model(ids, mask).numpy() - fp32.logits(texts)).max() < 1e-3
+    pipe = load_sentiment(lean, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+    assert pipe.per_text and (pipe.logits(batch).argmax(1) == fp32.logits(batch).argmax(1)).mean() >= 0.8
 
     # The unlabelled customer messages share no near-duplicate key with any validation or report text.
     extra, desc = unlabelled_customer_messages()
