@@ -176,14 +176,15 @@ def rebuild_torch(bundle: Path, base: Path, attention: str | None = None) -> Any
     return model.eval()
 
 
-def onnx_dir(bundle: Path, cache_dir: Path) -> Path:
-    """Where the built ONNX files of ``bundle`` live: keyed by the bundle's layer and head checksums."""
+def onnx_dir(bundle: Path, cache_dir: Path, graph: dict[str, Any] | None = None) -> Path:
+    """Where the built ONNX files of ``bundle`` live: keyed by the bundle's layer and head checksums and its graph
+    spec (``graph``: another spec than the manifest's, for comparisons such as ``bench.sentiment``'s)."""
     from qa_service.bundles import read_manifest
 
     m = read_manifest(Path(bundle), task="sentiment")
     key = (m["artifacts"]["layers.safetensors"].split(":")[-1][:12] + "-"
            + m["artifacts"]["head.npz"].split(":")[-1][:8])
-    spec = graph_spec(m)
+    spec = graph_spec({"onnx": graph} if graph is not None else m)
     if spec["attention"] != "sdpa" or spec["fusion"]:
         key += f"-{spec['attention']}-{spec['fusion'] or 'unfused'}"
     if spec.get("ops"):
@@ -191,16 +192,17 @@ def onnx_dir(bundle: Path, cache_dir: Path) -> Path:
     return Path(cache_dir) / "sentiment-onnx" / key
 
 
-def build(bundle: Path, base: Path, cache_dir: Path, force: bool = False) -> Path:
-    """Export the bundle's classifier to ONNX (fp32) and quantise it to int8; returns the directory."""
-    import torch
-
+def build(bundle: Path, base: Path, cache_dir: Path, force: bool = False,
+          graph: dict[str, Any] | None = None) -> Path:
+    """Export the bundle's classifier to ONNX (fp32) and quantise it to int8; returns the directory. ``graph``:
+    build another graph spec than the manifest's (comparisons; what is served is always the manifest's)."""
     from qa_service.bundles import read_manifest
 
-    target = onnx_dir(bundle, cache_dir)
+    target = onnx_dir(bundle, cache_dir, graph)
     if not force and (target / "model.int8.onnx").exists() and (target / "model.onnx").exists():
         return target
-    spec = graph_spec(read_manifest(Path(bundle), task="sentiment"))
+    import torch  # only to build: a service loading a built graph never imports torch for it
+    spec = graph_spec({"onnx": graph} if graph is not None else read_manifest(Path(bundle), task="sentiment"))
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
