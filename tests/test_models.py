@@ -12,7 +12,7 @@ from qa_service.pipelines.sentiment import load_sentiment
 from tests.conftest import needs_shared_data
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.17.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.16.0", "3.17.0"])
 def test_shipped_manifest_is_complete(settings, version):
     bundle = resolve_bundle(settings.models_dir, "sentiment", version)
     m = read_manifest(bundle, task="sentiment")
@@ -69,7 +69,7 @@ def test_missing_artefact_and_bad_manifest(bundle_copy):
         read_manifest(b)
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.17.0"])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "3.0.0", "3.3.0", "3.9.0", "3.14.0", "3.15.0", "3.16.0", "3.17.0"])
 def test_wrong_encoder_fingerprint_is_refused(bundle_copy, settings, version):
     b = bundle_copy / "sentiment" / version
     m = json.loads((b / "manifest.json").read_text())
@@ -150,7 +150,19 @@ def test_unknown_onnx_graph_spec_is_refused_naming_it():
                 {"ops": "lean"}, {**FUSED_GRAPH, "opz": "lean"}):  # lean needs the fused graph; a typo is no default
         with pytest.raises(ModelLoadError) as exc:
             graph_spec({"onnx": bad})
-        assert list(bad.values())[-1] in str(exc.value)
+        assert repr(bad) in str(exc.value)
+
+
+def test_old_bundles_keep_their_cache_keys_and_the_lean_one_gets_its_own(settings):
+    """The lean spec is an addition: every bundle before it builds (and finds) the graph it always had."""
+    from qa_service.pipelines.sentiment_onnx import onnx_dir
+
+    def key(v):
+        return onnx_dir(resolve_bundle(settings.models_dir, "sentiment", v), settings.cache_dir).name
+
+    assert key("3.0.0").count("-") == 1 and key("3.1.0") == key("3.0.0")  # first graph: checksums only
+    assert key("3.2.0").endswith("-eager-bert") and key("3.15.0").endswith("-eager-bert")
+    assert key("3.17.0") == key("3.15.0") + "-lean" == key("3.16.0")  # same weights, same head, another graph
 
 
 def _fused_toy_graph(tmp_path):
@@ -207,6 +219,36 @@ def test_lean_rewrite_computes_what_the_fused_graph_computes(tmp_path):
         assert np.abs(y2[1, :4] - b[1, :4]).max() < 1e-4
 
 
+def test_lean_rewrite_covers_the_other_forms_of_its_nodes(tmp_path):
+    """A skip norm whose sum is used and that has no shift, a layer norm with no bias, an attention with its own
+    scale: each rewritten computes what it computed."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    from qa_service.pipelines.sentiment_onnx import lean_ops
+
+    m = onnx.load(str(_fused_toy_graph(tmp_path)))
+    att, sln, ln = m.graph.node
+    att.attribute.append(helper.make_attribute("scale", 0.3))
+    del sln.input[3]  # no beta ...
+    sln.input.append("bias")  # ... (inputs: input, skip, gamma, "", bias)
+    sln.input[3] = ""
+    sln.output.extend(["", "", "sum"])
+    del ln.input[2]
+    m.graph.node.append(helper.make_node("Add", ["y0", "sum"], ["y"]))
+    ln.output[0] = "y0"
+    onnx.save(m, str(tmp_path / "forms.onnx"))
+    out = lean_ops(tmp_path / "forms.onnx", tmp_path / "lean.onnx")
+    assert "Identity" in {n.op_type for n in onnx.load(str(out)).graph.node}
+    x = np.random.default_rng(1).normal(0, 1, (2, 5, 16)).astype(np.float32)
+    feeds = {"x": x, "lengths": np.array([5, 3], np.int32)}
+    a, b = (ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]).run(["y"], feeds)[0]
+            for f in (tmp_path / "forms.onnx", out))
+    assert np.abs(a - b).max() < 1e-4
+
+
 def test_lean_rewrite_refuses_a_graph_it_does_not_know(tmp_path):
     import onnx
     from onnx import TensorProto, helper
@@ -224,8 +266,20 @@ def test_lean_rewrite_refuses_a_graph_it_does_not_know(tmp_path):
     m = onnx.load(str(_fused_toy_graph(tmp_path)))
     m.graph.node[0].attribute.append(helper.make_attribute("unidirectional", 1))
     onnx.save(m, str(tmp_path / "causal.onnx"))
-    with pytest.raises(ModelLoadError, match="Attention"):
+    with pytest.raises(ModelLoadError, match="Attention.*unidirectional"):
         lean_ops(tmp_path / "causal.onnx", tmp_path / "out.onnx")
+    # Rotary embeddings are not what the rewrite computes either.
+    m = onnx.load(str(_fused_toy_graph(tmp_path)))
+    m.graph.node[0].attribute.append(helper.make_attribute("do_rotary", 1))
+    onnx.save(m, str(tmp_path / "rotary.onnx"))
+    with pytest.raises(ModelLoadError, match="do_rotary"):
+        lean_ops(tmp_path / "rotary.onnx", tmp_path / "out.onnx")
+    # MVN adds no epsilon: a layer norm whose epsilon is not negligible is refused, naming it.
+    m = onnx.load(str(_fused_toy_graph(tmp_path)))
+    next(a for a in m.graph.node[2].attribute if a.name == "epsilon").f = 1e-5
+    onnx.save(m, str(tmp_path / "eps.onnx"))
+    with pytest.raises(ModelLoadError, match="LayerNormalization.*epsilon 1e-05"):
+        lean_ops(tmp_path / "eps.onnx", tmp_path / "out.onnx")
     assert not (tmp_path / "out.onnx").exists()
 
 

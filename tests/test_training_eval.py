@@ -219,7 +219,7 @@ def test_served_labels_follow_the_decision_rule_of_the_language(sentiment):
         assert r.label == expected, (r, t, off)
 
 
-def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
+def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path, monkeypatch):
     import numpy as np
     import torch
 
@@ -280,11 +280,26 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
     # graph (the one int8 quantises) still computes the torch model's logits, padded batches included.
     import onnx
 
+    from qa_service.errors import ModelLoadError
+    from qa_service.pipelines import sentiment_onnx
+
     assert export([str(out), "--limit", "12", "--graph", "lean", "--version", "st-lean"]) == 0
     lean = tmp_path / "st-lean"
     assert read_manifest(lean, task="sentiment")["quantization"]["graph"] == LEAN_GRAPH
-    d = build(lean, settings.e5_converted_dir, settings.cache_dir)
-    assert d.name.endswith("-eager-bert-lean")
+    # Built afresh here (the shared cache would keep a graph from an earlier run): a failed rewrite leaves nothing
+    # behind, then the real one builds.
+    cache = tmp_path / "cache"
+
+    def broken(*_, **__):
+        raise ModelLoadError("cannot rewrite Attention node 'x'", "x")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(sentiment_onnx, "lean_ops", broken)
+        with pytest.raises(ModelLoadError):
+            build(lean, settings.e5_converted_dir, cache)
+    assert not list((cache / "sentiment-onnx").iterdir())
+    d = build(lean, settings.e5_converted_dir, cache)
+    assert d.name.endswith("-eager-bert-lean") and [p.name for p in d.parent.iterdir()] == [d.name]
     for f in ("model.onnx", "model.int8.onnx"):
         ops = {n.op_type for n in onnx.load(str(d / f), load_external_data=False).graph.node}
         assert {"MeanVarianceNormalization", "MultiHeadAttention"} <= ops, f
@@ -297,7 +312,7 @@ def test_distilled_student_keeps_n_layers_and_is_servable(tmp_path):
         for i, e in enumerate(enc):
             ids[i, : len(e)], mask[i, : len(e)] = torch.tensor(e), 1
         assert np.abs(model(ids, mask).numpy() - fp32.logits(texts)).max() < 1e-3
-    pipe = load_sentiment(lean, base_dir=settings.e5_converted_dir, cache_dir=settings.cache_dir)
+    pipe = load_sentiment(lean, base_dir=settings.e5_converted_dir, cache_dir=cache)
     assert pipe.per_text and (pipe.logits(batch).argmax(1) == fp32.logits(batch).argmax(1)).mean() >= 0.8
 
     # The unlabelled customer messages share no near-duplicate key with any validation or report text.
