@@ -1,0 +1,187 @@
+"""Where the sentiment transformer's time goes in ONNX Runtime, without tokenising or serving around it.
+
+    python -m bench.onnx_ops [--texts 240] [--rounds 6] [--out bench/results/onnx_ops.json]
+
+Two parts, on this machine's CPU execution provider:
+
+1. **Kernels**: one layer norm of a 28 x 384 input (a short message's token states in the 6-layer student) as the
+   fused graph computes it (``SkipLayerNormalization``; ``Add`` + ``LayerNormalization``) and as the ``lean`` graph
+   does (``Add`` + ``MeanVarianceNormalization`` + ``Mul`` + ``Add``), on one and two threads. Each figure is the
+   mean of 3,000 runs of a one-node (or few-node) graph, run overhead included (an ``Add`` alone is given as that
+   floor).
+2. **Graphs**: the served bundle's graphs (built into the cache as ``qa-service models prepare`` does) on real
+   short validation tweets (``tass2019/val`` and ``tweeteval/val``, at most 160 characters), one text per run:
+   for a ``lean`` bundle its int8 and fp32 graphs, and the same weights' fused int8 graph and plain fp32 export.
+   Timed in interleaved rounds (the order reversed each round), on the threads the service uses and on one thread.
+
+The int8/fp32 ratio here leaves out what serving adds to both (normalising, tokenising, calibrating: about 0.05 ms
+a message); ``bench.sentiment`` measures it end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.provenance import git_commit
+
+RESULTS = Path(__file__).resolve().parent / "results" / "onnx_ops.json"
+HIDDEN, TOKENS = 384, 28
+
+
+def _loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def _norm_graphs() -> dict[str, bytes]:
+    """One normalisation of (x + skip), each way, with random scale and shift."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.uniform(0.5, 1.5, HIDDEN).astype(np.float32), "g"),
+             numpy_helper.from_array(rng.normal(0, 0.1, HIDDEN).astype(np.float32), "b")]
+    ops = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    io = ([helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, "s", HIDDEN]) for n in ("x", "skip")],
+          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "s", HIDDEN])])
+    forms = {
+        "SkipLayerNormalization": [helper.make_node("SkipLayerNormalization", ["x", "skip", "g", "b"], ["y"],
+                                                    domain="com.microsoft", epsilon=1e-12)],
+        "Add + LayerNormalization": [helper.make_node("Add", ["x", "skip"], ["a"]),
+                                     helper.make_node("LayerNormalization", ["a", "g", "b"], ["y"], axis=-1,
+                                                      epsilon=1e-12)],
+        "Add + MVN + Mul + Add (lean)": [helper.make_node("Add", ["x", "skip"], ["a"]),
+                                         helper.make_node("MeanVarianceNormalization", ["a"], ["n"], axes=[-1]),
+                                         helper.make_node("Mul", ["n", "g"], ["m"]),
+                                         helper.make_node("Add", ["m", "b"], ["y"])],
+        "Add alone (run overhead)": [helper.make_node("Add", ["x", "skip"], ["y"])],
+    }
+    out = {}
+    for name, nodes in forms.items():
+        used = {i for n in nodes for i in n.input}
+        graph = helper.make_graph(nodes, "norm", io[0], io[1], [i for i in inits if i.name in used])
+        out[name] = helper.make_model(graph, opset_imports=ops).SerializeToString()
+    return out
+
+
+def _session(model: Any, threads: int) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
+                                providers=["CPUExecutionProvider"])
+
+
+def kernels(runs: int = 3000) -> dict[str, dict[str, float]]:
+    rng = np.random.default_rng(1)
+    feeds = {"x": rng.normal(0, 1, (1, TOKENS, HIDDEN)).astype(np.float32),
+             "skip": rng.normal(0, 1, (1, TOKENS, HIDDEN)).astype(np.float32)}
+    out: dict[str, dict[str, float]] = {}
+    graphs = _norm_graphs()
+    for threads in (2, 1):
+        for name, model in graphs.items():
+            s = _session(model, threads)
+            for _ in range(200):
+                s.run(None, feeds)
+            t0 = time.perf_counter()
+            for _ in range(runs):
+                s.run(None, feeds)
+            out.setdefault(name, {})[f"{threads}_threads_us"] = round((time.perf_counter() - t0) / runs * 1e6, 1)
+    return out
+
+
+def graphs(n_texts: int, rounds: int) -> dict[str, Any]:
+    from eval import datasets as ds
+    from qa_service.bundles import read_manifest
+    from qa_service.pipelines.sentiment_onnx import build, graph_spec
+    from qa_service.runtime import get_runtime
+    from qa_service.text.normalize import normalise_for_sentiment
+    from tokenizers import Tokenizer
+
+    rt = get_runtime()
+    settings = rt.settings
+    bundle = getattr(rt.sentiment(None), "bundle_", None)  # the served model (QA_SENTIMENT_MODEL or the registry)
+    if bundle is None:
+        raise SystemExit("the served sentiment model is not a transformer-onnx bundle: nothing to time")
+    manifest = read_manifest(bundle, task="sentiment")
+    spec = graph_spec(manifest)
+    d = build(bundle, settings.e5_converted_dir, settings.cache_dir)
+    files = {"int8 (served)": d / "model.int8.onnx", "fp32": d / "model.onnx"}
+    if spec.get("ops"):
+        d0 = build(bundle, settings.e5_converted_dir, settings.cache_dir,
+                   graph={k: v for k, v in spec.items() if k != "ops"})
+        files = {"int8 lean (served)": d / "model.int8.onnx", "int8 fused": d0 / "model.int8.onnx",
+                 "fp32 lean": d / "model.onnx", "fp32 export": d0 / "model.onnx"}
+    tok = Tokenizer.from_file(str(Path(settings.e5_converted_dir) / "tokenizer.json"))
+    tok.enable_truncation(int(manifest.get("max_length", 96)))
+    texts = [t for s in ("tass2019/val", "tweeteval/val") for t in ds.get(s).texts if len(t) <= 160][:n_texts]
+    ids = [np.array([tok.encode(manifest.get("prefix", "query: ") + normalise_for_sentiment(t)).ids], np.int64)
+           for t in texts]
+    result: dict[str, Any] = {"bundle": manifest["version"], "graph": spec, "texts": len(ids),
+                              "mean_tokens": round(float(np.mean([x.shape[1] for x in ids])), 1),
+                              "files": {k: f"{v.parent.name}/{v.name}" for k, v in files.items()}}
+    for threads in sorted({int(settings.threads), 1}, reverse=True):
+        sessions = {name: _session(f, threads) for name, f in files.items()}
+
+        def run(s: Any, x: np.ndarray) -> np.ndarray:
+            return s.run(["logits"], {"input_ids": x, "attention_mask": np.ones_like(x)})[0]
+
+        for s in sessions.values():
+            for x in ids[:20]:
+                run(s, x)
+        lat: dict[str, list[float]] = {name: [] for name in sessions}
+        for r in range(rounds):
+            for name in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
+                for x in ids[r::rounds]:
+                    t0 = time.perf_counter()
+                    run(sessions[name], x)
+                    lat[name].append(time.perf_counter() - t0)
+        p50 = {name: round(float(np.median(v)) * 1000, 3) for name, v in lat.items()}
+        fp32 = min((n for n in p50 if n.startswith("fp32")), key=p50.get)
+        int8 = next(n for n in p50 if n.startswith("int8"))
+        result[f"{threads}_threads"] = {"p50_ms": p50, "int8_vs_fastest_fp32": round(p50[fp32] / p50[int8], 2),
+                                        "fastest_fp32": fp32}
+        if "int8 fused" in p50:
+            result[f"{threads}_threads"]["lean_int8_time_saved"] = round(1 - p50[int8] / p50["int8 fused"], 3)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.onnx_ops", description=__doc__.split("\n")[0])
+    ap.add_argument("--texts", type=int, default=240)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.texts < args.rounds or args.rounds < 1:
+        ap.error("--texts must be at least --rounds, and --rounds at least 1")
+    before = _loadavg()
+    result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(args.texts, args.rounds),
+              "loadavg_before": before, "loadavg_after": _loadavg(),
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "command": "python -m bench.onnx_ops " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "commit": git_commit()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print("| layer norm of 28 x 384 | 2 threads | 1 thread |\n|---|---|---|")
+    for name, t in result["kernels_28x384"].items():
+        print(f"| {name} | {t['2_threads_us']:.1f} us | {t['1_threads_us']:.1f} us |")
+    g = result["graphs_one_text_per_run"]
+    for key in (k for k in g if k.endswith("_threads")):
+        print(f"{key.replace('_', ' ')}: " + ", ".join(f"{n} {v:.3f} ms" for n, v in g[key]["p50_ms"].items())
+              + f"; int8/fp32 {g[key]['int8_vs_fastest_fp32']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
