@@ -33,7 +33,14 @@ def main() -> None:
     ap.add_argument("--transcripts", type=int, default=300)
     ap.add_argument("--separate-worker", action="store_true",
                     help="Run the job consumer as its own `qa-service worker` process (QA_EMBEDDED_WORKER=0).")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="result file (default bench/results/load.json, or load-separate-worker.json)")
     args = ap.parse_args()
+    if min(args.users, args.seconds, args.transcripts) < 1:
+        ap.error("--users, --seconds and --transcripts must be at least 1")
+    import time
+
+    from eval.provenance import git_commit
 
     from bench.scoring import make_transcript
     from qa_service.config import Settings
@@ -65,6 +72,8 @@ def main() -> None:
                             "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", url,
                             "--csv", str(out), "--only-summary"], env=lenv, check=True, capture_output=True)
             status = c.get(f"/v1/jobs/{job['job_id']}", headers={"Authorization": f"Bearer {analyst}"}).json()
+            served = c.post("/v1/sentiment", json={"text": "ok"},
+                            headers={"Authorization": f"Bearer {helpdesk}"}).json().get("model_version")
         with open(str(out) + "_stats.csv", newline="") as fh:
             row = next(r for r in csv.DictReader(fh) if r["Name"] == "/v1/sentiment")
         result = {"worker": "separate process" if args.separate_worker else "embedded in the server",
@@ -73,7 +82,12 @@ def main() -> None:
                   "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]), "p99_ms": float(row["99%"]),
                   "max_ms": float(row["Max Response Time"]),
                   "job": {"transcripts": args.transcripts, "done_during_test": status["done"],
-                          "status": status["status"]}, "cpu_count": os.cpu_count()}
+                          "status": status["status"]}, "cpu_count": os.cpu_count(),
+                  "sentiment_model": served, "qa_threads": settings.threads,
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "command": " ".join(f"{k}={os.environ[k]}" for k in ("QA_THREADS",) if k in os.environ)
+                  + (" " if "QA_THREADS" in os.environ else "") + "python -m bench.load " + " ".join(sys.argv[1:]),
+                  "commit": git_commit()}
     finally:
         for proc in (server, worker):
             if proc is not None:
@@ -81,7 +95,7 @@ def main() -> None:
                 proc.wait(timeout=60)
     (ROOT / "results").mkdir(exist_ok=True)
     name = "load-separate-worker.json" if args.separate_worker else "load.json"
-    (ROOT / "results" / name).write_text(json.dumps(result, indent=1) + "\n")
+    (args.out or ROOT / "results" / name).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 
