@@ -4,13 +4,15 @@
     python -m bench.cli_memory --rows 10000 200000
 
 Each run is a separate process reading a generated CSV of real tweets (TASS 2019, repeated) and writing
-JSONL to a file; peak RSS comes from the kernel (ru_maxrss of the child).
+JSONL to a file; peak RSS comes from the kernel (ru_maxrss of the child). Results, with the model that labelled
+them, the command and the commit, go to bench/results/cli_memory.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -36,10 +38,12 @@ def run(rows: int, texts: list[str], tmp: Path) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-1000:])
     peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    n_out = sum(1 for _ in out.open(encoding="utf-8"))
+    with out.open(encoding="utf-8") as fh:
+        model = json.loads(fh.readline()).get("model_version")
+        n_out = 1 + sum(1 for _ in fh)
     assert n_out == rows, (n_out, rows)
     return {"rows": rows, "peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(seconds, 1),
-            "rows_per_s": round(rows / seconds, 1)}
+            "rows_per_s": round(rows / seconds, 1), "model": model}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         texts = ["Me han cobrado dos veces la factura.", "Gracias por la ayuda.", "The app keeps crashing."]
     with tempfile.TemporaryDirectory() as d:
         results = [run(n, texts, Path(d)) for n in args.rows]
+    from eval.provenance import git_commit
+
+    results_dir = Path(__file__).resolve().parent / "results"
+    results_dir.mkdir(exist_ok=True)
+    (results_dir / "cli_memory.json").write_text(json.dumps({
+        "runs": results, "cpu_count": os.cpu_count(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python -m bench.cli_memory " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commit": git_commit()}, indent=1) + "\n")
     print(f"| rows | peak RSS | wall time | rows/s |  ({os.cpu_count()} cores)\n|---|---|---|---|")
     for r in results:
         print(f"| {r['rows']:,} | {r['peak_rss_mb']} MB | {r['seconds']} s | {r['rows_per_s']} |")
