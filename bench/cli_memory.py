@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 
-def run(rows: int, texts: list[str], tmp: Path) -> dict[str, float]:
+def run(rows: int, texts: list[str], tmp: Path) -> dict[str, float | str | None]:
     src = tmp / f"in-{rows}.csv"
     with src.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -49,23 +49,30 @@ def run(rows: int, texts: list[str], tmp: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.cli_memory", description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[5000, 50000])
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "cli_memory.json")
     args = ap.parse_args(argv)
+    if min(args.rows) < 1:
+        ap.error("--rows must be at least 1")
+    if args.out.is_dir():
+        ap.error(f"--out {args.out} is a directory: name a file")
+    from eval.provenance import git_commit
+
+    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
     try:
         from eval.datasets import tass2019
 
-        texts = tass2019("test").texts
-    except Exception:  # noqa: BLE001
+        texts, source = tass2019("test").texts, "tass2019/test (real tweets, repeated)"
+    except Exception:  # noqa: BLE001 - the benchmark still runs without ../shared/data, and says so
         texts = ["Me han cobrado dos veces la factura.", "Gracias por la ayuda.", "The app keeps crashing."]
+        source = "three fixed texts (../shared/data not readable)"
     with tempfile.TemporaryDirectory() as d:
         results = [run(n, texts, Path(d)) for n in args.rows]
-    from eval.provenance import git_commit
-
-    results_dir = Path(__file__).resolve().parent / "results"
-    results_dir.mkdir(exist_ok=True)
-    (results_dir / "cli_memory.json").write_text(json.dumps({
-        "runs": results, "cpu_count": os.cpu_count(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "runs": results, "texts": source, "cpu_count": os.cpu_count(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m bench.cli_memory " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": git_commit()}, indent=1) + "\n")
+        "commit": commit}, indent=1) + "\n")
     print(f"| rows | peak RSS | wall time | rows/s |  ({os.cpu_count()} cores)\n|---|---|---|---|")
     for r in results:
         print(f"| {r['rows']:,} | {r['peak_rss_mb']} MB | {r['seconds']} s | {r['rows_per_s']} |")

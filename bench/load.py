@@ -26,7 +26,7 @@ from bench._server import free_port, start_server, wait_ready
 ROOT = Path(__file__).resolve().parent
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=60)
@@ -35,12 +35,16 @@ def main() -> None:
                     help="Run the job consumer as its own `qa-service worker` process (QA_EMBEDDED_WORKER=0).")
     ap.add_argument("--out", type=Path, default=None,
                     help="result file (default bench/results/load.json, or load-separate-worker.json)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if min(args.users, args.seconds, args.transcripts) < 1:
         ap.error("--users, --seconds and --transcripts must be at least 1")
+    if args.out is not None and args.out.is_dir():
+        ap.error(f"--out {args.out} is a directory: name a file")
     import time
 
     from eval.provenance import git_commit
+
+    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
 
     from bench.scoring import make_transcript
     from qa_service.config import Settings
@@ -86,17 +90,19 @@ def main() -> None:
                   "sentiment_model": served, "qa_threads": settings.threads,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "command": " ".join(f"{k}={os.environ[k]}" for k in ("QA_THREADS",) if k in os.environ)
-                  + (" " if "QA_THREADS" in os.environ else "") + "python -m bench.load " + " ".join(sys.argv[1:]),
-                  "commit": git_commit()}
+                  + (" " if "QA_THREADS" in os.environ else "") + "python -m bench.load "
+                  + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "commit": commit}
     finally:
         for proc in (server, worker):
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=60)
-    (ROOT / "results").mkdir(exist_ok=True)
-    name = "load-separate-worker.json" if args.separate_worker else "load.json"
-    (args.out or ROOT / "results" / name).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
+    name = "load-separate-worker.json" if args.separate_worker else "load.json"
+    target = args.out or ROOT / "results" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,23 +5,26 @@
 Two parts, on this machine's CPU execution provider:
 
 1. **Kernels**: one layer norm of a 28 x 384 input (a short message's token states in the 6-layer student) as the
-   fused graph computes it (``SkipLayerNormalization``; ``Add`` + ``LayerNormalization``) and as the ``lean`` graph
-   does (``Add`` + ``MeanVarianceNormalization`` + ``Mul`` + ``Add``), on one and two threads. Each figure is the
-   mean of 3,000 runs of a one-node (or few-node) graph, run overhead included (an ``Add`` alone is given as that
-   floor).
+   fused graph computes it (``SkipLayerNormalization``), as a plain ``Add`` + ``LayerNormalization`` (ONNX
+   Runtime's ``SkipLayerNormFusion`` disabled for that graph, or it would time the fused kernel again) and as the
+   ``lean`` graph does (``Add`` + ``MeanVarianceNormalization`` + ``Mul`` + ``Add``), on two threads and one. The
+   forms are timed in interleaved blocks of 500 runs, 6 blocks each; each figure is the median block's mean per
+   run, run overhead included (an ``Add`` alone is given as that floor).
 2. **Graphs**: the served bundle's graphs (built into the cache as ``qa-service models prepare`` does) on real
-   short validation tweets (``tass2019/val`` and ``tweeteval/val``, at most 160 characters), one text per run:
-   for a ``lean`` bundle its int8 and fp32 graphs, and the same weights' fused int8 graph and plain fp32 export.
-   Timed in interleaved rounds (the order reversed each round), on the threads the service uses and on one thread.
+   short validation tweets, half from ``tass2019/val`` (Spanish) and half from ``tweeteval/val`` (English), at
+   most 160 characters, one text per run: for a ``lean`` bundle its int8 and fp32 graphs, and the same weights'
+   fused int8 graph and plain fp32 export. Timed in interleaved rounds (the order reversed each round), on the
+   threads the service uses and on one thread.
 
-The int8/fp32 ratio here leaves out what serving adds to both (normalising, tokenising, calibrating: about 0.05 ms
-a message); ``bench.sentiment`` measures it end to end.
+The int8/fp32 ratio here leaves out what serving adds to both (normalising, tokenising, calibrating, and the
+texts differ); ``bench.sentiment`` measures it end to end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,7 +75,7 @@ def _norm_graphs() -> dict[str, bytes]:
     return out
 
 
-def _session(model: Any, threads: int) -> Any:
+def _session(model: Any, threads: int, disabled: list[str] | None = None) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -80,40 +83,63 @@ def _session(model: Any, threads: int) -> Any:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
-                                providers=["CPUExecutionProvider"])
+                                providers=["CPUExecutionProvider"], disabled_optimizers=disabled or [])
 
 
-def kernels(runs: int = 3000) -> dict[str, dict[str, float]]:
+def kernels(block: int = 500, blocks: int = 6) -> dict[str, dict[str, Any]]:
     rng = np.random.default_rng(1)
     feeds = {"x": rng.normal(0, 1, (1, TOKENS, HIDDEN)).astype(np.float32),
              "skip": rng.normal(0, 1, (1, TOKENS, HIDDEN)).astype(np.float32)}
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     graphs = _norm_graphs()
     for threads in (2, 1):
-        for name, model in graphs.items():
-            s = _session(model, threads)
+        sessions = {name: _session(model, threads, ["SkipLayerNormFusion"] if "LayerNormalization" in name
+                                   and "Skip" not in name else None) for name, model in graphs.items()}
+        for s in sessions.values():
             for _ in range(200):
                 s.run(None, feeds)
-            t0 = time.perf_counter()
-            for _ in range(runs):
-                s.run(None, feeds)
-            out.setdefault(name, {})[f"{threads}_threads_us"] = round((time.perf_counter() - t0) / runs * 1e6, 1)
+        per_block: dict[str, list[float]] = {name: [] for name in sessions}
+        for b in range(blocks):
+            for name in (list(sessions) if b % 2 == 0 else list(sessions)[::-1]):
+                t0 = time.perf_counter()
+                for _ in range(block):
+                    sessions[name].run(None, feeds)
+                per_block[name].append((time.perf_counter() - t0) / block * 1e6)
+        for name, v in per_block.items():
+            out.setdefault(name, {})[f"{threads}_threads_us"] = round(float(np.median(v)), 1)
+            out[name][f"{threads}_threads_blocks_us"] = [round(x, 1) for x in v]
     return out
 
 
-def graphs(n_texts: int, rounds: int) -> dict[str, Any]:
+def served_bundle_and_texts(n_texts: int) -> tuple[Path, list[str]]:
+    """The served transformer bundle and the texts to time it on; a one-line ``SystemExit`` when either is missing
+    (checked before anything is timed)."""
     from eval import datasets as ds
-    from qa_service.bundles import read_manifest
-    from qa_service.pipelines.sentiment_onnx import build, graph_spec
+    from qa_service.errors import QAServiceError
     from qa_service.runtime import get_runtime
+
+    try:
+        bundle = getattr(get_runtime().sentiment(None), "bundle_", None)  # QA_SENTIMENT_MODEL or the registry
+    except QAServiceError as exc:
+        raise SystemExit(f"error: cannot load the served sentiment model: {exc}") from None
+    if bundle is None:
+        raise SystemExit("error: the served sentiment model is not a transformer-onnx bundle: nothing to time")
+    try:
+        halves = [[t for t in ds.get(name).texts if len(t) <= 160] for name in ("tass2019/val", "tweeteval/val")]
+    except (OSError, KeyError) as exc:
+        raise SystemExit(f"error: the validation tweets are not readable ({exc}): run with ../shared/data") from None
+    texts = halves[0][: n_texts // 2] + halves[1][: n_texts - n_texts // 2]
+    return Path(bundle), texts
+
+
+def graphs(bundle: Path, texts: list[str], rounds: int) -> dict[str, Any]:
+    from qa_service.bundles import read_manifest
+    from qa_service.config import get_settings
+    from qa_service.pipelines.sentiment_onnx import build, graph_spec
     from qa_service.text.normalize import normalise_for_sentiment
     from tokenizers import Tokenizer
 
-    rt = get_runtime()
-    settings = rt.settings
-    bundle = getattr(rt.sentiment(None), "bundle_", None)  # the served model (QA_SENTIMENT_MODEL or the registry)
-    if bundle is None:
-        raise SystemExit("the served sentiment model is not a transformer-onnx bundle: nothing to time")
+    settings = get_settings()
     manifest = read_manifest(bundle, task="sentiment")
     spec = graph_spec(manifest)
     d = build(bundle, settings.e5_converted_dir, settings.cache_dir)
@@ -125,10 +151,10 @@ def graphs(n_texts: int, rounds: int) -> dict[str, Any]:
                  "fp32 lean": d / "model.onnx", "fp32 export": d0 / "model.onnx"}
     tok = Tokenizer.from_file(str(Path(settings.e5_converted_dir) / "tokenizer.json"))
     tok.enable_truncation(int(manifest.get("max_length", 96)))
-    texts = [t for s in ("tass2019/val", "tweeteval/val") for t in ds.get(s).texts if len(t) <= 160][:n_texts]
     ids = [np.array([tok.encode(manifest.get("prefix", "query: ") + normalise_for_sentiment(t)).ids], np.int64)
            for t in texts]
     result: dict[str, Any] = {"bundle": manifest["version"], "graph": spec, "texts": len(ids),
+                              "texts_from": "tass2019/val and tweeteval/val, half each, <= 160 characters",
                               "mean_tokens": round(float(np.mean([x.shape[1] for x in ids])), 1),
                               "files": {k: f"{v.parent.name}/{v.name}" for k, v in files.items()}}
     for threads in sorted({int(settings.threads), 1}, reverse=True):
@@ -163,14 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-    if args.texts < args.rounds or args.rounds < 1:
-        ap.error("--texts must be at least --rounds, and --rounds at least 1")
+    if args.texts < 2 * args.rounds or args.rounds < 1:
+        ap.error("--texts must be at least twice --rounds, and --rounds at least 1")
+    if args.out.is_dir():
+        ap.error(f"--out {args.out} is a directory: name a file")
+    import onnxruntime
+
+    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
+    bundle, texts = served_bundle_and_texts(args.texts)
     before = _loadavg()
-    result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(args.texts, args.rounds),
+    result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(bundle, texts, args.rounds),
+              "onnxruntime": onnxruntime.__version__, "cpu_count": os.cpu_count(),
               "loadavg_before": before, "loadavg_after": _loadavg(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "command": "python -m bench.onnx_ops " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "commit": git_commit()}
+              "commit": commit}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print("| layer norm of 28 x 384 | 2 threads | 1 thread |\n|---|---|---|")
