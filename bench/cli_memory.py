@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--out {args.out} is a directory: name a file")
     from eval.provenance import git_commit
 
-    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
+    # The code that measures, recorded before anything runs (result files do not count as changes).
+    commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
     try:
         from eval.datasets import tass2019
 

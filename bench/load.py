@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from eval.provenance import git_commit
 
-    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
+    # The code that measures, recorded before anything runs (result files do not count as changes).
+    commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
 
     from bench.scoring import make_transcript
     from qa_service.config import Settings

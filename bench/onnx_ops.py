@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--out {args.out} is a directory: name a file")
     import onnxruntime
 
-    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
+    # The code that measures, recorded before anything runs (result files do not count as changes).
+    commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
     bundle, texts = served_bundle_and_texts(args.texts)
     before = _loadavg()
     result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(bundle, texts, args.rounds),

@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa_service.runtime import get_runtime
 
-    commit = git_commit(dirty_mark="+uncommitted")  # the code that measures, recorded before anything runs
+    # The code that measures, recorded before anything runs (result files do not count as changes).
+    commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
     load_before = _loadavg()
     texts = _texts(max(args.requests + args.warmup, args.batch))
     short = [t for t in texts if len(t) <= 140] or texts
