@@ -24,7 +24,9 @@ serve exactly what their manifests measured):
   quantisation scales activations per run, so in a padded batch a text's score would move with its neighbours
   (for 3.1.0, 7% of labels among 500 tweets); alone it is always the same, in a batch call or a single one.
 * ``{..., "ops": "lean"}`` (3.16.0 on): the fused graph with two kinds of node rewritten before quantisation,
-  because ONNX Runtime's CPU kernels for them are slow on one short text. Each (Skip)LayerNormalization becomes
+  because ONNX Runtime's fused CPU kernels for them are slow on one short text (``SkipLayerNormalization``, which
+  ORT also builds by itself from ``Add`` + ``LayerNormalization``; MVN is a form it leaves alone). Each
+  (Skip)LayerNormalization becomes
   an ``Add`` of the skip (and bias), ``MeanVarianceNormalization`` and a scale and shift (``bench.onnx_ops``
   times both on a 28 x 384 input). Each ``Attention`` becomes its QKV
   ``MatMul`` + bias, a ``Split`` and ``MultiHeadAttention``, so quantisation makes the QKV product one more int8
