@@ -90,9 +90,8 @@ def main(argv: list[str] | None = None) -> None:
                           "status": status["status"]}, "cpu_count": os.cpu_count(),
                   "sentiment_model": served, "qa_threads": settings.threads,
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "command": " ".join(f"{k}={os.environ[k]}" for k in ("QA_THREADS",) if k in os.environ)
-                  + (" " if "QA_THREADS" in os.environ else "") + "python -m bench.load "
-                  + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "command": (f"QA_THREADS={os.environ['QA_THREADS']} " if "QA_THREADS" in os.environ else "")
+                  + "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "commit": commit}
     finally:
         for proc in (server, worker):

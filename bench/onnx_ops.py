@@ -32,17 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from bench._host import loadavg, round_order
 from eval.provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "onnx_ops.json"
 HIDDEN, TOKENS = 384, 28
 
-
-def _loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "unknown"
 
 
 def _norm_graphs() -> dict[str, bytes]:
@@ -100,7 +95,7 @@ def kernels(block: int = 500, blocks: int = 6) -> dict[str, dict[str, Any]]:
                 s.run(None, feeds)
         per_block: dict[str, list[float]] = {name: [] for name in sessions}
         for b in range(blocks):
-            for name in (list(sessions) if b % 2 == 0 else list(sessions)[::-1]):
+            for name in round_order(list(sessions), b):
                 t0 = time.perf_counter()
                 for _ in range(block):
                     sessions[name].run(None, feeds)
@@ -168,7 +163,7 @@ def graphs(bundle: Path, texts: list[str], rounds: int) -> dict[str, Any]:
                 run(s, x)
         lat: dict[str, list[float]] = {name: [] for name in sessions}
         for r in range(rounds):
-            for name in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
+            for name in round_order(list(sessions), r):
                 for x in ids[r::rounds]:
                     t0 = time.perf_counter()
                     run(sessions[name], x)
@@ -198,10 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     # The code that measures, recorded before anything runs (result files do not count as changes).
     commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
     bundle, texts = served_bundle_and_texts(args.texts)
-    before = _loadavg()
+    before = loadavg()
     result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(bundle, texts, args.rounds),
               "onnxruntime": onnxruntime.__version__, "cpu_count": os.cpu_count(),
-              "loadavg_before": before, "loadavg_after": _loadavg(),
+              "loadavg_before": before, "loadavg_after": loadavg(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "command": "python -m bench.onnx_ops " + " ".join(argv if argv is not None else sys.argv[1:]),
               "commit": commit}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_service.schemas import Transcript
+from bench._host import loadavg
 from eval.provenance import git_commit
 
 _AGENT = ["Buenos días, le atiende Laura, ¿en qué puedo ayudarle?",
@@ -49,12 +50,6 @@ def make_transcript(i: int, turns: int) -> Transcript:
         t += 5.0
     return Transcript.model_validate({"id": f"bench-{i}", "channel": "call", "turns": out})
 
-
-def _loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "unknown"
 
 
 def _commit() -> str:
@@ -118,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "scoring.json")
     args = ap.parse_args(argv)
 
-    load_before = _loadavg()
+    load_before = loadavg()
     ids = list(range(args.transcripts))
     if args.processes == 1:
         parts = [_score_share(args.rubric, ids, args.turns, args.batch, None)]
@@ -161,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads_per_process": parts[0]["threads"], "cpu_count": os.cpu_count(),
         "seconds": round(wall, 2), "transcripts_per_minute": round(per_min), "cpu_seconds": round(cpu, 2),
         "stages_seconds_per_process": {k: round(v, 2) for k, v in stages.items()},
-        "loadavg_before": load_before, "loadavg_after": _loadavg(),
+        "loadavg_before": load_before, "loadavg_after": loadavg(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench._host import loadavg, round_order
 from bench._server import LeanClient, free_port, start_server, wait_ready
 from eval.provenance import git_commit
 
@@ -44,12 +45,6 @@ def _texts(n: int) -> list[str]:
                  "Muchas gracias, la agente fue muy amable.", "The app keeps crashing after the update."]
     return [texts[i % len(texts)] for i in range(n)]
 
-
-def _loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "unknown"
 
 
 def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
@@ -83,10 +78,10 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
                                   "int8-fused": f"{d0.name}/model.int8.onnx (the fused graph, served before)"}
     # Every graph warmed the same way: single texts, and a batch (which builds the one-thread sessions and the
     # worker pool of a per-text int8 graph, and the padded buffers of fp32), so no first-use cost is timed.
+    longest = sorted(batch[:1000], key=len)[-(len(batch[:1000]) // 6 + 1):]  # a timed call's size, longest texts
     for p in models.values():
         for t in short[:20]:
             p.logits([t])
-        longest = sorted(batch[:1000], key=len)[-(len(batch[:1000]) // 6 + 1):]  # a timed call's size, longest
         p.logits(longest or short[:64])
     # Interleaved rounds (the order swapped each round), so a slow spell of the shared CPU falls on both graphs
     # alike: one pass per graph gave ratios from 1.6x to 2.4x on the same model.
@@ -95,7 +90,7 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
     texts = short[:300]
     rounds = 6
     for r in range(rounds):
-        for name in (list(models) if r % 2 == 0 else list(models)[::-1]):
+        for name in round_order(list(models), r):
             p = models[name]
             for t in texts[r::rounds]:
                 t0 = time.perf_counter()
@@ -168,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The code that measures, recorded before anything runs (result files do not count as changes).
     commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
-    load_before = _loadavg()
+    load_before = loadavg()
     texts = _texts(max(args.requests + args.warmup, args.batch))
     short = [t for t in texts if len(t) <= 140] or texts
     pipe = get_runtime().sentiment(args.model)
@@ -252,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "http_over_in_process_p50": round(http["p50_ms"] / inproc["p50_ms"], 2),
         "in_process_batch_texts_per_s": round(inproc_tps, 1), "http_batch_texts_per_s": round(http_tps, 1),
         "int8_vs_fp32": quant, "batch_vs_single": consistency,
-        "loadavg_before": load_before, "loadavg_after": _loadavg(),
+        "loadavg_before": load_before, "loadavg_after": loadavg(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m bench.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
         "commit": commit,

@@ -180,15 +180,22 @@ def rebuild_torch(bundle: Path, base: Path, attention: str | None = None) -> Any
     return model.eval()
 
 
-def onnx_dir(bundle: Path, cache_dir: Path, graph: dict[str, Any] | None = None) -> Path:
+def _spec(manifest: dict[str, Any], graph: dict[str, Any] | None) -> dict[str, Any]:
+    """The graph spec to build: ``graph`` when given (comparisons), else the manifest's."""
+    return graph_spec({"onnx": graph} if graph is not None else manifest)
+
+
+def onnx_dir(bundle: Path, cache_dir: Path, graph: dict[str, Any] | None = None,
+             manifest: dict[str, Any] | None = None) -> Path:
     """Where the built ONNX files of ``bundle`` live: keyed by the bundle's layer and head checksums and its graph
-    spec (``graph``: another spec than the manifest's, for comparisons such as ``bench.sentiment``'s)."""
+    spec (``graph``: another spec than the manifest's, for comparisons such as ``bench.sentiment``'s).
+    ``manifest``: the bundle's, already read and verified (else it is read here, hashing the layers again)."""
     from qa_service.bundles import read_manifest
 
-    m = read_manifest(Path(bundle), task="sentiment")
+    m = manifest if manifest is not None else read_manifest(Path(bundle), task="sentiment")
     key = (m["artifacts"]["layers.safetensors"].split(":")[-1][:12] + "-"
            + m["artifacts"]["head.npz"].split(":")[-1][:8])
-    spec = graph_spec({"onnx": graph} if graph is not None else m)
+    spec = _spec(m, graph)
     if spec["attention"] != "sdpa" or spec["fusion"]:
         key += f"-{spec['attention']}-{spec['fusion'] or 'unfused'}"
     if spec.get("ops"):
@@ -197,15 +204,17 @@ def onnx_dir(bundle: Path, cache_dir: Path, graph: dict[str, Any] | None = None)
 
 
 def build(bundle: Path, base: Path, cache_dir: Path, force: bool = False,
-          graph: dict[str, Any] | None = None) -> Path:
+          graph: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None) -> Path:
     """Export the bundle's classifier to ONNX (fp32) and quantise it to int8; returns the directory. ``graph``:
-    build another graph spec than the manifest's (comparisons; what is served is always the manifest's)."""
+    build another graph spec than the manifest's (comparisons; what is served is always the manifest's);
+    ``manifest``: the bundle's, already read and verified."""
     from qa_service.bundles import read_manifest
 
-    target = onnx_dir(bundle, cache_dir, graph)
+    m = manifest if manifest is not None else read_manifest(Path(bundle), task="sentiment")
+    target = onnx_dir(bundle, cache_dir, graph, m)
     if not force and (target / "model.int8.onnx").exists() and (target / "model.onnx").exists():
         return target
-    spec = graph_spec({"onnx": graph} if graph is not None else read_manifest(Path(bundle), task="sentiment"))
+    spec = _spec(m, graph)
     # Built in a directory of this process and thread, moved into place whole; removed whatever happens (a
     # failed fusion or rewrite leaves nothing behind), and a graph another builder finished first is kept.
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
@@ -506,7 +515,7 @@ class OnnxSentimentPipeline(SentimentPredictor):
             raise ModelLoadError(f"{Path(bundle) / 'manifest.json'}: the base checkpoint at {base} is missing or "
                                  "differs from the one the bundle was trained on: run `qa-service models prepare`",
                                  str(base))
-        d = build(bundle, base, cache_dir)
+        d = build(bundle, base, cache_dir, manifest=manifest)
         pipe = cls(d / ("model.int8.onnx" if precision == "int8" else "model.onnx"), Path(base),
                    prefix=manifest.get("prefix", "query: "), max_length=int(manifest.get("max_length", 96)),
                    calibration=manifest.get("calibration"), threads=threads,
