@@ -2,7 +2,7 @@
 
     python -m bench.onnx_ops [--texts 240] [--rounds 6] [--out bench/results/onnx_ops.json]
 
-Two parts, on this machine's CPU execution provider:
+Three parts, on this machine's CPU execution provider:
 
 1. **Kernels**: one layer norm of a 28 x 384 input (a short message's token states in the 6-layer student) as the
    fused graph computes it (``SkipLayerNormalization``), as a plain ``Add`` + ``LayerNormalization`` (ONNX
@@ -15,6 +15,12 @@ Two parts, on this machine's CPU execution provider:
    most 160 characters, one text per run: for a ``lean`` bundle its int8 and fp32 graphs, and the same weights'
    fused int8 graph and plain fp32 export. Timed in interleaved rounds (the order reversed each round), on the
    threads the service uses and on one thread.
+3. **Operators**: ONNX Runtime's own profile of the served int8 graph and of the fp32 graph it quantises (the
+   same operators but for the matrix products), on the service's threads, over the same texts: kernel time per
+   operator type, split into matrix products (``MatMul``, ``DynamicQuantizeMatMul`` and kin: what int8 speeds
+   up) and the rest (attention, normalisation, GELU, adds, masks: the same work in both graphs). From these: the products' own int8/fp32 ratio, the ratio of the kernel
+   sums, and how much time int8 may spend outside its products for a 2.5x ratio. The profiler adds a little to
+   each kernel it records, so the sums run above part 2's times; the warm-up runs are left out.
 
 The int8/fp32 ratio here leaves out what serving adds to both (normalising, tokenising, calibrating, and the
 texts differ); ``bench.sentiment`` measures it end to end.
@@ -37,6 +43,9 @@ from eval.provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "onnx_ops.json"
 HIDDEN, TOKENS = 384, 28
+# Operator types that are matrix products (what dynamic int8 quantisation replaces).
+GEMMS = {"MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+         "QLinearMatMul", "QAttention", "MatMulNBits"}
 
 
 
@@ -70,13 +79,15 @@ def _norm_graphs() -> dict[str, bytes]:
     return out
 
 
-def _session(model: Any, threads: int, disabled: list[str] | None = None) -> Any:
+def _session(model: Any, threads: int, disabled: list[str] | None = None, profile: str | None = None) -> Any:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    if profile:
+        opts.enable_profiling, opts.profile_file_prefix = True, profile
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
                                 providers=["CPUExecutionProvider"], disabled_optimizers=disabled or [])
 
@@ -127,7 +138,14 @@ def served_bundle_and_texts(n_texts: int) -> tuple[Path, list[str]]:
     return Path(bundle), texts
 
 
-def graphs(bundle: Path, texts: list[str], rounds: int) -> dict[str, Any]:
+def run(session: Any, x: np.ndarray) -> np.ndarray:
+    """Logits of one tokenised text (unpadded: the mask is all ones)."""
+    return session.run(["logits"], {"input_ids": x, "attention_mask": np.ones_like(x)})[0]
+
+
+def inputs(bundle: Path, texts: list[str]) -> tuple[dict[str, Any], dict[str, Path], list[np.ndarray]]:
+    """What parts 2 and 3 time: a description of the bundle and texts, its graphs (built into the cache as
+    ``qa-service models prepare`` does) and the texts tokenised as the service tokenises them."""
     from qa_service.bundles import read_manifest
     from qa_service.config import get_settings
     from qa_service.pipelines.sentiment_onnx import build, graph_spec
@@ -148,16 +166,19 @@ def graphs(bundle: Path, texts: list[str], rounds: int) -> dict[str, Any]:
     tok.enable_truncation(int(manifest.get("max_length", 96)))
     ids = [np.array([tok.encode(manifest.get("prefix", "query: ") + normalise_for_sentiment(t)).ids], np.int64)
            for t in texts]
-    result: dict[str, Any] = {"bundle": manifest["version"], "graph": spec, "texts": len(ids),
-                              "texts_from": "tass2019/val and tweeteval/val, half each, <= 160 characters",
-                              "mean_tokens": round(float(np.mean([x.shape[1] for x in ids])), 1),
-                              "files": {k: f"{v.parent.name}/{v.name}" for k, v in files.items()}}
-    for threads in sorted({int(settings.threads), 1}, reverse=True):
-        sessions = {name: _session(f, threads) for name, f in files.items()}
+    about = {"bundle": manifest["version"], "graph": spec, "texts": len(ids),
+             "texts_from": "tass2019/val and tweeteval/val, half each, <= 160 characters",
+             "mean_tokens": round(float(np.mean([x.shape[1] for x in ids])), 1),
+             "files": {k: f"{v.parent.name}/{v.name}" for k, v in files.items()}}
+    return about, files, ids
 
-        def run(s: Any, x: np.ndarray) -> np.ndarray:
-            return s.run(["logits"], {"input_ids": x, "attention_mask": np.ones_like(x)})[0]
 
+def graphs(about: dict[str, Any], files: dict[str, Path], ids: list[np.ndarray], rounds: int,
+           threads: int) -> dict[str, Any]:
+    """Part 2: each graph's p50 per text, on ``threads`` and on one thread."""
+    result = dict(about)
+    for n_threads in sorted({threads, 1}, reverse=True):
+        sessions = {name: _session(f, n_threads) for name, f in files.items()}
         for s in sessions.values():
             for x in ids[:20]:
                 run(s, x)
@@ -171,11 +192,54 @@ def graphs(bundle: Path, texts: list[str], rounds: int) -> dict[str, Any]:
         p50 = {name: round(float(np.median(v)) * 1000, 3) for name, v in lat.items()}
         fp32 = min((n for n in p50 if n.startswith("fp32")), key=p50.get)
         int8 = next(n for n in p50 if n.startswith("int8"))
-        result[f"{threads}_threads"] = {"p50_ms": p50, "int8_vs_fastest_fp32": round(p50[fp32] / p50[int8], 2),
-                                        "fastest_fp32": fp32}
+        result[f"{n_threads}_threads"] = {"p50_ms": p50, "int8_vs_fastest_fp32": round(p50[fp32] / p50[int8], 2),
+                                          "fastest_fp32": fp32}
         if "int8 fused" in p50:
-            result[f"{threads}_threads"]["lean_int8_time_saved"] = round(1 - p50[int8] / p50["int8 fused"], 3)
+            result[f"{n_threads}_threads"]["lean_int8_time_saved"] = round(1 - p50[int8] / p50["int8 fused"], 3)
     return result
+
+
+def _profile(file: Path, threads: int, ids: list[np.ndarray], warm: int = 20) -> dict[str, Any]:
+    """Kernel time per operator type (mean per text) from ONNX Runtime's profile of ``file`` run on ``ids`` one
+    at a time; the first ``warm`` runs are left out."""
+    import tempfile
+    from collections import defaultdict
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session = _session(file, threads, profile=str(Path(tmp) / "profile"))
+        for x in ids[:warm] + ids:
+            run(session, x)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+    if len(runs) != warm + len(ids):
+        raise RuntimeError(f"{file.name}: the profile holds {len(runs)} runs, not {warm + len(ids)}")
+    start = runs[warm]["ts"]
+    per_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
+            per_op[e["args"]["op_name"]][0] += e["dur"]
+            per_op[e["args"]["op_name"]][1] += 1
+    n = len(ids)
+    ops = {op: {"us_per_text": round(t / n, 1), "nodes": round(c / n), "us_per_node": round(t / c, 1)}
+           for op, (t, c) in sorted(per_op.items(), key=lambda kv: -kv[1][0])}
+    gemm = sum(v["us_per_text"] for op, v in ops.items() if op in GEMMS)
+    total = sum(v["us_per_text"] for v in ops.values())
+    return {"run_us": round(float(np.mean([e["dur"] for e in runs[warm:]])), 1), "kernels_us": round(total, 1),
+            "products_us": round(gemm, 1), "other_us": round(total - gemm, 1), "by_operator": ops}
+
+
+def operators(files: dict[str, Path], ids: list[np.ndarray], threads: int) -> dict[str, Any]:
+    """Part 3: the served int8 graph and the fp32 graph it quantises, profiled by operator."""
+    int8 = next(n for n in files if n.startswith("int8"))
+    fp32 = next(n for n in files if n in ("fp32", "fp32 lean"))  # the graph int8 quantises: the same other ops
+    a, b = _profile(files[int8], threads, ids), _profile(files[fp32], threads, ids)
+    return {"threads": threads, "graphs": {int8: a, fp32: b},
+            "products_ratio": round(b["products_us"] / a["products_us"], 2),
+            "kernels_ratio": round(b["kernels_us"] / a["kernels_us"], 2),
+            "int8_other_share": round(a["other_us"] / a["kernels_us"], 3),
+            "int8_other_allowed_for_2_5x_us": round(b["kernels_us"] / 2.5 - a["products_us"], 1),
+            "note": "kernel times as ONNX Runtime's profiler records them (a little above unprofiled runs); "
+                    "products: " + ", ".join(sorted(GEMMS & (set(a["by_operator"]) | set(b["by_operator"]))))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,11 +254,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--out {args.out} is a directory: name a file")
     import onnxruntime
 
+    from qa_service.config import get_settings
+
     # The code that measures, recorded before anything runs (result files do not count as changes).
     commit = git_commit(dirty_mark="+uncommitted", exclude=("bench/results",))
     bundle, texts = served_bundle_and_texts(args.texts)
     before = loadavg()
-    result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(bundle, texts, args.rounds),
+    about, files, ids = inputs(bundle, texts)
+    threads = int(get_settings().threads)
+    result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(about, files, ids, args.rounds, threads),
+              "operators": operators(files, ids, threads),
               "onnxruntime": onnxruntime.__version__, "cpu_count": os.cpu_count(),
               "loadavg_before": before, "loadavg_after": loadavg(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -205,10 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| layer norm of 28 x 384 | 2 threads | 1 thread |\n|---|---|---|")
     for name, t in result["kernels_28x384"].items():
         print(f"| {name} | {t['2_threads_us']:.1f} us | {t['1_threads_us']:.1f} us |")
-    g = result["graphs_one_text_per_run"]
+    g, ops = result["graphs_one_text_per_run"], result["operators"]
     for key in (k for k in g if k.endswith("_threads")):
         print(f"{key.replace('_', ' ')}: " + ", ".join(f"{n} {v:.3f} ms" for n, v in g[key]["p50_ms"].items())
               + f"; int8/fp32 {g[key]['int8_vs_fastest_fp32']:.2f}x")
+    print(f"\n| operators, {ops['threads']} threads, us per text | " + " | ".join(ops["graphs"]) + " |\n|---|---|---|")
+    for key in ("products_us", "other_us", "kernels_us"):
+        print(f"| {key[:-3]} | " + " | ".join(f"{v[key]:.0f}" for v in ops["graphs"].values()) + " |")
+    print(f"products alone {ops['products_ratio']:.2f}x, all kernels {ops['kernels_ratio']:.2f}x; for 2.5x int8 may "
+          f"spend {ops['int8_other_allowed_for_2_5x_us']:.0f} us outside its products, it spends "
+          f"{next(iter(ops['graphs'].values()))['other_us']:.0f} us")
     return 0
 
 
