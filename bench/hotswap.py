@@ -22,8 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
+from bench._host import latency
 from bench._server import free_port, start_server, wait_ready
 from eval.provenance import git_commit
 
@@ -34,12 +33,7 @@ TEXTS = ["¿Me pueden enviar la factura de marzo?", "Llevo diez días esperando 
 
 
 def _pct(xs: list[float]) -> dict[str, float]:
-    if not xs:
-        return {}
-    a = np.array(xs) * 1000
-    return {"n": len(xs), "p50_ms": round(float(np.percentile(a, 50)), 2),
-            "p95_ms": round(float(np.percentile(a, 95)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2),
-            "max_ms": round(float(a.max()), 2)}
+    return latency(xs, n=True, most=True)
 
 
 def _prepare(root: Path) -> tuple[dict, str, dict[str, str]]:

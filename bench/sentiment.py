@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._host import loadavg, round_order
+from bench._host import latency, loadavg, round_order
 from bench._server import LeanClient, free_port, start_server, wait_ready
 from eval.provenance import git_commit
 
@@ -140,12 +140,6 @@ def _batch_vs_single(pipe, texts: list[str], singles: list) -> dict:
             "label_changed": round(float(np.mean([a.label != b.label for a, b in zip(singles, batched)])), 4)}
 
 
-def _pct(xs: list[float]) -> dict[str, float]:
-    a = np.array(xs) * 1000
-    return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
-            "p99_ms": round(float(np.percentile(a, 99)), 2), "mean_ms": round(float(a.mean()), 2)}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sentiment", description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=500)
@@ -228,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                     r = client.post("/v1/sentiment", json={"text": t})
                     lat_httpx.append(time.perf_counter() - t0)
                     r.raise_for_status()
-            inproc, http, httpx_single = _pct(lat_in), _pct(lat_http), _pct(lat_httpx)
+            inproc, http, httpx_single = (latency(x, mean=True) for x in (lat_in, lat_http, lat_httpx))
             t0 = time.perf_counter()
             for i in range(0, len(batch), 1000):
                 lean.post("/v1/sentiment", {"texts": batch[i : i + 1000]})

@@ -20,8 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
+from bench._host import latency
 from bench.topics import hotel_reviews
 from eval.provenance import git_commit
 from qa_service.encoders import load_encoder
@@ -32,9 +31,7 @@ LIVE = "¿Dónde está mi pedido? Llevo dos semanas esperando."
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
-    a = np.asarray(ms)
-    return {"n": len(ms), "p50_ms": round(float(np.percentile(a, 50)), 1),
-            "p95_ms": round(float(np.percentile(a, 95)), 1), "max_ms": round(float(a.max()), 1)}
+    return latency(ms, scale=1.0, digits=1, pcts=(50, 95), n=True, most=True)
 
 
 def _phase(enc, texts: list[str] | None, probes: int) -> tuple[dict, dict | None]:
