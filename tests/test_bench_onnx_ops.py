@@ -39,8 +39,9 @@ def test_profile_counts_each_operator_once_per_text_and_keeps_products_apart(tmp
     ids = [np.array([[5, 6, 7, 8][: 2 + i % 3]], np.int64) for i in range(10)]
     p = _profile(_tiny_graph(tmp_path / "tiny.onnx"), 1, ids, warm=5)
     ops = p["by_operator"]
-    # Five warm-up runs on top of ten: counted, the MatMul would show 1.5 nodes per text (rounded to 2).
-    assert ops["MatMul"]["nodes"] == 1
+    # Ten timed runs after five warm-up runs: one MatMul call each, not one more or one less.
+    assert ops["MatMul"]["calls"] == 10 and ops["MatMul"]["nodes"] == 1
+    assert all(v["calls"] % 10 == 0 for v in ops.values())
     assert p["products_us"] == pytest.approx(ops["MatMul"]["us_per_text"])
     others = [v["us_per_text"] for op, v in ops.items() if op != "MatMul"]
     assert others and p["other_us"] == pytest.approx(sum(others), abs=0.2)
@@ -55,14 +56,25 @@ def test_operators_compares_the_served_int8_graph_with_the_fp32_graph_it_quantis
 
     def fake(file, threads, ids, warm=20):
         seen.append(file)
-        products = 100.0 if "int8" in file else 300.0
+        products = 100.0 if file.name.startswith("int8") else 300.0
         return {"run_us": 0.0, "kernels_us": products + 50, "products_us": products, "other_us": 50.0,
                 "by_operator": {}}
 
     monkeypatch.setattr(onnx_ops, "_profile", fake)
-    files = {"int8 lean (served)": "int8-lean", "int8 fused": "int8-fused", "fp32 lean": "fp32-lean",
-             "fp32 export": "fp32-export"}
+    files = {name: Path(name.split(" (")[0].replace(" ", "-")) for name in
+             ("int8 lean (served)", "int8 fused", "fp32 lean", "fp32 export")}
     out = onnx_ops.operators(files, [], 2)
-    assert seen == ["int8-lean", "fp32-lean"]
+    assert seen == [Path("int8-lean"), Path("fp32-lean")]
     assert out["products_ratio"] == 3.0 and out["kernels_ratio"] == round(350 / 150, 2)
     assert out["int8_other_allowed_for_2_5x_us"] == 350 / 2.5 - 100
+    # The same x outside the products in both graphs: (300 + x) / (100 + x) = 2.5.
+    x = out["same_other_for_2_5x_us"]
+    assert (300 + x) / (100 + x) == pytest.approx(2.5, abs=1e-3)
+
+
+def test_a_fused_bundle_is_not_profiled(monkeypatch):
+    from bench import onnx_ops
+
+    monkeypatch.setattr(onnx_ops, "_profile", lambda *a, **k: pytest.fail("profiled a fused graph"))
+    out = onnx_ops.operators({"int8 (served)": Path("a"), "fp32": Path("b")}, [], 2)
+    assert "not a lean graph" in out["skipped"]
