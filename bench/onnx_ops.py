@@ -16,13 +16,14 @@ Three parts, on this machine's CPU execution provider:
    fused int8 graph and plain fp32 export. Timed in interleaved rounds (the order reversed each round), on the
    threads the service uses and on one thread.
 3. **Operators** (a ``lean`` bundle): ONNX Runtime's own profile of the served int8 graph and of the fp32 graph it
-   quantises (the same operators but for the weight products), on the service's threads, over the same texts:
+   quantises (the same operators but for the weight products), on the service's threads, over the same texts in
+   interleaved rounds:
    kernel time per operator type, split into weight products (``MatMul`` / ``DynamicQuantizeMatMul``: what int8
    speeds up) and the rest (attention with its own small products, layer norms, GELU, adds, masks, embeddings:
    work both graphs do). From these: the products' own int8/fp32 ratio, the ratio of the kernel sums, how much
    time int8 may spend outside its products for a 2.5x ratio, and, if both graphs did the same work outside their
-   products, how small that work would have to be for 2.5x. Profiling changes the timing: the sums were 0.76-1.23
-   times part 2's p50 in the runs so far. The warm-up runs are left out. A fused (not ``lean``) bundle is not
+   products, how small that work would have to be for 2.5x. Profiling changes the timing (the kernel sums are
+   not part 2's p50s), and the warm-up runs are left out. A fused (not ``lean``) bundle is not
    profiled: its int8 graph's ``QAttention`` holds weight and attention products together, and its fp32 graph is
    the unfused export, so the two would not split alike.
 
@@ -202,27 +203,40 @@ def graphs(about: dict[str, Any], files: dict[str, Path], ids: list[np.ndarray],
     return result
 
 
-def _profile(file: Path, threads: int, ids: list[np.ndarray], warm: int = 20) -> dict[str, Any]:
-    """Kernel time per operator type (mean per text) from ONNX Runtime's profile of ``file`` run on ``ids`` one
-    at a time; the first ``warm`` runs are left out."""
+def _profiles(files: dict[str, Path], threads: int, ids: list[np.ndarray], rounds: int = 6,
+              warm: int = 20) -> dict[str, dict[str, Any]]:
+    """Kernel time per operator type (mean per text) from ONNX Runtime's profile of each graph in ``files``, run
+    on ``ids`` one at a time in interleaved rounds (the order reversed each round, so a slow spell of the shared
+    CPU falls on every graph alike); each graph's first ``warm`` runs are left out."""
     import tempfile
-    from collections import defaultdict
 
     with tempfile.TemporaryDirectory() as tmp:
-        session = _session(file, threads, profile=str(Path(tmp) / "profile"))
-        for x in ids[:warm] + ids:
-            run(session, x)
-        events = json.loads(Path(session.end_profiling()).read_text())
+        sessions = {name: _session(f, threads, profile=str(Path(tmp) / f"profile{i}"))
+                    for i, (name, f) in enumerate(files.items())}
+        for s in sessions.values():
+            for x in ids[:warm]:
+                run(s, x)
+        for r in range(rounds):
+            for name in round_order(list(sessions), r):
+                for x in ids[r::rounds]:
+                    run(sessions[name], x)
+        events = {name: json.loads(Path(s.end_profiling()).read_text()) for name, s in sessions.items()}
+    return {name: _by_operator(name, ev, warm, len(ids)) for name, ev in events.items()}
+
+
+def _by_operator(name: str, events: list[dict[str, Any]], warm: int, n: int) -> dict[str, Any]:
+    """One session's profile events summed per operator type over its runs after the first ``warm``."""
+    from collections import defaultdict
+
     runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
-    if len(runs) != warm + len(ids):
-        raise RuntimeError(f"{file.name}: the profile holds {len(runs)} runs, not {warm + len(ids)}")
+    if len(runs) != warm + n:
+        raise RuntimeError(f"{name}: the profile holds {len(runs)} runs, not {warm + n}")
     start = runs[warm]["ts"]
     per_op: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
             per_op[e["args"]["op_name"]][0] += e["dur"]
             per_op[e["args"]["op_name"]][1] += 1
-    n = len(ids)
     ops = {op: {"us_per_text": round(t / n, 1), "calls": c, "nodes": round(c / n), "us_per_node": round(t / c, 1)}
            for op, (t, c) in sorted(per_op.items(), key=lambda kv: -kv[1][0])}
     gemm = sum(v["us_per_text"] for op, v in ops.items() if op in GEMMS)
@@ -231,13 +245,14 @@ def _profile(file: Path, threads: int, ids: list[np.ndarray], warm: int = 20) ->
             "products_us": round(gemm, 1), "other_us": round(total - gemm, 1), "by_operator": ops}
 
 
-def operators(files: dict[str, Path], ids: list[np.ndarray], threads: int) -> dict[str, Any]:
+def operators(files: dict[str, Path], ids: list[np.ndarray], threads: int, rounds: int = 6) -> dict[str, Any]:
     """Part 3: the served int8 graph and the fp32 graph it quantises, profiled by operator (lean graphs only)."""
     if "int8 lean (served)" not in files:
         return {"skipped": "not a lean graph: its int8 and fp32 graphs do not split into the same operators"}
-    a, b = _profile(files["int8 lean (served)"], threads, ids), _profile(files["fp32 lean"], threads, ids)
+    prof = _profiles({k: files[k] for k in ("int8 lean (served)", "fp32 lean")}, threads, ids, rounds)
+    a, b = prof["int8 lean (served)"], prof["fp32 lean"]
     pa, pb = a["products_us"], b["products_us"]
-    return {"threads": threads, "graphs": {"int8 lean (served)": a, "fp32 lean": b},
+    return {"threads": threads, "graphs": prof, "timing": f"{rounds} interleaved rounds after 20 warm-up runs",
             "products_ratio": round(pb / pa, 2),
             "kernels_ratio": round(b["kernels_us"] / a["kernels_us"], 2),
             "int8_other_share": round(a["other_us"] / a["kernels_us"], 3),
@@ -269,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     about, files, ids = inputs(bundle, texts)
     threads = int(get_settings().threads)
     result = {"kernels_28x384": kernels(), "graphs_one_text_per_run": graphs(about, files, ids, args.rounds, threads),
-              "operators": operators(files, ids, threads),
+              "operators": operators(files, ids, threads, args.rounds),
               "onnxruntime": onnxruntime.__version__, "cpu_count": os.cpu_count(),
               "loadavg_before": before, "loadavg_after": loadavg(),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -34,10 +34,13 @@ def _tiny_graph(path: Path) -> Path:
 
 
 def test_profile_counts_each_operator_once_per_text_and_keeps_products_apart(tmp_path):
-    from bench.onnx_ops import _profile
+    from bench.onnx_ops import _profiles
 
     ids = [np.array([[5, 6, 7, 8][: 2 + i % 3]], np.int64) for i in range(10)]
-    p = _profile(_tiny_graph(tmp_path / "tiny.onnx"), 1, ids, warm=5)
+    tiny = _tiny_graph(tmp_path / "tiny.onnx")
+    both = _profiles({"a": tiny, "b": tiny}, 1, ids, rounds=3, warm=5)
+    assert list(both) == ["a", "b"]
+    p = both["b"]
     ops = p["by_operator"]
     # Ten timed runs after five warm-up runs: one MatMul call each, not one more or one less.
     assert ops["MatMul"]["calls"] == 10 and ops["MatMul"]["nodes"] == 1
@@ -54,13 +57,12 @@ def test_operators_compares_the_served_int8_graph_with_the_fp32_graph_it_quantis
 
     seen = []
 
-    def fake(file, threads, ids, warm=20):
-        seen.append(file)
-        products = 100.0 if file.name.startswith("int8") else 300.0
-        return {"run_us": 0.0, "kernels_us": products + 50, "products_us": products, "other_us": 50.0,
-                "by_operator": {}}
+    def fake(files, threads, ids, rounds=6, warm=20):
+        seen.extend(files.values())
+        return {name: {"run_us": 0.0, "kernels_us": p + 50, "products_us": p, "other_us": 50.0, "by_operator": {}}
+                for name, p in ((name, 100.0 if f.name.startswith("int8") else 300.0) for name, f in files.items())}
 
-    monkeypatch.setattr(onnx_ops, "_profile", fake)
+    monkeypatch.setattr(onnx_ops, "_profiles", fake)
     files = {name: Path(name.split(" (")[0].replace(" ", "-")) for name in
              ("int8 lean (served)", "int8 fused", "fp32 lean", "fp32 export")}
     out = onnx_ops.operators(files, [], 2)
@@ -75,6 +77,6 @@ def test_operators_compares_the_served_int8_graph_with_the_fp32_graph_it_quantis
 def test_a_fused_bundle_is_not_profiled(monkeypatch):
     from bench import onnx_ops
 
-    monkeypatch.setattr(onnx_ops, "_profile", lambda *a, **k: pytest.fail("profiled a fused graph"))
+    monkeypatch.setattr(onnx_ops, "_profiles", lambda *a, **k: pytest.fail("profiled a fused graph"))
     out = onnx_ops.operators({"int8 (served)": Path("a"), "fp32": Path("b")}, [], 2)
     assert "not a lean graph" in out["skipped"]
