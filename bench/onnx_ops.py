@@ -17,15 +17,14 @@ Three parts, on this machine's CPU execution provider:
    threads the service uses and on one thread.
 3. **Operators** (a ``lean`` bundle): ONNX Runtime's own profile of the served int8 graph and of the fp32 graph it
    quantises (the same operators but for the weight products), on the service's threads, over the same texts in
-   interleaved rounds:
-   kernel time per operator type, split into weight products (``MatMul`` / ``DynamicQuantizeMatMul``: what int8
-   speeds up) and the rest (attention with its own small products, layer norms, GELU, adds, masks, embeddings:
-   work both graphs do). From these: the products' own int8/fp32 ratio, the ratio of the kernel sums, how much
-   time int8 may spend outside its products for a 2.5x ratio, and, if both graphs did the same work outside their
-   products, how small that work would have to be for 2.5x. Profiling changes the timing (the kernel sums are
-   not part 2's p50s), and the warm-up runs are left out. A fused (not ``lean``) bundle is not
-   profiled: its int8 graph's ``QAttention`` holds weight and attention products together, and its fp32 graph is
-   the unfused export, so the two would not split alike.
+   interleaved rounds: kernel time per operator type, split into weight products (``MatMul`` /
+   ``DynamicQuantizeMatMul``: what int8 speeds up) and the rest (attention with its own small products, layer
+   norms, GELU, adds, masks, embeddings: work both graphs do). From these: the products' own int8/fp32 ratio, the
+   ratio of the kernel sums, how much time int8 may spend outside its products for a 2.5x ratio, and, if both
+   graphs did the same work outside their products, how small that work would have to be for 2.5x. Profiling
+   changes the timing (the kernel sums are not part 2's p50s), and the warm-up runs are left out. A fused (not
+   ``lean``) bundle is not profiled: its int8 graph's ``QAttention`` holds weight and attention products
+   together, and its fp32 graph is the unfused export, so the two would not split alike.
 
 The int8/fp32 ratio here leaves out what serving adds to both (normalising, tokenising, calibrating, and the
 texts differ); ``bench.sentiment`` measures it end to end.
