@@ -51,7 +51,6 @@ HIDDEN, TOKENS = 384, 28
 GEMMS = {"MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 
 
-
 def _norm_graphs() -> dict[str, bytes]:
     """One normalisation of (x + skip), each way, with random scale and shift."""
     from onnx import TensorProto, helper, numpy_helper

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa_service.schemas import Transcript
 from bench._host import loadavg
 from eval.provenance import git_commit
+from qa_service.schemas import Transcript
 
 _AGENT = ["Buenos días, le atiende Laura, ¿en qué puedo ayudarle?",
           "Le informo de que esta llamada puede ser grabada por motivos de calidad.",
@@ -49,7 +49,6 @@ def make_transcript(i: int, turns: int) -> Transcript:
         out.append({"speaker": "agent" if agent else "customer", "text": text, "start": t, "end": t + 4.0})
         t += 5.0
     return Transcript.model_validate({"id": f"bench-{i}", "channel": "call", "turns": out})
-
 
 
 def _commit() -> str:

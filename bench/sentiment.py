@@ -101,7 +101,7 @@ def _int8_vs_fp32(pipe, short: list[str], batch: list[str]) -> dict:
             p.logits(part)
             spent[name] += time.perf_counter() - t0
     for name in models:
-        out[f"{name}_single_p50_ms"] = round(float(np.percentile(np.array(lat[name]) * 1000, 50)), 2)
+        out[f"{name}_single_p50_ms"] = latency(lat[name], pcts=(50,))["p50_ms"]
         out[f"{name}_batch_texts_per_s"] = round(min(len(batch), 1000) / spent[name], 1) if batch else None
     f1: dict[str, float | None] = {}
     try:

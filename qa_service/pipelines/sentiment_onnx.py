@@ -26,15 +26,14 @@ serve exactly what their manifests measured):
 * ``{..., "ops": "lean"}`` (3.16.0 on): the fused graph with two kinds of node rewritten before quantisation,
   because ONNX Runtime's fused CPU kernels for them are slow on one short text (``SkipLayerNormalization``, which
   ORT also builds by itself from ``Add`` + ``LayerNormalization``; MVN is a form it leaves alone). Each
-  (Skip)LayerNormalization becomes
-  an ``Add`` of the skip (and bias), ``MeanVarianceNormalization`` and a scale and shift (``bench.onnx_ops``
-  times both on a 28 x 384 input). Each ``Attention`` becomes its QKV
-  ``MatMul`` + bias, a ``Split`` and ``MultiHeadAttention``, so quantisation makes the QKV product one more int8
+  (Skip)LayerNormalization becomes an ``Add`` of the skip (and bias), ``MeanVarianceNormalization`` and a scale
+  and shift (``bench.onnx_ops`` times both on a 28 x 384 input). Each ``Attention`` becomes its QKV ``MatMul`` +
+  bias, a ``Split`` and ``MultiHeadAttention``, so quantisation makes the QKV product one more int8
   ``MatMul`` instead of a ``QAttention``. ``bench.sentiment`` times the int8 graph against the fused one and
-  the fp32 graph against the plain export, and ``bench.onnx_ops`` the kernels alone. Here the fp32 graph that is
-  kept (``model.onnx``) is this rewritten graph, checked against the plain export at build time on padded and
-  unpadded input; the int8 graph is its dynamic quantisation, whose agreement with fp32 ``export_sentiment``
-  measures on the validation sets.
+  the fp32 graph against the plain export, and ``bench.onnx_ops`` the kernels and operators alone. Here the fp32
+  graph that is kept (``model.onnx``) is this rewritten graph, checked against the plain export at build time on
+  padded and unpadded input; the int8 graph is its dynamic quantisation, whose agreement with fp32
+  ``export_sentiment`` measures on the validation sets.
 * legacy: PyTorch's default attention, unfused, int8 in runs of 32 texts.
 
 ``OnnxSentimentPipeline`` serves it through the same interface as the other sentiment pipelines.
